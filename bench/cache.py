@@ -1,0 +1,77 @@
+"""On-disk cache of trained models (originals, retrained references), keyed by a content hash."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+CACHE_ENV = "UNLEARNBENCH_CACHE"
+FORMAT = 1  # bump when the file layout changes
+
+
+def default_cache_dir() -> Path:
+    """$UNLEARNBENCH_CACHE, else $XDG_CACHE_HOME/unlearnbench, else ~/.cache/unlearnbench."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "unlearnbench"
+
+
+def content_key(payload: dict[str, Any]) -> str:
+    """A stable hash of a JSON-able description of how a model was made."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class ModelCache:
+    """Saves and loads state dicts under `root`, verifying the key and the architecture on load."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, payload: dict[str, Any]) -> Path:
+        """Where the model described by `payload` is stored."""
+        return self.root / f"{payload.get('kind', 'model')}-{content_key(payload)}.pt"
+
+    def load(self, payload: dict[str, Any], model: nn.Module) -> Optional[float]:
+        """Loads weights into `model` and returns the stored training seconds; None when absent or invalid."""
+        path = self.path(payload)
+        if not path.exists():
+            return None
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+            if blob.get("format") != FORMAT or blob.get("payload") != json.loads(json.dumps(payload, default=str)):
+                raise ValueError("the stored key does not match")
+            model.load_state_dict(blob["state_dict"], strict=True)
+            return float(blob["train_seconds"])
+        except Exception as exc:  # any unreadable or mismatched file is retrained, never trusted
+            print(f"unlearnbench: ignoring cached model {path.name} ({type(exc).__name__}: {exc}); retraining",
+                  file=sys.stderr)
+            return None
+
+    def save(self, payload: dict[str, Any], model: nn.Module, train_seconds: float) -> Path:
+        """Writes the model atomically (temporary file, then rename) so readers never see half a file."""
+        path = self.path(payload)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blob = {
+            "format": FORMAT,
+            "payload": json.loads(json.dumps(payload, default=str)),
+            "train_seconds": float(train_seconds),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(blob, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path

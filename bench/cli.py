@@ -1,0 +1,148 @@
+"""The `unlearnbench` command line: run, results, and listings of what is registered."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Optional, Sequence
+
+from unlearnbench.data import DATASETS
+from unlearnbench.errors import UserError
+from unlearnbench.forget import parse_forget
+from unlearnbench.method import METHODS
+from unlearnbench.models import MODELS
+from unlearnbench.plugins import load_plugins
+from unlearnbench.reports.table import FORMATS, format_table
+from unlearnbench.runner import RunRequest, run
+from unlearnbench.store import open_store
+
+DEFAULT_OUT = Path("unlearnbench-out")
+DEFAULT_METHODS = "original"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, no usage dump: the user sees what was wrong and where to look.
+        self.exit(2, f"unlearnbench: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _key_values(items: Sequence[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"{flag} {item!r} is malformed: use KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _method_params(items: Sequence[str]) -> dict[str, dict[str, str]]:
+    params: dict[str, dict[str, str]] = {}
+    for key, value in _key_values(items, "--set").items():
+        method, dot, field = key.partition(".")
+        if not dot or not field:
+            raise UserError(f"--set {key}={value} is malformed: use METHOD.PARAM=VALUE, e.g. unsir.noise_lr=0.05")
+        params.setdefault(method, {})[field] = value
+    return params
+
+
+def _progress(message: str, transient: bool = False) -> None:
+    # On a terminal, transient lines (epoch counters) overwrite each other; in logs they are left out.
+    if sys.stderr.isatty():
+        print(f"\r\033[K  {message}", end="" if transient else "\n", file=sys.stderr, flush=True)
+    elif not transient:
+        print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Runs the requested methods on one setting and prints the results table."""
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    request = RunRequest(
+        dataset=args.dataset, model=args.model, methods=methods, params=_method_params(args.set),
+        forget=parse_forget(args.forget), seed=args.seed, device=args.device, data_root=args.data_root,
+        download=args.download, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        recipe=_key_values(args.recipe, "--recipe"),
+    )
+    store = open_store(Path(args.out))
+    try:
+        rows = run(request, store, None if args.quiet else _progress)
+    finally:
+        store.close()
+    print(format_table(rows))
+    print(f"\nstored {len(rows)} rows in {Path(args.out) / 'results.db'}")
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    """Prints stored rows as a table, JSON or CSV."""
+    store = open_store(Path(args.out), create=False)
+    try:
+        rows = store.rows()
+    finally:
+        store.close()
+    print(FORMATS[args.format](rows))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Lists registered methods, datasets or models."""
+    load_plugins()
+    if args.command == "methods":
+        for name in METHODS.names():
+            cls = METHODS.get(name)
+            access = ", ".join(sorted(cls.access)) or "none"
+            glance = "  zero-glance" if cls().zero_glance else ""
+            print(f"{name:18s} v{cls.version}  access: {access}{glance}")
+    else:
+        registry = DATASETS if args.command == "datasets" else MODELS
+        for name in registry.names():
+            doc = (registry.get(name).__doc__ or "").strip().splitlines()
+            print(f"{name:18s} {doc[0] if doc else ''}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = _Parser(prog="unlearnbench", description="Benchmark machine-unlearning methods on image classifiers.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run_p = sub.add_parser("run", help="run methods on one dataset/model/forget setting")
+    run_p.add_argument("--dataset", default="digits", help="dataset name (default: digits, embedded)")
+    run_p.add_argument("--model", default="mlp", help="model name (default: mlp)")
+    run_p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default: {DEFAULT_METHODS})")
+    run_p.add_argument("--forget", default="0", help="classes to forget, e.g. 0 or 0,2 (default: 0)")
+    run_p.add_argument("--seed", type=int, default=0, help="seed of training and methods (default: 0)")
+    run_p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    run_p.add_argument("--data-root", help="folder holding torchvision datasets (or set UNLEARNBENCH_DATA)")
+    run_p.add_argument("--download", action="store_true", help="download missing torchvision datasets")
+    run_p.add_argument("--cache-dir", help="trained-model cache (default: ~/.cache/unlearnbench)")
+    run_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    run_p.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
+                       help="override a method hyperparameter (repeatable)")
+    run_p.add_argument("--recipe", action="append", default=[], metavar="FIELD=VALUE",
+                       help="override the training recipe, e.g. epochs=3 (repeatable)")
+    run_p.add_argument("--quiet", action="store_true", help="no progress lines")
+    run_p.set_defaults(func=cmd_run)
+    res_p = sub.add_parser("results", help="print stored results")
+    res_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    res_p.add_argument("--format", choices=sorted(FORMATS), default="table")
+    res_p.set_defaults(func=cmd_results)
+    for name in ("methods", "datasets", "models"):
+        sub.add_parser(name, help=f"list registered {name}").set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the `unlearnbench` console script."""
+    args: Any = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"unlearnbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("unlearnbench: interrupted; rows stored so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The context a method receives: only the data it declared, plus ids, device, rng, timer and checkpoints."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
+
+import torch
+from torch import Tensor, nn
+
+from unlearnbench.augment import Augment
+from unlearnbench.errors import DataAccessError
+from unlearnbench.recipes import Recipe
+from unlearnbench.setting import Setting
+from unlearnbench.timing import PhaseTimer
+
+# Declaring the left grants the right too: retain data contains any retain subset; full_train contains all.
+_IMPLIED = {"retain": {"retain_subset"}, "full_train": {"retain", "retain_subset", "forget"}}
+
+Checkpoint = Callable[[str, nn.Module], None]
+
+
+class UnlearnContext:
+    """Gatekeeper between one method and one setting's data."""
+
+    def __init__(self, method: str, access: frozenset[str], setting: Setting, timer: PhaseTimer,
+                 rng: torch.Generator, on_checkpoint: Optional[Checkpoint] = None) -> None:
+        self.method = method
+        self.access = frozenset(access).union(*(_IMPLIED.get(a, set()) for a in access))
+        self._setting = setting
+        self.timer = timer
+        self.rng = rng
+        self._on_checkpoint = on_checkpoint
+
+    forget_classes = property(lambda self: self._setting.forget, doc="Class ids to forget.")
+    num_classes = property(lambda self: self._setting.data.num_classes, doc="Number of classes.")
+    device = property(lambda self: self._setting.data.device, doc="Where data and model live.")
+    input_shape = property(lambda self: self._setting.data.input_shape, doc="(C, H, W) of one image.")
+    recipe = property(lambda self: self._setting.recipe, doc="The original model's training recipe.")
+
+    @property
+    def augment(self) -> Optional[Augment]:
+        """The dataset's training augmentation, or None when it has none or the recipe disables it."""
+        return self._setting.data.augment if self._setting.recipe.augment else None
+
+    @property
+    def retain_classes(self) -> tuple[int, ...]:
+        """Class ids that are kept."""
+        return tuple(c for c in range(self.num_classes) if c not in self.forget_classes)
+
+    def _require(self, kind: str) -> None:
+        if kind not in self.access:
+            declared = ", ".join(sorted(self.access)) or "nothing"
+            raise DataAccessError(
+                f"method {self.method!r} asked for {kind!r} data but declared only: {declared}; "
+                f"add {kind!r} to its `access`"
+            )
+
+    def _train(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        data = self._setting.data
+        return data.x_train[idx], data.y_train[idx]
+
+    def retain(self) -> tuple[Tensor, Tensor]:
+        """All retain-train samples (x, y)."""
+        self._require("retain")
+        return self._train(self._setting.split.retain_train)
+
+    def forget(self) -> tuple[Tensor, Tensor]:
+        """All forget-train samples (x, y)."""
+        self._require("forget")
+        return self._train(self._setting.split.forget_train)
+
+    def full_train(self) -> tuple[Tensor, Tensor]:
+        """The whole train split (x, y)."""
+        self._require("full_train")
+        data = self._setting.data
+        return data.x_train, data.y_train
+
+    def retain_subset(self, per_class: int) -> tuple[Tensor, Tensor]:
+        """Up to `per_class` random retain-train samples of every retained class, drawn with `rng`."""
+        self._require("retain_subset")
+        y = self._setting.data.y_train
+        retain = self._setting.split.retain_train
+        picks = []
+        for cls in self.retain_classes:
+            members = retain[y[retain] == cls]
+            order = torch.randperm(len(members), generator=self.rng, device=members.device)
+            picks.append(members[order[:per_class]])
+        return self._train(torch.cat(picks))
+
+    def retrained(self) -> nn.Module:
+        """A model trained from scratch on retain-train with the setting's recipe (cached; its time is booked)."""
+        self._require("retain")
+        with self.timer.excluded():
+            reference = self._setting.trained("retrain")
+        self.timer.record("train", reference.seconds)
+        return reference.model
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Times the enclosed block as phase `name`."""
+        with self.timer.phase(name):
+            yield
+
+    def checkpoint(self, name: str, model: nn.Module) -> None:
+        """Asks the harness to score `model` now as stage `name` (not counted in the method's time)."""
+        if self._on_checkpoint is None:
+            return
+        with self.timer.excluded():
+            self._on_checkpoint(name, model)

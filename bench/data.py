@@ -1,0 +1,105 @@
+"""Datasets as tensors: the dataset registry, raw uint8 splits, and device-resident normalised splits."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from unlearnbench.augment import AUGMENTATIONS, Augment
+from unlearnbench.errors import UserError
+from unlearnbench.registry import Registry
+
+DATA_ENV = "UNLEARNBENCH_DATA"
+
+
+@dataclass(frozen=True)
+class RawSplits:
+    """A dataset as loaded from disk: integer pixels on the CPU plus how to normalise them."""
+
+    x_train: Tensor  # uint8 (N, C, H, W)
+    y_train: Tensor  # int64 (N,)
+    x_test: Tensor
+    y_test: Tensor
+    num_classes: int
+    scale: float  # pixel value that maps to 1.0
+    mean: tuple[float, ...]  # per channel, after scaling
+    std: tuple[float, ...]
+    augment: Optional[str] = None  # name in AUGMENTATIONS used for training, if any
+
+
+@dataclass(frozen=True)
+class Data:
+    """Normalised train/test tensors resident on one device."""
+
+    name: str
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    num_classes: int
+    augment: Optional[Augment]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def device(self) -> torch.device:
+        """The device the tensors live on."""
+        return self.x_train.device
+
+
+Loader = Callable[[Optional[Path], bool], RawSplits]
+DATASETS: Registry[Loader] = Registry("dataset")
+register_dataset = DATASETS.register
+
+
+def resolve_data_root(root: str | os.PathLike | None) -> Optional[Path]:
+    """The data root from the argument, else the UNLEARNBENCH_DATA variable, else None."""
+    value = root if root not in (None, "") else os.environ.get(DATA_ENV) or None
+    return Path(value).expanduser() if value is not None else None
+
+
+def _normalise(x: Tensor, raw: RawSplits, device: torch.device) -> Tensor:
+    mean = torch.tensor(raw.mean, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(raw.std, device=device).view(1, -1, 1, 1)
+    x = x.to(device, non_blocking=True).float().div_(raw.scale)
+    return x.sub_(mean).div_(std).contiguous()
+
+
+def to_device(name: str, raw: RawSplits, device: torch.device) -> Data:
+    """Moves raw integer splits to `device` once and normalises them there."""
+    return Data(
+        name=name,
+        x_train=_normalise(raw.x_train, raw, device),
+        y_train=raw.y_train.to(device).long(),
+        x_test=_normalise(raw.x_test, raw, device),
+        y_test=raw.y_test.to(device).long(),
+        num_classes=raw.num_classes,
+        augment=AUGMENTATIONS.get(raw.augment) if raw.augment else None,
+    )
+
+
+_RESIDENT: dict[tuple[str, str, bool, str], Data] = {}
+
+
+def load_data(name: str, device: torch.device, root: str | os.PathLike | None = None, download: bool = False) -> Data:
+    """Loads dataset `name` onto `device`, reusing an earlier load in this process.
+
+    Raises:
+        UnknownNameError: `name` is not a registered dataset.
+        UserError: the files are missing or unreadable.
+    """
+    loader = DATASETS.get(name)
+    path = resolve_data_root(root)
+    if path is not None and not path.is_dir():
+        raise UserError(f"data root {str(path)!r} is not a readable directory: pass --data-root DIR or set {DATA_ENV}")
+    key = (name, str(path), download, str(device))
+    if key not in _RESIDENT:
+        _RESIDENT[key] = to_device(name, loader(path, download), device)
+    return _RESIDENT[key]

@@ -1,0 +1,60 @@
+"""The `Method` interface every unlearning method implements, and the method registry."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+from torch import nn
+
+from unlearnbench.config import NoConfig, build_config
+from unlearnbench.registry import Registry
+
+if TYPE_CHECKING:
+    from unlearnbench.context import UnlearnContext
+
+#: Data a method may declare. `retain_subset` is a few samples per retained class (UNSIR's zero-glance access).
+ACCESS_KINDS = frozenset({"retain_subset", "retain", "forget", "full_train"})
+
+
+class Method(ABC):
+    """An unlearning method: declared data access, typed hyperparameters, and `unlearn`."""
+
+    name: ClassVar[str]  # set by @register_method
+    version: ClassVar[int] = 1  # bump on any behaviour change; stored with every result
+    Config: ClassVar[type] = NoConfig  # frozen dataclass holding every hyperparameter
+    access: ClassVar[frozenset[str]] = frozenset()  # data the context may hand out
+    scenarios: ClassVar[frozenset[str]] = frozenset({"class"})
+
+    def __init__(self, cfg: Any | None = None) -> None:
+        self.cfg = cfg if cfg is not None else self.Config()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None = None) -> "Method":
+        """Builds the method with its defaults overridden by `params` (validated)."""
+        return cls(build_config(cls.Config, params, owner=cls.name))
+
+    @property
+    def zero_glance(self) -> bool:
+        """True when the method never sees forget samples."""
+        return not (self.access & {"forget", "full_train"})
+
+    @abstractmethod
+    def unlearn(self, model: nn.Module, ctx: "UnlearnContext") -> nn.Module:
+        """Returns the unlearned model (may modify and return `model`)."""
+
+
+def _check_method(cls: type) -> None:
+    bad = set(cls.access) - ACCESS_KINDS
+    if bad:
+        raise ValueError(f"method {cls.__name__} declares unknown access {sorted(bad)}; allowed: {sorted(ACCESS_KINDS)}")
+
+
+class _MethodRegistry(Registry[type[Method]]):
+    def add(self, name: str, obj: type[Method]) -> None:
+        if isinstance(obj, type) and issubclass(obj, Method):
+            _check_method(obj)
+        super().add(name, obj)
+
+
+METHODS: Registry[type[Method]] = _MethodRegistry("method", base=Method)
+register_method = METHODS.register

@@ -1,0 +1,31 @@
+"""Finds built-in and third-party plugins: every module of the built-in packages, then entry points."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from importlib.metadata import entry_points
+
+BUILTIN_PACKAGES = ("unlearnbench.datasets", "unlearnbench.methods")
+ENTRY_POINT_GROUPS = ("unlearnbench.datasets", "unlearnbench.methods")
+
+_loaded = False
+
+
+def load_plugins() -> None:
+    """Imports every built-in plugin module and every installed entry point (once per process)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for package_name in BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package_name}.{info.name}")
+    for group in ENTRY_POINT_GROUPS:
+        for ep in entry_points(group=group):
+            try:
+                ep.load()  # importing the module runs its @register_* decorators
+            except Exception as exc:  # a broken third-party plugin must not take the harness down
+                print(f"unlearnbench: skipping plugin {ep.name!r} ({ep.value}): {type(exc).__name__}: {exc}",
+                      file=sys.stderr)

@@ -1,0 +1,56 @@
+"""Training recipes: the hyperparameters of original training and retraining, per (dataset, model)."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from unlearnbench.config import build_config, require_non_negative, require_positive
+from unlearnbench.errors import ConfigError
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train a model from scratch (also the starting point for fine-tuning)."""
+
+    epochs: int  # passes over the training split
+    lr: float  # peak learning rate
+    batch_size: int  # samples per step
+    optimizer: str = "sgd"  # "sgd" (Nesterov momentum) or "adam"
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 5e-4  # L2 penalty, coupled (torch default semantics)
+    schedule: str = "onecycle"  # "onecycle", "cosine" or "constant" per step
+    augment: bool = True  # use the dataset's training augmentation, if it has one
+
+    def __post_init__(self) -> None:
+        require_positive(self, "epochs", "lr", "batch_size")
+        require_non_negative(self, "momentum", "weight_decay")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"Recipe.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"Recipe.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+
+
+# Tuned here so the originals pass the foundation targets (digits/mlp >= 95 %, mnist/mlp >= 97.5 %,
+# mnist/cnn >= 98.5 % test accuracy); CIFAR recipes follow the usual ResNet-18 one-cycle SGD setup.
+_BY_MODEL: dict[str, Recipe] = {
+    "mlp": Recipe(epochs=8, lr=0.05, batch_size=128),
+    "cnn": Recipe(epochs=4, lr=0.05, batch_size=128),
+    "resnet18": Recipe(epochs=30, lr=0.1, batch_size=256),
+    "allcnn": Recipe(epochs=30, lr=0.1, batch_size=256),
+}
+_BY_PAIR: dict[tuple[str, str], Recipe] = {
+    ("digits", "mlp"): Recipe(epochs=40, lr=0.05, batch_size=64),
+    ("digits", "cnn"): Recipe(epochs=40, lr=0.05, batch_size=64),
+}
+
+
+def default_recipe(dataset: str, model: str, overrides: Mapping[str, Any] | None = None) -> Recipe:
+    """The default recipe for (dataset, model), with `overrides` applied and validated."""
+    base = _BY_PAIR.get((dataset, model)) or _BY_MODEL.get(model) or Recipe(epochs=10, lr=0.05, batch_size=128)
+    if not overrides:
+        return base
+    return build_config(Recipe, {**dataclasses.asdict(base), **overrides}, owner="recipe")

@@ -1,0 +1,145 @@
+"""Runs benchmark cells: prepare a setting, time each method's `unlearn`, score it, store the row."""
+from __future__ import annotations
+
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+from unlearnbench.cache import ModelCache, default_cache_dir
+from unlearnbench.config import config_dict, config_hash
+from unlearnbench.context import UnlearnContext
+from unlearnbench.data import load_data
+from unlearnbench.environment import collect_environment
+from unlearnbench.errors import DataAccessError, DivergedError, UserError
+from unlearnbench.evaluate import score
+from unlearnbench.forget import check_forget, split_by_classes
+from unlearnbench.method import METHODS, Method
+from unlearnbench.models import MODELS
+from unlearnbench.plugins import load_plugins
+from unlearnbench.recipes import default_recipe
+from unlearnbench.setting import Progress, Setting
+from unlearnbench.store import ResultStore
+from unlearnbench.timing import PhaseTimer, peak_memory_bytes
+
+METHOD_RNG_OFFSET = 7  # keeps the methods' generator stream apart from the trainers'
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One `unlearnbench run`: a setting and the methods to run on it."""
+
+    dataset: str = "digits"
+    model: str = "mlp"
+    methods: tuple[str, ...] = ("original",)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> overrides
+    forget: tuple[int, ...] = (0,)
+    seed: int = 0
+    device: str = "auto"
+    data_root: Optional[str] = None
+    download: bool = False
+    cache_dir: Optional[Path] = None
+    recipe: dict[str, Any] = field(default_factory=dict)  # overrides of the default training recipe
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when available; asking for an absent CUDA is a UserError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise UserError(f"--device {name!r} is not one of auto, cpu, cuda")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(name)
+
+
+def build_methods(names: tuple[str, ...], params: dict[str, dict[str, Any]]) -> list[Method]:
+    """Instantiates every requested method with validated hyperparameters, before any work starts."""
+    load_plugins()
+    stray = sorted(set(params) - set(names))
+    if stray:
+        raise UserError(f"parameters given for {', '.join(stray)}, which is not among --methods {','.join(names)}")
+    if not names:
+        raise UserError("no methods to run: give --methods, e.g. --methods original,unsir")
+    return [METHODS.get(name).from_params(params.get(name)) for name in names]
+
+
+def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) -> Setting:
+    """Loads the data, checks the forget spec, and sets up the model cache."""
+    load_plugins()
+    device = resolve_device(request.device)
+    recipe = default_recipe(request.dataset, request.model, request.recipe)
+    MODELS.get(request.model)  # fail on a bad model name before loading data
+    if progress:
+        progress(f"loading {request.dataset} onto {device}")
+    data = load_data(request.dataset, device, request.data_root, request.download)
+    check_forget(request.forget, data.num_classes, request.dataset)
+    return Setting(
+        dataset=request.dataset, model=request.model, forget=request.forget, seed=request.seed, recipe=recipe,
+        data=data, split=split_by_classes(data.y_train, data.y_test, request.forget),
+        cache=ModelCache(request.cache_dir or default_cache_dir()),
+    )
+
+
+def warm_up(setting: Setting) -> None:
+    """One untimed forward/backward so kernel selection and allocator growth stay out of the first cell."""
+    model = setting.new_model()
+    x, y = setting.data.x_train[:256], setting.data.y_train[:256]
+    F.cross_entropy(model(x), y).backward()
+
+
+def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any]) -> dict[str, Any]:
+    """Runs one method on `setting` and returns its result row (status 'failed' on any error)."""
+    row: dict[str, Any] = {
+        "run_id": run_id, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": setting.dataset, "model": setting.model, "forget": list(setting.forget), "seed": setting.seed,
+        "method": method.name, "method_version": method.version, "params": config_dict(method.cfg),
+        "params_hash": config_hash(method.cfg), "access": sorted(method.access), "env": env,
+        "recipe": config_dict(setting.recipe), "phases": {}, "reused_phases": [], "metrics": {},
+        "status": "ok", "error": None, "time_s": None, "peak_mem_bytes": None,
+    }
+    stages: dict[str, float] = {}
+
+    def on_checkpoint(stage: str, model: torch.nn.Module) -> None:
+        stages.update({f"{k}@{stage}": v for k, v in score(model, setting).items()})
+
+    timer = PhaseTimer(setting.data.device)
+    rng = setting.generator(offset=METHOD_RNG_OFFSET)
+    ctx = UnlearnContext(method.name, method.access, setting, timer, rng, on_checkpoint)
+    try:
+        model = setting.trained("original").model
+        timer.start()
+        model = method.unlearn(model, ctx)
+        row["time_s"] = timer.stop()
+        row["peak_mem_bytes"] = peak_memory_bytes(setting.data.device)
+        row["phases"], row["reused_phases"] = dict(timer.phases), sorted(timer.reused)
+        row["metrics"] = {**score(model, setting), **stages}
+    except (DivergedError, DataAccessError, UserError) as exc:
+        row.update(status="failed", error=str(exc))
+    except Exception as exc:  # a broken method fails its own cell; the others still run
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc} ({Path(frame.filename).name}:{frame.lineno})")
+    return row
+
+
+def run(request: RunRequest, store: ResultStore, progress: Optional[Progress] = None) -> list[dict[str, Any]]:
+    """Runs every requested method on the setting, storing each row as soon as it is done."""
+    methods = build_methods(request.methods, request.params)
+    setting = prepare_setting(request, progress)
+    setting.trained("original", progress)
+    warm_up(setting)
+    env = collect_environment(setting.data.device)
+    run_id = uuid.uuid4().hex[:12]
+    rows = []
+    for i, method in enumerate(methods, 1):
+        if progress:
+            progress(f"[{i}/{len(methods)}] {method.name}")
+        row = run_cell(setting, method, run_id, env)
+        row["id"] = store.insert(row)
+        rows.append(row)
+    return rows

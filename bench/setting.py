@@ -1,0 +1,93 @@
+"""A benchmark setting (dataset, model, forget classes, seed, recipe) and its cached trained models."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+from unlearnbench.cache import ModelCache
+from unlearnbench.data import Data
+from unlearnbench.forget import Split
+from unlearnbench.models import build_model
+from unlearnbench.recipes import Recipe
+from unlearnbench.timing import synchronize
+from unlearnbench.train import TRAINER_VERSION, fit
+
+Progress = Callable[..., None]  # (message, transient=False)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model with the seconds its training took and whether it came from the cache."""
+
+    model: nn.Module
+    seconds: float
+    cached: bool
+
+
+@dataclass
+class Setting:
+    """Everything every method in one benchmark row group shares."""
+
+    dataset: str
+    model: str
+    forget: tuple[int, ...]
+    seed: int
+    recipe: Recipe
+    data: Data
+    split: Split
+    cache: ModelCache
+    _memo: dict[str, TrainedModel] = dataclasses.field(default_factory=dict, repr=False)
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A fresh generator on the data's device seeded from the setting's seed."""
+        return torch.Generator(device=self.data.device).manual_seed(self.seed * 1_000_003 + offset)
+
+    def new_model(self) -> nn.Module:
+        """An untrained model for this setting, on the data's device."""
+        return build_model(self.model, self.data.input_shape, self.data.num_classes, self.seed).to(self.data.device)
+
+    def _payload(self, kind: str) -> dict:
+        payload = {"kind": kind, "dataset": self.dataset, "model": self.model, "seed": self.seed,
+                   "recipe": dataclasses.asdict(self.recipe), "trainer_version": TRAINER_VERSION}
+        if kind == "retrain":
+            payload["forget"] = list(self.forget)
+        return payload
+
+    def trained(self, kind: str, progress: Optional[Progress] = None) -> TrainedModel:
+        """The original ("original": all train data) or reference ("retrain": retain data) model, cached.
+
+        Each call returns a fresh copy, so a method that edits its model in place cannot alter the reference.
+        """
+        if kind not in self._memo:
+            self._memo[kind] = self._train_or_load(kind, progress)
+        memo = self._memo[kind]
+        return TrainedModel(copy.deepcopy(memo.model), memo.seconds, memo.cached)
+
+    def _train_or_load(self, kind: str, progress: Optional[Progress]) -> TrainedModel:
+        model = self.new_model()
+        payload = self._payload(kind)
+        seconds = self.cache.load(payload, model)
+        if seconds is not None:
+            return TrainedModel(model, seconds, cached=True)
+        idx = self.split.retain_train if kind == "retrain" else None
+        x = self.data.x_train if idx is None else self.data.x_train[idx]
+        y = self.data.y_train if idx is None else self.data.y_train[idx]
+
+        def on_epoch(epoch: int, total: int) -> None:
+            if progress is not None:
+                progress(f"training {kind} {self.dataset}/{self.model}: epoch {epoch}/{total}", transient=epoch < total)
+
+        synchronize(self.data.device)
+        t0 = time.perf_counter()
+        fit(model, x, y, self.recipe, self.generator(offset=1 if kind == "retrain" else 0),
+            augment=self.data.augment, on_epoch=on_epoch)
+        synchronize(self.data.device)
+        seconds = time.perf_counter() - t0
+        self.cache.save(payload, model, seconds)
+        return TrainedModel(model, seconds, cached=False)

@@ -1,0 +1,93 @@
+"""Training and evaluation loops on device-resident tensors, batched by index permutation."""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from unlearnbench.augment import Augment
+from unlearnbench.errors import DivergedError
+from unlearnbench.recipes import Recipe
+
+TRAINER_VERSION = 1  # bump when the loop's numerics change: it is part of every cached model's key
+EVAL_BATCH = 4096  # inference batch; large because no activations are kept
+
+EpochCallback = Callable[[int, int], None]
+
+
+def make_optimizer(params, optimizer: str, lr: float, momentum: float = 0.9,
+                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """An SGD (Nesterov when momentum > 0) or Adam optimiser over `params`."""
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=momentum > 0, weight_decay=weight_decay)
+
+
+def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    if recipe.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25,
+                                                   cycle_momentum=False)
+    if recipe.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> list[Tensor]:
+    """A random permutation of range(n) cut into index batches (the last may be short)."""
+    return list(torch.randperm(n, generator=generator, device=device).split(batch_size))
+
+
+def train_steps(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, *, batch_size: int,
+                generator: torch.Generator, augment: Optional[Augment] = None, sign: float = 1.0,
+                scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None) -> Tensor:
+    """One epoch of cross-entropy steps (sign -1 ascends the loss); returns a device flag of non-finite losses."""
+    model.train()
+    bad = torch.zeros((), dtype=torch.bool, device=x.device)
+    for idx in batches(len(x), batch_size, generator, x.device):
+        xb = x[idx]
+        if augment is not None:
+            xb = augment(xb, generator)
+        loss = F.cross_entropy(model(xb), y[idx])
+        bad |= ~torch.isfinite(loss)  # no host sync inside the loop: checked once per epoch
+        opt.zero_grad(set_to_none=True)
+        (loss * sign).backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+    return bad
+
+
+def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe, generator: torch.Generator,
+        augment: Optional[Augment] = None, on_epoch: Optional[EpochCallback] = None) -> nn.Module:
+    """Trains `model` on (x, y) with `recipe`; raises DivergedError on a non-finite loss."""
+    opt = make_optimizer(model.parameters(), recipe.optimizer, recipe.lr, recipe.momentum, recipe.weight_decay)
+    scheduler = _schedule(opt, recipe, recipe.epochs * math.ceil(len(x) / recipe.batch_size))
+    use_augment = augment if recipe.augment else None
+    for epoch in range(recipe.epochs):
+        bad = train_steps(model, x, y, opt, batch_size=recipe.batch_size, generator=generator,
+                          augment=use_augment, scheduler=scheduler)
+        if bool(bad):
+            raise DivergedError(f"training diverged (non-finite loss) in epoch {epoch + 1}")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, recipe.epochs)
+    return model
+
+
+def predict(model: nn.Module, x: Tensor, batch_size: int = EVAL_BATCH) -> Tensor:
+    """Logits of `model` on `x` in eval mode, batched, without autograd."""
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        out = torch.cat([model(chunk) for chunk in x.split(batch_size)]) if len(x) else model(x)
+    model.train(was_training)
+    return out
+
+
+def accuracy(logits: Tensor, y: Tensor) -> float:
+    """Share of rows whose argmax equals the label (nan for an empty split)."""
+    if len(y) == 0:
+        return float("nan")
+    return (logits.argmax(1) == y).float().mean().item()

@@ -1,0 +1,37 @@
+"""MNIST and Fashion-MNIST (28x28 grey) from torchvision's on-disk layout under the data root."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import torchvision
+
+from unlearnbench.data import RawSplits, register_dataset
+from unlearnbench.datasets.torchvision_files import open_split
+
+
+def _load(factory: type, label: str, root: Optional[Path], download: bool, mean: float, std: float) -> RawSplits:
+    train = open_split(factory, label, root, True, download)
+    test = open_split(factory, label, root, False, download)
+    return RawSplits(
+        x_train=train.data.unsqueeze(1).contiguous(),
+        y_train=train.targets.long(),
+        x_test=test.data.unsqueeze(1).contiguous(),
+        y_test=test.targets.long(),
+        num_classes=10,
+        scale=255.0,
+        mean=(mean,),
+        std=(std,),
+    )
+
+
+@register_dataset("mnist")
+def load_mnist(root: Optional[Path], download: bool) -> RawSplits:
+    """MNIST: 60,000 train / 10,000 test; files under ROOT/MNIST/raw."""
+    return _load(torchvision.datasets.MNIST, "MNIST", root, download, 0.1307, 0.3081)
+
+
+@register_dataset("fashion_mnist")
+def load_fashion_mnist(root: Optional[Path], download: bool) -> RawSplits:
+    """Fashion-MNIST: 60,000 train / 10,000 test; files under ROOT/FashionMNIST/raw."""
+    return _load(torchvision.datasets.FashionMNIST, "Fashion-MNIST", root, download, 0.2860, 0.3530)

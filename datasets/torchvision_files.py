@@ -1,0 +1,19 @@
+"""Reading a torchvision dataset from a data root, with one clear error when the files are absent."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from unlearnbench.data import DATA_ENV
+from unlearnbench.errors import UserError
+
+
+def open_split(factory: Callable[..., Any], label: str, root: Optional[Path], train: bool, download: bool) -> Any:
+    """Instantiates a torchvision dataset class, turning 'not found' into a UserError that says what to do."""
+    if root is None:
+        raise UserError(f"{label} needs a data root: pass --data-root DIR or set {DATA_ENV}")
+    try:
+        return factory(root=str(root), train=train, download=download)
+    except (RuntimeError, OSError) as exc:
+        hint = "" if download else " (add --download to fetch it when online)"
+        raise UserError(f"{label} could not be read under {str(root)!r}{hint}: {str(exc).splitlines()[0]}") from None

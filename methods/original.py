@@ -1,0 +1,22 @@
+"""The original model, untouched: the 'before unlearning' reference row of every table.
+
+Paper: none (a baseline). Reference: none. Deviations: none.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from unlearnbench.context import UnlearnContext
+from unlearnbench.method import Method, register_method
+
+
+@register_method("original")
+class Original(Method):
+    """Returns the model trained on all data, unchanged."""
+
+    access = frozenset()
+    scenarios = frozenset({"class", "random"})
+
+    def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
+        """Returns `model` as it is."""
+        return model

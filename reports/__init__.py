@@ -1,0 +1,1 @@
+"""Renderings of the results store for people and tools: text tables, JSON and CSV."""
