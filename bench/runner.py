@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from unlearnbench.cache import ModelCache, default_cache_dir
 from unlearnbench.config import config_dict, config_hash
 from unlearnbench.context import UnlearnContext
-from unlearnbench.data import load_data
+from unlearnbench.data import DATASETS, load_data
 from unlearnbench.environment import collect_environment
 from unlearnbench.errors import DataAccessError, DivergedError, UserError
 from unlearnbench.evaluate import score
@@ -74,7 +74,8 @@ def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) ->
     load_plugins()
     device = resolve_device(request.device)
     recipe = default_recipe(request.dataset, request.model, request.recipe)
-    MODELS.get(request.model)  # fail on a bad model name before loading data
+    DATASETS.get(request.dataset)  # fail on bad names before any loading
+    MODELS.get(request.model)
     if progress:
         progress(f"loading {request.dataset} onto {device}")
     data = load_data(request.dataset, device, request.data_root, request.download)

@@ -1,0 +1,50 @@
+"""The trained-model cache: round trip, and corrupt or mismatched files retrained instead of trusted."""
+from __future__ import annotations
+
+import torch
+
+from unlearnbench.cache import ModelCache
+from unlearnbench.models import build_model
+
+PAYLOAD = {"kind": "original", "dataset": "tiny", "model": "mlp", "seed": 0}
+
+
+def _model(seed=0):
+    return build_model("mlp", (1, 8, 8), 4, seed=seed)
+
+
+def test_round_trip_restores_weights_and_seconds(tmp_path):
+    cache = ModelCache(tmp_path)
+    cache.save(PAYLOAD, _model(seed=1), 12.5)
+    fresh = _model(seed=2)
+    assert cache.load(PAYLOAD, fresh) == 12.5
+    assert all(torch.equal(p, q) for p, q in zip(fresh.parameters(), _model(seed=1).parameters()))
+
+
+def test_missing_file_is_a_miss(tmp_path):
+    assert ModelCache(tmp_path).load(PAYLOAD, _model()) is None
+
+
+def test_corrupt_file_is_a_miss_not_an_error(tmp_path, capsys):
+    cache = ModelCache(tmp_path)
+    cache.save(PAYLOAD, _model(), 1.0)
+    cache.path(PAYLOAD).write_bytes(b"not a checkpoint")
+    assert cache.load(PAYLOAD, _model()) is None
+    assert "retraining" in capsys.readouterr().err
+
+
+def test_file_for_another_architecture_is_a_miss(tmp_path):
+    cache = ModelCache(tmp_path)
+    cache.save(PAYLOAD, build_model("cnn", (1, 8, 8), 4, seed=0), 1.0)
+    assert cache.load(PAYLOAD, _model()) is None
+
+
+def test_key_covers_every_payload_field(tmp_path):
+    cache = ModelCache(tmp_path)
+    assert cache.path(PAYLOAD) != cache.path({**PAYLOAD, "seed": 1})
+    assert cache.path(PAYLOAD) == cache.path(dict(reversed(list(PAYLOAD.items()))))
+
+
+def test_no_temporary_files_are_left_behind(tmp_path):
+    ModelCache(tmp_path).save(PAYLOAD, _model(), 1.0)
+    assert [p.suffix for p in tmp_path.iterdir()] == [".pt"]

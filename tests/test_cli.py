@@ -1,0 +1,100 @@
+"""The command line: a working run, result formats, listings, and one-line errors for bad input."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+
+import pytest
+
+TINY = ["--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--quiet"]
+
+
+@pytest.fixture
+def stored(cli, tmp_path):
+    """An out dir holding one successful run."""
+    out = str(tmp_path / "out")
+    code, stdout, _ = cli("run", *TINY, "--out", out)
+    assert code == 0 and "original" in stdout
+    return out
+
+
+def test_run_prints_a_results_table(stored, cli):
+    code, out, _ = cli("results", "--out", stored)
+    assert code == 0 and "forget_test" in out and "tiny/mlp forget 0" in out
+
+
+def test_results_json_has_the_documented_fields(stored, cli):
+    _, out, _ = cli("results", "--out", stored, "--format", "json")
+    (row,) = json.loads(out)
+    for field in ("dataset", "model", "method", "forget", "seed", "status", "error", "time_s", "phases", "metrics"):
+        assert field in row
+    assert row["forget"] == [0] and 0 <= row["metrics"]["acc_retain_test"] <= 1
+
+
+def test_results_csv_has_one_column_per_metric(stored, cli):
+    _, out, _ = cli("results", "--out", stored, "--format", "csv")
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert row["method"] == "original" and float(row["acc_test"]) > 0
+
+
+@pytest.mark.parametrize("kind,expected", [("methods", "original"), ("datasets", "digits"), ("models", "resnet18")])
+def test_listings_show_registered_names(cli, kind, expected):
+    code, out, _ = cli(kind)
+    assert code == 0 and expected in out
+
+
+BAD_INPUT = [
+    (["--dataset", "mnsit"], "Unknown dataset 'mnsit'. Did you mean: mnist?"),
+    (["--model", "mpl"], "Unknown model 'mpl'. Did you mean: mlp?"),
+    (["--methods", "orignal"], "Unknown method 'orignal'. Did you mean: original?"),
+    (["--forget", "12"], "forget class 12 is out of range: tiny has classes 0..3"),
+    (["--forget", "0,1,2,3"], "cannot forget every class"),
+    (["--forget", "0;2"], "is malformed"),
+    (["--set", "original.lr=1"], "original has no parameter lr"),
+    (["--recipe", "epochs=-1"], "epochs must be > 0"),
+    (["--device", "tpu"], "is not one of auto, cpu, cuda"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_INPUT)
+def test_bad_input_is_one_line_without_traceback_and_keeps_rows(stored, cli, args, message):
+    argv = ["run", "--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--out", stored, "--quiet"]
+    for flag, value in zip(args[::2], args[1::2]):
+        if flag in argv and flag not in ("--set", "--recipe"):
+            argv[argv.index(flag) + 1] = value
+        else:
+            argv += [flag, value]
+    code, _, err = cli(*argv)
+    assert code == 2 and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert len(json.loads(cli("results", "--out", stored, "--format", "json")[1])) == 1
+
+
+def test_missing_data_root_is_one_line(cli, tmp_path):
+    code, _, err = cli("run", "--dataset", "mnist", "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path),
+                       "--quiet")
+    assert code == 2 and "is not a readable directory" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
+def test_unwritable_out_dir_is_one_line(cli, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    code, _, err = cli("run", *TINY, "--out", str(locked / "out"))
+    assert code == 2 and "cannot open results store" in err
+
+
+def test_out_path_that_is_a_file_is_one_line(cli, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = cli("run", *TINY, "--out", str(blocker))
+    assert code == 2 and "cannot open results store" in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_subcommand_is_one_line(cli):
+    code, _, err = cli("frobnicate")
+    assert code == 2 and len(err.strip().splitlines()) == 1

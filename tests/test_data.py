@@ -1,0 +1,60 @@
+"""Datasets: the fixed digits split, resident normalised tensors, and clear errors for missing files."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import HAVE_MNIST, MNIST_ROOT, needs_mnist
+from unlearnbench.data import DATASETS, load_data
+from unlearnbench.errors import UnknownNameError, UserError
+
+
+def test_digits_split_is_fixed_and_stratified():
+    raw = DATASETS.get("digits")(None, False)
+    assert len(raw.y_train) == 1347 and len(raw.y_test) == 450
+    train_share = np.bincount(raw.y_train.numpy()) / len(raw.y_train)
+    test_share = np.bincount(raw.y_test.numpy()) / len(raw.y_test)
+    assert np.abs(train_share - test_share).max() < 0.01
+    again = DATASETS.get("digits")(None, False)
+    assert torch.equal(raw.x_test, again.x_test)
+    assert raw.x_train.dtype == torch.uint8 and raw.x_train.shape[1:] == (1, 8, 8)
+
+
+def test_resident_data_is_normalised_on_the_device():
+    data = load_data("digits", torch.device("cpu"))
+    assert data.x_train.dtype == torch.float32 and data.input_shape == (1, 8, 8)
+    assert abs(data.x_train.mean().item()) < 1e-3
+    assert abs(data.x_train.std().item() - 1) < 1e-2
+
+
+def test_second_load_reuses_the_resident_tensors():
+    assert load_data("digits", torch.device("cpu")) is load_data("digits", torch.device("cpu"))
+
+
+def test_unknown_dataset_lists_valid_names():
+    with pytest.raises(UnknownNameError, match="Available: .*digits.*mnist"):
+        load_data("mnsit", torch.device("cpu"))
+
+
+def test_torchvision_dataset_without_root_says_how_to_give_one(monkeypatch):
+    monkeypatch.delenv("UNLEARNBENCH_DATA", raising=False)
+    with pytest.raises(UserError, match="needs a data root: pass --data-root DIR or set UNLEARNBENCH_DATA"):
+        load_data("cifar10", torch.device("cpu"))
+
+
+def test_missing_files_under_root_are_a_user_error(tmp_path):
+    with pytest.raises(UserError, match=r"CIFAR-10 could not be read under .*add --download"):
+        load_data("cifar10", torch.device("cpu"), root=tmp_path)
+
+
+def test_root_that_is_not_a_directory_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="not a readable directory"):
+        load_data("mnist", torch.device("cpu"), root=tmp_path / "absent")
+
+
+@needs_mnist
+def test_mnist_loads_from_the_shared_root():
+    data = load_data("mnist", torch.device("cpu"), root=MNIST_ROOT)
+    assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)
+    assert data.num_classes == 10 and data.augment is None

@@ -1,0 +1,39 @@
+"""Third-party methods register through the `unlearnbench.methods` entry-point group."""
+from __future__ import annotations
+
+import sys
+import textwrap
+
+from unlearnbench import plugins
+from unlearnbench.method import METHODS
+
+
+def test_entry_point_plugin_is_registered(tmp_path, monkeypatch):
+    (tmp_path / "my_unlearn.py").write_text(textwrap.dedent('''
+        from unlearnbench.method import Method, register_method
+
+        @register_method("third_party_noop")
+        class Noop(Method):
+            def unlearn(self, model, ctx):
+                return model
+    '''))
+    dist = tmp_path / "my_unlearn-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-unlearn\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[unlearnbench.methods]\nnoop = my_unlearn\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(plugins, "_loaded", False)
+    plugins.load_plugins()
+    assert METHODS.get("third_party_noop").__module__ == "my_unlearn"
+    sys.modules.pop("my_unlearn", None)
+
+
+def test_broken_plugin_is_skipped_with_a_message(tmp_path, monkeypatch, capsys):
+    dist = tmp_path / "broken-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[unlearnbench.methods]\nbad = no_such_module_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(plugins, "_loaded", False)
+    plugins.load_plugins()
+    assert "skipping plugin 'bad'" in capsys.readouterr().err

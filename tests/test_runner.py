@@ -1,0 +1,101 @@
+"""The runner: a failing or diverging method becomes a failed row, the other cells still run."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from helpers import TINY_RECIPE
+from unlearnbench.method import Method, register_method
+from unlearnbench.runner import RunRequest, run
+from unlearnbench.store import open_store
+
+
+@register_method("test_boom")
+class Boom(Method):
+    """Raises inside unlearn."""
+
+    def unlearn(self, model: nn.Module, ctx) -> nn.Module:
+        raise RuntimeError("boom")
+
+
+@register_method("test_nan")
+class NaNWeights(Method):
+    """Returns a model whose weights are NaN (what an exploding ascent leaves behind)."""
+
+    def unlearn(self, model: nn.Module, ctx) -> nn.Module:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(float("nan"))
+        return model
+
+
+@register_method("test_peek")
+class Peek(Method):
+    """Declares nothing, then asks for the forget samples."""
+
+    def unlearn(self, model: nn.Module, ctx) -> nn.Module:
+        ctx.forget()
+        return model
+
+
+@register_method("test_phased")
+class Phased(Method):
+    """Two phases and a checkpoint between them."""
+
+    access = frozenset({"retain"})
+
+    def unlearn(self, model: nn.Module, ctx) -> nn.Module:
+        with ctx.phase("first"):
+            ctx.retain()
+        ctx.checkpoint("mid", model)
+        with ctx.phase("second"):
+            pass
+        return model
+
+
+def _run(tmp_path, *methods):
+    request = RunRequest(dataset="tiny", methods=methods, device="cpu", cache_dir=tmp_path / "cache",
+                         recipe=TINY_RECIPE)
+    store = open_store(tmp_path / "out")
+    return run(request, store), store
+
+
+def test_failing_method_is_stored_failed_and_others_still_run(tmp_path):
+    rows, store = _run(tmp_path, "test_boom", "original")
+    assert [r["status"] for r in store.rows()] == ["failed", "ok"]
+    assert rows[0]["error"].startswith("RuntimeError: boom (test_runner.py:")
+
+
+def test_non_finite_model_is_failed_as_diverged_never_scored(tmp_path):
+    rows, _ = _run(tmp_path, "test_nan")
+    assert rows[0]["status"] == "failed" and rows[0]["error"].startswith("diverged")
+    assert rows[0]["metrics"] == {}
+
+
+def test_undeclared_data_access_fails_the_cell_with_the_reason(tmp_path):
+    rows, _ = _run(tmp_path, "test_peek")
+    assert rows[0]["status"] == "failed" and "asked for 'forget' data but declared only: nothing" in rows[0]["error"]
+
+
+def test_original_row_has_every_accuracy_and_provenance(tmp_path):
+    (row,), _ = _run(tmp_path, "original")
+    names = {"acc_forget_train", "acc_retain_train", "acc_forget_test", "acc_retain_test", "acc_test"}
+    assert names <= set(row["metrics"]) and all(0 <= row["metrics"][n] <= 1 for n in names)
+    assert row["env"]["torch"] == torch.__version__ and row["env"]["device"] == "cpu"
+    assert row["time_s"] >= 0 and row["peak_mem_bytes"] > 0 and row["recipe"]["epochs"] == 4
+
+
+def test_phases_and_checkpoint_metrics_are_recorded(tmp_path):
+    (row,), _ = _run(tmp_path, "test_phased")
+    assert set(row["phases"]) == {"first", "second"}
+    assert not math.isnan(row["metrics"]["acc_retain_test@mid"])
+
+
+def test_second_run_reuses_the_cached_original(tmp_path):
+    _run(tmp_path, "original")
+    files = sorted((tmp_path / "cache").iterdir())
+    mtimes = [f.stat().st_mtime_ns for f in files]
+    _run(tmp_path, "original")
+    assert [f.stat().st_mtime_ns for f in sorted((tmp_path / "cache").iterdir())] == mtimes

@@ -1,0 +1,65 @@
+"""The SQLite results store: round trip, versioning, WAL, and safety of existing rows."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from unlearnbench.errors import UserError
+from unlearnbench.store import SCHEMA_VERSION, ResultStore, open_store
+
+
+def _row(**overrides):
+    row = {"run_id": "r1", "created": "2026-01-01T00:00:00+00:00", "dataset": "digits", "model": "mlp",
+           "forget": [0, 2], "seed": 0, "method": "original", "method_version": 1, "params": {"a": 1},
+           "params_hash": "h", "access": [], "status": "ok", "error": None, "time_s": 0.5,
+           "phases": {"noise": 0.2}, "reused_phases": [], "peak_mem_bytes": 10,
+           "metrics": {"acc_test": 0.9}, "env": {"torch": "x"}, "recipe": {"epochs": 1}}
+    return {**row, **overrides}
+
+
+def test_round_trip_decodes_json_columns(tmp_path):
+    store = open_store(tmp_path)
+    store.insert(_row())
+    (row,) = store.rows()
+    assert row["forget"] == [0, 2] and row["phases"] == {"noise": 0.2} and row["metrics"]["acc_test"] == 0.9
+
+
+def test_schema_version_and_wal_mode(tmp_path):
+    open_store(tmp_path).insert(_row())
+    db = sqlite3.connect(tmp_path / "results.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_failed_rows_are_stored_with_their_error(tmp_path):
+    store = open_store(tmp_path)
+    store.insert(_row(status="failed", error="diverged", time_s=None, metrics={}))
+    assert store.rows()[0]["error"] == "diverged"
+
+
+def test_reopening_appends_and_keeps_rows(tmp_path):
+    open_store(tmp_path).insert(_row())
+    open_store(tmp_path).insert(_row(method="unsir"))
+    assert [r["method"] for r in open_store(tmp_path).rows()] == ["original", "unsir"]
+
+
+def test_newer_schema_is_refused_untouched(tmp_path):
+    path = tmp_path / "results.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(UserError, match="newer than this unlearnbench"):
+        ResultStore(path)
+
+
+def test_missing_store_for_reading_says_how_to_make_one(tmp_path):
+    with pytest.raises(UserError, match="run `unlearnbench run --out"):
+        open_store(tmp_path / "nothing", create=False)
+
+
+def test_file_that_is_not_a_database_is_a_user_error(tmp_path):
+    (tmp_path / "results.db").write_text("garbage " * 100)
+    with pytest.raises(UserError, match="cannot open results store"):
+        open_store(tmp_path)
+    assert (tmp_path / "results.db").read_text().startswith("garbage")

@@ -1,0 +1,51 @@
+"""The phase timer, on a fake clock: phases, excluded spans and reused measurements."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from unlearnbench import timing
+from unlearnbench.timing import PhaseTimer
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: now[0])
+    return now
+
+
+def test_phases_and_total(clock):
+    timer = PhaseTimer(torch.device("cpu"))
+    timer.start()
+    with timer.phase("noise"):
+        clock[0] += 2.0
+    with timer.phase("impair"):
+        clock[0] += 1.0
+    clock[0] += 0.5
+    assert timer.stop() == 3.5
+    assert timer.phases == {"noise": 2.0, "impair": 1.0}
+
+
+def test_excluded_span_leaves_phase_and_total(clock):
+    timer = PhaseTimer(torch.device("cpu"))
+    timer.start()
+    with timer.phase("impair"):
+        clock[0] += 1.0
+        with timer.excluded():
+            clock[0] += 10.0
+    assert timer.stop() == 1.0 and timer.phases["impair"] == 1.0
+
+
+def test_recorded_seconds_replace_wall_time(clock):
+    timer = PhaseTimer(torch.device("cpu"))
+    timer.start()
+    with timer.excluded():
+        clock[0] += 0.3  # loading from the cache
+    timer.record("train", 42.0)
+    assert timer.stop() == 42.0 and timer.reused == {"train"}
+
+
+def test_peak_memory_is_positive_on_cpu():
+    timing.reset_peak_memory(torch.device("cpu"))
+    assert timing.peak_memory_bytes(torch.device("cpu")) > 0

@@ -1,0 +1,60 @@
+"""The resident-tensor training loop and evaluation."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from conftest import make_tiny
+from unlearnbench.data import to_device
+from unlearnbench.errors import DivergedError
+from unlearnbench.models import build_model
+from unlearnbench.recipes import Recipe
+from unlearnbench.train import accuracy, batches, fit, predict
+
+RECIPE = Recipe(epochs=5, lr=0.05, batch_size=32)
+
+
+@pytest.fixture
+def tiny():
+    return to_device("tiny", make_tiny(), torch.device("cpu"))
+
+
+def _train(tiny, seed=0):
+    model = build_model("mlp", tiny.input_shape, tiny.num_classes, seed=0)
+    return fit(model, tiny.x_train, tiny.y_train, RECIPE, torch.Generator().manual_seed(seed))
+
+
+def test_fit_learns_separable_classes(tiny):
+    model = _train(tiny)
+    assert accuracy(predict(model, tiny.x_test), tiny.y_test) > 0.9
+
+
+def test_same_generator_seed_gives_identical_weights(tiny):
+    a, b = _train(tiny, seed=1), _train(tiny, seed=1)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_batches_cover_every_index_once():
+    parts = batches(10, 4, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert [len(p) for p in parts] == [4, 4, 2]
+    assert sorted(torch.cat(parts).tolist()) == list(range(10))
+
+
+def test_predict_restores_training_mode_and_keeps_no_graph(tiny):
+    model = build_model("mlp", tiny.input_shape, tiny.num_classes, seed=0).train()
+    logits = predict(model, tiny.x_test, batch_size=7)
+    assert model.training and not logits.requires_grad and logits.shape == (80, 4)
+
+
+def test_non_finite_loss_raises_diverged(tiny):
+    model = build_model("mlp", tiny.input_shape, tiny.num_classes, seed=0)
+    x = tiny.x_train.clone()
+    x[0] = float("nan")
+    with pytest.raises(DivergedError, match="epoch 1"):
+        fit(model, x, tiny.y_train, RECIPE, torch.Generator().manual_seed(0))
+
+
+def test_accuracy_of_empty_split_is_nan():
+    assert math.isnan(accuracy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)))
