@@ -1,48 +1,18 @@
 """Shared fixtures: a tiny synthetic dataset, isolated cache/out folders, and a CLI runner."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Optional
 
 import pytest
-import torch
 
+from helpers import load_tiny
 from unlearnbench.cli import main
-from unlearnbench.data import DATASETS, RawSplits
+from unlearnbench.data import DATASETS
 from unlearnbench.plugins import load_plugins
-
-TINY_CLASSES = 4
-
-
-def make_tiny(n_train: int = 240, n_test: int = 80, seed: int = 0) -> RawSplits:
-    """Four separable classes of 1x8x8 images: a fixed template per class plus noise."""
-    g = torch.Generator().manual_seed(seed)
-    templates = torch.rand(TINY_CLASSES, 1, 8, 8, generator=g)
-
-    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        y = torch.arange(n) % TINY_CLASSES
-        x = templates[y] + 0.25 * torch.randn(n, 1, 8, 8, generator=g)
-        return (x.clamp(0, 1) * 255).to(torch.uint8), y
-
-    x_train, y_train = draw(n_train)
-    x_test, y_test = draw(n_test)
-    return RawSplits(x_train, y_train, x_test, y_test, num_classes=TINY_CLASSES, scale=255.0,
-                     mean=(0.5,), std=(0.3,))
-
-
-def _load_tiny(root: Optional[Path], download: bool) -> RawSplits:
-    """Tiny synthetic test data (4 classes, 240 train / 80 test)."""
-    return make_tiny()
-
 
 load_plugins()
 if "tiny" not in DATASETS:
-    DATASETS.add("tiny", _load_tiny)
-
-MNIST_ROOT = Path(os.environ.get("UNLEARNBENCH_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-HAVE_MNIST = (MNIST_ROOT / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
-needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason=f"MNIST files not found under {MNIST_ROOT} (set UNLEARNBENCH_DATA)")
+    DATASETS.add("tiny", load_tiny)
 
 
 @pytest.fixture

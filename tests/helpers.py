@@ -2,13 +2,39 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import torch
 
 from unlearnbench.context import UnlearnContext
+from unlearnbench.data import RawSplits
 from unlearnbench.runner import RunRequest, prepare_setting
 from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer
+
+TINY_CLASSES = 4
+
+
+def make_tiny(n_train: int = 240, n_test: int = 80, seed: int = 0) -> RawSplits:
+    """Four separable classes of 1x8x8 images: a fixed template per class plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    templates = torch.rand(TINY_CLASSES, 1, 8, 8, generator=g)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.arange(n) % TINY_CLASSES
+        x = templates[y] + 0.25 * torch.randn(n, 1, 8, 8, generator=g)
+        return (x.clamp(0, 1) * 255).to(torch.uint8), y
+
+    x_train, y_train = draw(n_train)
+    x_test, y_test = draw(n_test)
+    return RawSplits(x_train, y_train, x_test, y_test, num_classes=TINY_CLASSES, scale=255.0,
+                     mean=(0.5,), std=(0.3,))
+
+
+def load_tiny(root: Optional[Path], download: bool) -> RawSplits:
+    """Tiny synthetic test data (4 classes, 240 train / 80 test)."""
+    return make_tiny()
+
 
 TINY_RECIPE = {"epochs": "4", "lr": "0.05", "batch_size": "32"}
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import HAVE_MNIST, MNIST_ROOT, needs_mnist
+from conftest_paths import MNIST_ROOT, needs_mnist
 from unlearnbench.data import DATASETS, load_data
 from unlearnbench.errors import UnknownNameError, UserError
 

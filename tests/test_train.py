@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from conftest import make_tiny
+from helpers import make_tiny
 from unlearnbench.data import to_device
 from unlearnbench.errors import DivergedError
 from unlearnbench.models import build_model

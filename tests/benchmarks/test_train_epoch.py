@@ -1,0 +1,41 @@
+"""One MNIST/mlp training epoch: the harness loop against the DataLoader(TensorDataset) reference."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest_paths import MNIST_ROOT, needs_mnist
+from reference_loops import dataloader_epoch
+from unlearnbench.data import load_data
+from unlearnbench.models import build_model
+from unlearnbench.recipes import default_recipe
+from unlearnbench.train import make_optimizer, train_steps
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_data("mnist", torch.device("cpu"), MNIST_ROOT)
+
+
+def _setup(data):
+    recipe = default_recipe("mnist", "mlp")
+    model = build_model("mlp", data.input_shape, data.num_classes, seed=0)
+    opt = make_optimizer(model.parameters(), recipe.optimizer, recipe.lr / 10, recipe.momentum, recipe.weight_decay)
+    return model, opt, recipe.batch_size
+
+
+@needs_mnist
+@pytest.mark.benchmark(group="train-epoch-mnist-mlp")
+def test_harness_epoch(benchmark, mnist):
+    model, opt, bs = _setup(mnist)
+    gen = torch.Generator().manual_seed(0)
+    benchmark.pedantic(lambda: train_steps(model, mnist.x_train, mnist.y_train, opt, batch_size=bs, generator=gen),
+                       rounds=5, warmup_rounds=1)
+
+
+@needs_mnist
+@pytest.mark.benchmark(group="train-epoch-mnist-mlp")
+def test_reference_dataloader_epoch(benchmark, mnist):
+    model, opt, bs = _setup(mnist)
+    benchmark.pedantic(lambda: dataloader_epoch(model, mnist.x_train, mnist.y_train, opt, bs, seed=0),
+                       rounds=5, warmup_rounds=1)
