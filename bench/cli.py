@@ -17,7 +17,7 @@ from unlearnbench.runner import RunRequest, run
 from unlearnbench.store import open_store
 
 DEFAULT_OUT = Path("unlearnbench-out")
-DEFAULT_METHODS = "original"
+DEFAULT_METHODS = "original,retrain,finetune,gradient_ascent,unsir"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -92,7 +92,7 @@ class UnlearnContext:
         self._require("retain")
         with self.timer.excluded():
             reference = self._setting.trained("retrain")
-        self.timer.record("train", reference.seconds)
+        self.timer.record("train", reference.seconds, reused=reference.cached)
         return reference.model
 
     @contextmanager

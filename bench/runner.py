@@ -36,7 +36,7 @@ class RunRequest:
 
     dataset: str = "digits"
     model: str = "mlp"
-    methods: tuple[str, ...] = ("original",)
+    methods: tuple[str, ...] = ("original", "retrain", "finetune", "gradient_ascent", "unsir")
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> overrides
     forget: tuple[int, ...] = (0,)
     seed: int = 0
@@ -58,7 +58,7 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_methods(names: tuple[str, ...], params: dict[str, dict[str, Any]]) -> list[Method]:
+def build_methods(names: tuple[str, ...], params: dict[str, dict[str, Any]], model: str) -> list[Method]:
     """Instantiates every requested method with validated hyperparameters, before any work starts."""
     load_plugins()
     stray = sorted(set(params) - set(names))
@@ -66,7 +66,7 @@ def build_methods(names: tuple[str, ...], params: dict[str, dict[str, Any]]) -> 
         raise UserError(f"parameters given for {', '.join(stray)}, which is not among --methods {','.join(names)}")
     if not names:
         raise UserError("no methods to run: give --methods, e.g. --methods original,unsir")
-    return [METHODS.get(name).from_params(params.get(name)) for name in names]
+    return [METHODS.get(name).from_params(params.get(name), model) for name in names]
 
 
 def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) -> Setting:
@@ -130,7 +130,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any])
 
 def run(request: RunRequest, store: ResultStore, progress: Optional[Progress] = None) -> list[dict[str, Any]]:
     """Runs every requested method on the setting, storing each row as soon as it is done."""
-    methods = build_methods(request.methods, request.params)
+    methods = build_methods(request.methods, request.params, request.model)
     setting = prepare_setting(request, progress)
     setting.trained("original", progress)
     warm_up(setting)

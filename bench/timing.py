@@ -92,8 +92,9 @@ class PhaseTimer:
             synchronize(self.device)
             self._excluded += time.perf_counter() - t0
 
-    def record(self, name: str, seconds: float) -> None:
-        """Books `seconds` measured earlier (a cached retrain) as phase `name` in place of the block's wall time."""
+    def record(self, name: str, seconds: float, reused: bool) -> None:
+        """Books `seconds` measured elsewhere as phase `name`; `reused` marks a measurement from an earlier run."""
         self.phases[name] = self.phases.get(name, 0.0) + seconds
-        self.reused.add(name)
+        if reused:
+            self.reused.add(name)
         self._recorded += seconds

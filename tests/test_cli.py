@@ -9,7 +9,7 @@ import stat
 
 import pytest
 
-TINY = ["--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--quiet"]
+TINY = ["--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--methods", "original", "--quiet"]
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def test_recorded_seconds_replace_wall_time(clock):
     timer.start()
     with timer.excluded():
         clock[0] += 0.3  # loading from the cache
-    timer.record("train", 42.0)
+    timer.record("train", 42.0, reused=True)
     assert timer.stop() == 42.0 and timer.reused == {"train"}
 
 

@@ -1,0 +1,55 @@
+"""Fine-tune: keep training the original on the retain data only, so the forget data fades (catastrophic forgetting).
+
+Paper: Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023, arXiv:2304.04934 (baseline FT).
+Reference: OPTML-Group/Unlearn-Sparse, scripts: `--unlearn FT --unlearn_lr 0.01 --unlearn_epochs 10`
+(SGD, momentum 0.9, weight decay 5e-4).
+Deviations: none in the recipe; batches are the setting's recipe batch size and use the dataset's augmentation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from unlearnbench.config import require_non_negative, require_positive
+from unlearnbench.context import UnlearnContext
+from unlearnbench.errors import DivergedError
+from unlearnbench.method import Method, register_method
+from unlearnbench.train import make_optimizer, train_steps
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Fine-tuning hyperparameters (Unlearn-Sparse FT defaults)."""
+
+    lr: float = 0.01  # constant SGD lr, below the originals' peak (Unlearn-Sparse: 0.01)
+    epochs: int = 10  # passes over retain-train (Unlearn-Sparse: 10)
+    momentum: float = 0.9  # SGD momentum (Unlearn-Sparse)
+    weight_decay: float = 5e-4  # L2 penalty (Unlearn-Sparse)
+    batch_size: int = 0  # 0: the setting's recipe batch size
+
+    def __post_init__(self) -> None:
+        require_positive(self, "lr", "epochs")
+        require_non_negative(self, "momentum", "weight_decay", "batch_size")
+
+
+@register_method("finetune")
+class Finetune(Method):
+    """SGD on retain-train for a few epochs, starting from the original."""
+
+    Config = FinetuneConfig
+    access = frozenset({"retain"})
+    scenarios = frozenset({"class", "random"})
+
+    def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
+        """Fine-tunes `model` on retain-train in place."""
+        c = self.cfg
+        x, y = ctx.retain()
+        opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, c.weight_decay)
+        with ctx.phase("finetune"):
+            for epoch in range(c.epochs):
+                bad = train_steps(model, x, y, opt, batch_size=c.batch_size or ctx.recipe.batch_size,
+                                  generator=ctx.rng, augment=ctx.augment)
+                if bool(bad):
+                    raise DivergedError(f"diverged: non-finite loss in fine-tuning epoch {epoch + 1}")
+        return model

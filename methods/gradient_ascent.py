@@ -1,0 +1,71 @@
+"""Gradient ascent (NegGrad): maximise the cross-entropy on the forget data for a bounded number of steps.
+
+Paper: Golatkar et al., "Eternal Sunshine of the Spotless Net", CVPR 2020, arXiv:1911.04933 (NegGrad baseline);
+recipe as Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023 (GA baseline).
+Reference: OPTML-Group/Unlearn-Sparse, scripts: `--unlearn GA --unlearn_lr 0.0001 --unlearn_epochs 5`
+(SGD, momentum 0.9, weight decay 5e-4).
+Deviations: a step cap (`max_steps`) bounds the work on large forget sets, and a non-finite loss stops the method
+with a 'diverged' failure instead of returning a NaN model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+from torch import nn
+
+from unlearnbench.config import require_non_negative, require_positive
+from unlearnbench.context import UnlearnContext
+from unlearnbench.errors import DivergedError
+from unlearnbench.method import Method, register_method
+from unlearnbench.train import batches, make_optimizer
+
+
+@dataclass(frozen=True)
+class GradientAscentConfig:
+    """Gradient-ascent hyperparameters (Unlearn-Sparse GA defaults)."""
+
+    lr: float = 1e-4  # SGD lr (Unlearn-Sparse: 0.0001)
+    epochs: int = 5  # passes over forget-train (Unlearn-Sparse: 5)
+    momentum: float = 0.9  # SGD momentum (Unlearn-Sparse)
+    weight_decay: float = 5e-4  # L2 penalty (Unlearn-Sparse)
+    batch_size: int = 0  # 0: the setting's recipe batch size
+    max_steps: int = 10_000  # hard bound on ascent steps, whatever the forget-set size
+
+    def __post_init__(self) -> None:
+        require_positive(self, "lr", "epochs", "max_steps")
+        require_non_negative(self, "momentum", "weight_decay", "batch_size")
+
+
+@register_method("gradient_ascent")
+class GradientAscent(Method):
+    """SGD on -CE over forget-train, stopped at `max_steps` or on a non-finite loss."""
+
+    Config = GradientAscentConfig
+    access = frozenset({"forget"})
+    scenarios = frozenset({"class", "random"})
+
+    def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
+        """Ascends the forget loss in place."""
+        c = self.cfg
+        x, y = ctx.forget()
+        opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, c.weight_decay)
+        model.train()
+        steps = 0
+        with ctx.phase("ascent"):
+            for epoch in range(c.epochs):
+                for idx in batches(len(x), c.batch_size or ctx.recipe.batch_size, ctx.rng, ctx.device):
+                    loss = F.cross_entropy(model(x[idx]), y[idx])
+                    opt.zero_grad(set_to_none=True)
+                    (-loss).backward()
+                    opt.step()
+                    steps += 1
+                    if steps >= c.max_steps:
+                        break
+                # One host sync per epoch: the loss explodes within a few steps once it starts.
+                if not bool(loss.isfinite()):
+                    raise DivergedError(f"diverged: non-finite loss in ascent epoch {epoch + 1} (step {steps}); "
+                                        f"lower gradient_ascent.lr (now {c.lr})")
+                if steps >= c.max_steps:
+                    break
+        return model
