@@ -1,0 +1,55 @@
+"""Retrain, fine-tune and gradient ascent: what each sees, what it returns, and how it fails."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers import tiny_setting
+from unlearnbench.method import METHODS
+from unlearnbench.runner import run_cell
+
+
+def _row(setting, name, params=None):
+    return run_cell(setting, METHODS.get(name).from_params(params), "run", {})
+
+
+def test_retrain_returns_the_cached_reference_and_books_its_training_time(tmp_path):
+    setting = tiny_setting(tmp_path)
+    first = _row(setting, "retrain")
+    again = _row(tiny_setting(tmp_path), "retrain")
+    assert first["metrics"]["acc_forget_test"] == 0.0
+    assert first["reused_phases"] == [] and again["reused_phases"] == ["train"]
+    assert again["phases"]["train"] == first["phases"]["train"]
+    assert again["time_s"] == pytest.approx(first["phases"]["train"], abs=0.05)
+
+
+def test_retrain_never_saw_the_forget_classes(tmp_path):
+    row = _row(tiny_setting(tmp_path, forget=(1,)), "retrain")
+    assert row["metrics"]["acc_forget_train"] == 0.0 and row["metrics"]["acc_retain_test"] > 0.9
+
+
+def test_finetune_declares_retain_and_keeps_retain_accuracy(tmp_path):
+    row = _row(tiny_setting(tmp_path), "finetune", {"epochs": "2"})
+    assert METHODS.get("finetune").access == frozenset({"retain"})
+    assert row["status"] == "ok" and row["metrics"]["acc_retain_test"] > 0.9
+
+
+def test_gradient_ascent_lowers_forget_accuracy(tmp_path):
+    setting = tiny_setting(tmp_path)
+    row = _row(setting, "gradient_ascent", {"lr": "0.01", "epochs": "15"})
+    assert row["metrics"]["acc_forget_train"] < 0.5
+
+
+def test_gradient_ascent_divergence_is_a_failed_cell_with_advice(tmp_path):
+    row = _row(tiny_setting(tmp_path), "gradient_ascent", {"lr": "1000", "epochs": "50"})
+    assert row["status"] == "failed" and row["error"].startswith("diverged: non-finite loss")
+    assert "lower gradient_ascent.lr" in row["error"]
+
+
+def test_gradient_ascent_stops_at_max_steps(tmp_path, monkeypatch):
+    setting = tiny_setting(tmp_path)
+    setting.trained("original")  # train before counting, so only ascent steps are counted
+    steps = []
+    monkeypatch.setattr(torch.optim.SGD, "step", lambda self, closure=None: steps.append(1))
+    _row(setting, "gradient_ascent", {"epochs": "100", "max_steps": "7"})
+    assert len(steps) == 7

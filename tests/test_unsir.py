@@ -1,0 +1,128 @@
+"""UNSIR specifics: error-maximising noise, intended labels and counts, zero-glance, eval-mode noise, phases."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import unlearnbench.methods.unsir as unsir_module
+from helpers import context, tiny_setting
+from unlearnbench.errors import ConfigError
+from unlearnbench.methods.unsir import UNSIR, noise_loss
+from unlearnbench.runner import run_cell
+
+SMALL = {"noise_batch": 8, "noise_copies": 3, "retain_per_class": 20, "noise_steps": 5}
+
+
+@pytest.fixture(scope="module")
+def setting(tmp_path_factory):
+    return tiny_setting(tmp_path_factory.mktemp("cache"), forget=(0, 2))
+
+
+@pytest.fixture
+def impair_data(setting, monkeypatch):
+    """Runs UNSIR and returns the (x, y) of its impair epoch."""
+    calls = []
+    real = unsir_module.train_steps
+
+    def spy(model, x, y, *args, **kwargs):
+        calls.append((x.clone(), y.clone()))
+        return real(model, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(unsir_module, "train_steps", spy)
+    method = UNSIR.from_params(SMALL)
+    method.unlearn(setting.trained("original").model, context(setting, method.access, "unsir"))
+    return calls[0]
+
+
+def test_noise_loss_is_negative_cross_entropy_plus_l2():
+    logits, labels = torch.randn(4, 3), torch.tensor([1, 1, 1, 1])
+    noise = torch.ones(4, 1, 2, 2)
+    expected = -F.cross_entropy(logits, labels) + 0.1 * 4.0
+    assert torch.allclose(noise_loss(logits, labels, noise, 0.1), expected)
+
+
+def test_noise_loss_maximises_the_forget_class_error():
+    logits = torch.zeros(2, 3, requires_grad=True)
+    noise_loss(logits, torch.tensor([0, 0]), torch.zeros(2, 1, 1, 1), 0.1).backward()
+    # Descending this loss lowers the true-class logit: the error on the forget class grows.
+    assert (logits.grad[:, 0] > 0).all()
+
+
+def test_joint_loss_gives_each_class_its_own_gradient():
+    noise = torch.randn(6, 1, 2, 2, requires_grad=True)
+    weights = torch.randn(4, 3)
+    labels = torch.tensor([0, 0, 0, 2, 2, 2])
+    noise_loss(noise.flatten(1) @ weights, labels, noise, 0.1, groups=2).backward()
+    joint = noise.grad.clone()
+    for block in (slice(0, 3), slice(3, 6)):
+        part = noise.detach()[block].clone().requires_grad_(True)
+        noise_loss(part.flatten(1) @ weights, labels[block], part, 0.1).backward()
+        assert torch.allclose(joint[block], part.grad)
+
+
+def test_learned_noise_raises_the_forget_class_loss(setting):
+    model = setting.trained("original").model
+    method = UNSIR.from_params({"noise_batch": 16, "noise_steps": 20})
+    ctx = context(setting, method.access)
+    noise, labels = method.learn_noise(model, ctx)
+    start = torch.randn(noise.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert F.cross_entropy(model(noise), labels) > F.cross_entropy(model(start), labels)
+
+
+def test_each_noise_batch_keeps_its_own_label(impair_data):
+    _, y = impair_data
+    per_class = SMALL["noise_batch"] * SMALL["noise_copies"]
+    assert (y == 0).sum() == per_class and (y == 2).sum() == per_class  # not everything labelled 0
+
+
+def test_every_noise_image_enters_every_copy(impair_data):
+    x, y = impair_data
+    noise = x[: 2 * SMALL["noise_batch"]]
+    assert len(torch.unique(noise.flatten(1), dim=0)) == 2 * SMALL["noise_batch"]  # all 8, not 3 (the channels)
+    copies = x[: 2 * SMALL["noise_batch"] * SMALL["noise_copies"]].view(SMALL["noise_copies"], *noise.shape)
+    assert all(torch.equal(c, noise) for c in copies)
+
+
+def test_impair_set_holds_no_real_forget_sample(setting, impair_data):
+    x, _ = impair_data
+    forget_x = setting.data.x_train[setting.split.forget_train].flatten(1)
+    assert not (torch.cdist(x.flatten(1), forget_x) < 1e-6).any()
+
+
+def test_unsir_is_zero_glance():
+    assert UNSIR.access == frozenset({"retain_subset"}) and UNSIR().zero_glance
+
+
+def test_noise_step_leaves_batchnorm_statistics_and_weight_grads_alone(tmp_path):
+    setting = tiny_setting(tmp_path, model="allcnn")
+    model = setting.new_model().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    UNSIR.from_params({"noise_batch": 4, "noise_steps": 2}).learn_noise(model, context(setting, {"retain_subset"}))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters()) and model.training
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_phases_and_stage_metrics_are_reported(setting):
+    row = run_cell(setting, UNSIR.from_params(SMALL), "run", {})
+    assert row["status"] == "ok" and set(row["phases"]) == {"noise", "impair", "repair"}
+    assert {"acc_forget_test@impair", "acc_retain_test@impair"} <= set(row["metrics"])
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"impair_lr": -0.1}, "impair_lr must be > 0"),
+    ({"noise_steps": 0}, "noise_steps must be > 0"),
+    ({"noise_lr": "fast"}, "noise_lr must be float"),
+    ({"noise_l2": -1}, "noise_l2 must be >= 0"),
+])
+def test_bad_hyperparameters_are_rejected_before_any_work(params, message):
+    with pytest.raises(ConfigError, match=message):
+        UNSIR.from_params(params)
+
+
+def test_mlp_family_defaults_apply_and_user_values_win():
+    assert UNSIR.from_params(model="mlp").cfg.impair_lr == 0.008
+    assert UNSIR.from_params(model="resnet18").cfg.impair_lr == 0.02
+    assert UNSIR.from_params({"impair_lr": "0.03"}, model="mlp").cfg.impair_lr == 0.03
