@@ -1,6 +1,7 @@
 """Datasets as tensors: the dataset registry, raw uint8 splits, and device-resident normalised splits."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from unlearnbench.errors import UserError
 from unlearnbench.registry import Registry
 
 DATA_ENV = "UNLEARNBENCH_DATA"
+SUBSET_SEED = 0  # the train subset of the privacy-stress setting is the same for every seed and method
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,15 @@ class Data:
     def device(self) -> torch.device:
         """The device the tensors live on."""
         return self.x_train.device
+
+    def train_subset(self, size: int, seed: int = SUBSET_SEED) -> "Data":
+        """The same data with the train split cut to a fixed random subset of `size` samples."""
+        if not 0 < size <= len(self.y_train):
+            raise UserError(f"train_subset={size} must be between 1 and the {len(self.y_train)} train samples of "
+                            f"{self.name}")
+        generator = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(self.y_train), generator=generator)[:size].sort().values.to(self.device)
+        return dataclasses.replace(self, x_train=self.x_train[idx], y_train=self.y_train[idx])
 
 
 Loader = Callable[[Optional[Path], bool], RawSplits]

@@ -1,34 +1,34 @@
-"""Scoring a model on a setting: per-split logits, the non-finite guard, and accuracies."""
+"""Scoring a model on a setting: per-split outputs, the non-finite guard, and every metric against the reference."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from unlearnbench.errors import DivergedError
-from unlearnbench.setting import Setting
-from unlearnbench.train import accuracy, predict
+from unlearnbench.metrics import METRICS, MetricInputs, Outputs, compute_metrics, setting_summary, summary_metrics
+from unlearnbench.setting import Progress, Setting
+from unlearnbench.train import predict
 
 TRAIN_SPLITS = ("forget_train", "retain_train")
 TEST_SPLITS = ("forget_test", "retain_test")
 
 
-def split_outputs(model: nn.Module, setting: Setting) -> dict[str, tuple[Tensor, Tensor]]:
-    """(logits, labels) of `model` on forget/retain x train/test."""
+def split_outputs(model: nn.Module, setting: Setting) -> Outputs:
+    """Logits and labels of `model` on forget/retain x train/test and the whole test split."""
     data, split = setting.data, setting.split
     train_logits = predict(model, data.x_train)
     test_logits = predict(model, data.x_test)
-    out = {}
-    for name in TRAIN_SPLITS:
-        idx = getattr(split, name)
-        out[name] = (train_logits[idx], data.y_train[idx])
-    for name in TEST_SPLITS:
-        idx = getattr(split, name)
-        out[name] = (test_logits[idx], data.y_test[idx])
-    out["test"] = (test_logits, data.y_test)
-    return out
+    splits = {name: (train_logits[getattr(split, name)], data.y_train[getattr(split, name)]) for name in TRAIN_SPLITS}
+    splits.update({name: (test_logits[getattr(split, name)], data.y_test[getattr(split, name)])
+                   for name in TEST_SPLITS})
+    splits["test"] = (test_logits, data.y_test)
+    return Outputs(splits)
 
 
-def check_finite(model: nn.Module, outputs: dict[str, tuple[Tensor, Tensor]]) -> None:
+def check_finite(model: nn.Module, outputs: Outputs) -> None:
     """Raises DivergedError when any parameter or logit is NaN or infinite.
 
     argmax over NaN logits returns class 0, which would fake perfect forgetting; such models are never scored.
@@ -36,18 +36,51 @@ def check_finite(model: nn.Module, outputs: dict[str, tuple[Tensor, Tensor]]) ->
     for name, param in model.named_parameters():
         if not torch.isfinite(param).all():
             raise DivergedError(f"diverged: parameter {name} holds NaN/inf")
-    for split, (logits, _) in outputs.items():
+    for split, (logits, _) in outputs.splits.items():
         if not torch.isfinite(logits).all():
             raise DivergedError(f"diverged: logits on {split} hold NaN/inf")
 
 
-def accuracies(outputs: dict[str, tuple[Tensor, Tensor]]) -> dict[str, float]:
-    """acc_<split> for every split, as fractions."""
-    return {f"acc_{name}": accuracy(logits, labels) for name, (logits, labels) in outputs.items()}
+@dataclass(frozen=True)
+class Reference:
+    """The retrained model of a setting, its scores, its training time, and each MIA's signal."""
+
+    model: nn.Module
+    outputs: Outputs
+    metrics: dict[str, float]
+    seconds: float
+    signal: dict[str, float]
 
 
-def score(model: nn.Module, setting: Setting) -> dict[str, float]:
-    """Accuracies of `model` on every split, after the non-finite guard."""
+def _inputs(model: nn.Module, outputs: Outputs, reference: Optional[Reference], seed: int) -> MetricInputs:
+    ref_model, ref_outputs = (reference.model, reference.outputs) if reference else (model, outputs)
+    return MetricInputs(model, outputs, ref_model, ref_outputs, seed)
+
+
+def build_reference(setting: Setting, progress: Optional[Progress] = None) -> Reference:
+    """Trains (or loads) the retrained model and scores it and the original once per setting."""
+    retrained = setting.trained("retrain", progress)
+    ref_outputs = split_outputs(retrained.model, setting)
+    ref_metrics = compute_metrics(MetricInputs(retrained.model, ref_outputs, retrained.model, ref_outputs,
+                                               setting.seed))
+    original = setting.trained("original").model
+    orig_metrics = compute_metrics(_inputs(original, split_outputs(original, setting), None, setting.seed))
+    return Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds,
+                     setting_summary(orig_metrics, ref_metrics))
+
+
+def stage_accuracies(model: nn.Module, setting: Setting) -> dict[str, float]:
+    """Accuracies only (cheap), for checkpoints taken mid-method."""
     outputs = split_outputs(model, setting)
     check_finite(model, outputs)
-    return accuracies(outputs)
+    return METRICS.get("accuracy").fn(_inputs(model, outputs, None, setting.seed))
+
+
+def score(model: nn.Module, setting: Setting, reference: Reference, time_s: Optional[float]) -> dict[str, float]:
+    """Every metric of `model`, its summaries against the reference, and the setting's MIA signal."""
+    outputs = split_outputs(model, setting)
+    check_finite(model, outputs)
+    metrics = compute_metrics(_inputs(model, outputs, reference, setting.seed))
+    metrics.update(summary_metrics(metrics, reference.metrics, time_s, reference.seconds))
+    metrics.update(reference.signal)
+    return metrics

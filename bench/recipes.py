@@ -24,10 +24,11 @@ class Recipe:
     weight_decay: float = 5e-4  # L2 penalty, coupled (torch default semantics)
     schedule: str = "onecycle"  # "onecycle", "cosine" or "constant" per step
     augment: bool = True  # use the dataset's training augmentation, if it has one
+    train_subset: int = 0  # train on a fixed random subset of this many train samples (0: all); privacy stress
 
     def __post_init__(self) -> None:
         require_positive(self, "epochs", "lr", "batch_size")
-        require_non_negative(self, "momentum", "weight_decay")
+        require_non_negative(self, "momentum", "weight_decay", "train_subset")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"Recipe.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:

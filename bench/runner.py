@@ -17,7 +17,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.data import DATASETS, load_data
 from unlearnbench.environment import collect_environment
 from unlearnbench.errors import DataAccessError, DivergedError, UserError
-from unlearnbench.evaluate import score
+from unlearnbench.evaluate import Reference, build_reference, stage_accuracies, score
 from unlearnbench.forget import check_forget, split_by_classes
 from unlearnbench.method import METHODS, Method
 from unlearnbench.models import MODELS
@@ -79,6 +79,8 @@ def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) ->
     if progress:
         progress(f"loading {request.dataset} onto {device}")
     data = load_data(request.dataset, device, request.data_root, request.download)
+    if recipe.train_subset:
+        data = data.train_subset(recipe.train_subset)
     check_forget(request.forget, data.num_classes, request.dataset)
     return Setting(
         dataset=request.dataset, model=request.model, forget=request.forget, seed=request.seed, recipe=recipe,
@@ -94,7 +96,8 @@ def warm_up(setting: Setting) -> None:
     F.cross_entropy(model(x), y).backward()
 
 
-def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any]) -> dict[str, Any]:
+def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
+             reference: Reference) -> dict[str, Any]:
     """Runs one method on `setting` and returns its result row (status 'failed' on any error)."""
     row: dict[str, Any] = {
         "run_id": run_id, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -107,7 +110,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any])
     stages: dict[str, float] = {}
 
     def on_checkpoint(stage: str, model: torch.nn.Module) -> None:
-        stages.update({f"{k}@{stage}": v for k, v in score(model, setting).items()})
+        stages.update({f"{k}@{stage}": v for k, v in stage_accuracies(model, setting).items()})
 
     timer = PhaseTimer(setting.data.device)
     rng = setting.generator(offset=METHOD_RNG_OFFSET)
@@ -119,7 +122,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any])
         row["time_s"] = timer.stop()
         row["peak_mem_bytes"] = peak_memory_bytes(setting.data.device)
         row["phases"], row["reused_phases"] = dict(timer.phases), sorted(timer.reused)
-        row["metrics"] = {**score(model, setting), **stages}
+        row["metrics"] = {**score(model, setting, reference, row["time_s"]), **stages}
     except (DivergedError, DataAccessError, UserError) as exc:
         row.update(status="failed", error=str(exc))
     except Exception as exc:  # a broken method fails its own cell; the others still run
@@ -133,6 +136,7 @@ def run(request: RunRequest, store: ResultStore, progress: Optional[Progress] = 
     methods = build_methods(request.methods, request.params, request.model)
     setting = prepare_setting(request, progress)
     setting.trained("original", progress)
+    reference = build_reference(setting, progress)
     warm_up(setting)
     env = collect_environment(setting.data.device)
     run_id = uuid.uuid4().hex[:12]
@@ -140,7 +144,7 @@ def run(request: RunRequest, store: ResultStore, progress: Optional[Progress] = 
     for i, method in enumerate(methods, 1):
         if progress:
             progress(f"[{i}/{len(methods)}] {method.name}")
-        row = run_cell(setting, method, run_id, env)
+        row = run_cell(setting, method, run_id, env, reference)
         row["id"] = store.insert(row)
         rows.append(row)
     return rows

@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any, Sequence
 
+from unlearnbench.metrics.summary import MIA_NAMES, SIGNAL_THRESHOLD
 from unlearnbench.reports.rows import flat_row, public_row
 
 # (header, metric name): the columns a reader compares first; every metric is in JSON/CSV.
@@ -26,24 +27,70 @@ def _phases(phases: dict[str, float], reused: Sequence[str]) -> str:
     return " ".join(f"{k}={v:.2f}{'*' if k in reused else ''}" for k, v in phases.items()) or "-"
 
 
+# (header, metric name, format) of the privacy and fidelity block.
+PRIVACY_COLUMNS = (
+    ("mia_entropy", "mia_entropy", "{:.3f}"), ("auc", "mia_entropy_auc", "{:.3f}"),
+    ("mia_svc", "mia_svc", "{:.3f}"), ("auc", "mia_svc_auc", "{:.3f}"),
+    ("mia_loss", "mia_loss", "{:.3f}"), ("auc", "mia_loss_auc", "{:.3f}"),
+    ("js", "js_to_retrain", "{:.4f}"), ("act_dist", "act_dist_to_retrain", "{:.4f}"),
+    ("weight_dist", "weight_dist_to_retrain", "{:.2f}"), ("speedup", "speedup_vs_retrain", "{:.1f}x"),
+    ("retrain_gap", "retrain_gap", "{:.4f}"),
+)
+
+
+def _fmt(value: Any, pattern: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if pattern.endswith("x") and value >= 1e4:
+        return ">1e4x"
+    return pattern.format(value)
+
+
+def _grid(header: Sequence[str], lines: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    return out + ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+
+
+def _setting(row: dict[str, Any]) -> str:
+    return f"{row['dataset']}/{row['model']} forget {','.join(map(str, row['forget']))}"
+
+
+def signal_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per (setting, seed, MIA) whose original and retrained models the attack cannot separate."""
+    notes, seen = [], set()
+    for row in rows:
+        metrics = row.get("metrics") or {}
+        for mia in MIA_NAMES:
+            key = (_setting(row), row["seed"], mia)
+            value = metrics.get(f"{mia}_signal")
+            if key in seen or value is None or not math.isfinite(value):
+                continue
+            seen.add(key)
+            if value < SIGNAL_THRESHOLD:
+                notes.append(f"{mia}: no signal in {key[0]} seed {key[1]} (|AUC original - AUC retrain| = "
+                             f"{value:.3f} < {SIGNAL_THRESHOLD}); its scores here are noise, not evidence")
+    return notes
+
+
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A readable table: one line per cell, accuracies in %, seconds per phase, errors last."""
+    """A readable report: accuracies and seconds, then privacy and fidelity, then notes and errors."""
     if not rows:
         return "(no results stored)"
     header = ["id", "setting", "seed", "method", "status", "time_s", *[h for h, _ in ACCURACY_COLUMNS], "phases (s)"]
     lines = []
     for row in rows:
         metrics = row.get("metrics") or {}
-        setting = f"{row['dataset']}/{row['model']} forget {','.join(map(str, row['forget']))}"
         time_s = f"{row['time_s']:.3f}" if row.get("time_s") is not None else "-"
-        lines.append([str(row.get("id", "")), setting, str(row["seed"]), row["method"], row["status"], time_s,
+        lines.append([str(row.get("id", "")), _setting(row), str(row["seed"]), row["method"], row["status"], time_s,
                       *[_pct(metrics.get(m)) for _, m in ACCURACY_COLUMNS],
                       _phases(row.get("phases") or {}, row.get("reused_phases") or [])])
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
-    notes = ["accuracies in %; * = seconds reused from the cached measurement"]
+    privacy = [[str(row.get("id", "")), row["method"],
+                *[_fmt((row.get("metrics") or {}).get(m), f) for _, m, f in PRIVACY_COLUMNS]] for row in rows]
+    out = _grid(header, lines) + [""] + _grid(["id", "method", *[h for h, _, _ in PRIVACY_COLUMNS]], privacy)
+    notes = ["accuracies in %; * = seconds reused from the cached measurement; "
+             "MIA scores and distances are best when closest to the retrain row"]
+    notes += signal_notes(rows)
     notes += [f"cell {row.get('id', '?')} ({row['method']}) failed: {row['error']}" for row in rows
               if row["status"] != "ok"]
     return "\n".join(out + [""] + notes)

@@ -8,7 +8,9 @@ import torch
 
 from unlearnbench.context import UnlearnContext
 from unlearnbench.data import RawSplits
-from unlearnbench.runner import RunRequest, prepare_setting
+from unlearnbench.evaluate import build_reference
+from unlearnbench.method import Method
+from unlearnbench.runner import RunRequest, prepare_setting, run_cell
 from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer
 
@@ -50,3 +52,8 @@ def context(setting: Setting, access: set[str], method: str = "probe") -> Unlear
     """A context granting `access` over `setting`."""
     timer = PhaseTimer(setting.data.device)
     return UnlearnContext(method, frozenset(access), setting, timer, torch.Generator().manual_seed(0))
+
+
+def cell_row(setting: Setting, method: Method) -> dict:
+    """The stored row of `method` run on `setting` (with the setting's retrained reference)."""
+    return run_cell(setting, method, "test-run", {}, build_reference(setting))

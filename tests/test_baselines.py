@@ -4,13 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import tiny_setting
+from helpers import cell_row, tiny_setting
 from unlearnbench.method import METHODS
-from unlearnbench.runner import run_cell
 
 
 def _row(setting, name, params=None):
-    return run_cell(setting, METHODS.get(name).from_params(params), "run", {})
+    return cell_row(setting, METHODS.get(name).from_params(params))
 
 
 def test_retrain_returns_the_cached_reference_and_books_its_training_time(tmp_path):
@@ -48,7 +47,8 @@ def test_gradient_ascent_divergence_is_a_failed_cell_with_advice(tmp_path):
 
 def test_gradient_ascent_stops_at_max_steps(tmp_path, monkeypatch):
     setting = tiny_setting(tmp_path)
-    setting.trained("original")  # train before counting, so only ascent steps are counted
+    setting.trained("original")  # train both models before counting, so only ascent steps are counted
+    setting.trained("retrain")
     steps = []
     monkeypatch.setattr(torch.optim.SGD, "step", lambda self, closure=None: steps.append(1))
     _row(setting, "gradient_ascent", {"epochs": "100", "max_steps": "7"})

@@ -98,3 +98,13 @@ def test_out_path_that_is_a_file_is_one_line(cli, tmp_path):
 def test_unknown_subcommand_is_one_line(cli):
     code, _, err = cli("frobnicate")
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_table_flags_attacks_without_signal():
+    from unlearnbench.reports.table import format_table
+
+    row = {"id": 1, "dataset": "d", "model": "m", "forget": [0], "seed": 0, "method": "original", "status": "ok",
+           "time_s": 0.1, "phases": {}, "reused_phases": [], "error": None,
+           "metrics": {"mia_loss_signal": 0.01, "mia_svc_signal": 0.3, "mia_entropy_signal": 0.2}}
+    text = format_table([row])
+    assert "mia_loss: no signal in d/m forget 0 seed 0" in text and "mia_svc: no signal" not in text

@@ -58,3 +58,11 @@ def test_mnist_loads_from_the_shared_root():
     data = load_data("mnist", torch.device("cpu"), root=MNIST_ROOT)
     assert data.x_train.shape == (60000, 1, 28, 28) and data.x_test.shape == (10000, 1, 28, 28)
     assert data.num_classes == 10 and data.augment is None
+
+
+def test_train_subset_is_fixed_and_checked():
+    data = load_data("digits", torch.device("cpu"))
+    a, b = data.train_subset(100), data.train_subset(100)
+    assert len(a.y_train) == 100 and torch.equal(a.x_train, b.x_train) and torch.equal(a.x_test, data.x_test)
+    with pytest.raises(UserError, match="train_subset=5000 must be between 1 and the 1347"):
+        data.train_subset(5000)

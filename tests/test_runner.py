@@ -99,3 +99,20 @@ def test_second_run_reuses_the_cached_original(tmp_path):
     mtimes = [f.stat().st_mtime_ns for f in files]
     _run(tmp_path, "original")
     assert [f.stat().st_mtime_ns for f in sorted((tmp_path / "cache").iterdir())] == mtimes
+
+
+def test_every_cell_stores_privacy_fidelity_and_summary_metrics(tmp_path):
+    rows, _ = _run(tmp_path, "original", "retrain")
+    names = {"mia_entropy", "mia_svc", "mia_loss", "mia_entropy_auc", "mia_svc_auc", "mia_loss_auc",
+             "js_to_retrain", "act_dist_to_retrain", "weight_dist_to_retrain", "speedup_vs_retrain", "retrain_gap",
+             "mia_entropy_signal", "mia_svc_signal", "mia_loss_signal"}
+    assert all(names <= set(r["metrics"]) for r in rows)
+    retrain = rows[1]["metrics"]
+    assert retrain["retrain_gap"] == 0 and retrain["js_to_retrain"] == 0 and retrain["weight_dist_to_retrain"] == 0
+
+
+def test_train_subset_trains_on_a_fixed_subset(tmp_path):
+    request = RunRequest(dataset="tiny", methods=("original",), device="cpu", cache_dir=tmp_path / "cache",
+                         recipe={**TINY_RECIPE, "train_subset": "100"})
+    (row,) = run(request, open_store(tmp_path / "out"))
+    assert row["recipe"]["train_subset"] == 100 and row["status"] == "ok"

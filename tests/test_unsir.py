@@ -6,10 +6,9 @@ import torch
 import torch.nn.functional as F
 
 import unlearnbench.methods.unsir as unsir_module
-from helpers import context, tiny_setting
+from helpers import cell_row, context, tiny_setting
 from unlearnbench.errors import ConfigError
 from unlearnbench.methods.unsir import UNSIR, noise_loss
-from unlearnbench.runner import run_cell
 
 SMALL = {"noise_batch": 8, "noise_copies": 3, "retain_per_class": 20, "noise_steps": 5}
 
@@ -106,7 +105,7 @@ def test_noise_step_leaves_batchnorm_statistics_and_weight_grads_alone(tmp_path)
 
 
 def test_phases_and_stage_metrics_are_reported(setting):
-    row = run_cell(setting, UNSIR.from_params(SMALL), "run", {})
+    row = cell_row(setting, UNSIR.from_params(SMALL))
     assert row["status"] == "ok" and set(row["phases"]) == {"noise", "impair", "repair"}
     assert {"acc_forget_test@impair", "acc_retain_test@impair"} <= set(row["metrics"])
 

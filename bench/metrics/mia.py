@@ -1,0 +1,109 @@
+"""Population membership-inference attacks (three families), each with its ROC-AUC form.
+
+In class-wise forgetting the non-members are retain-test (the test split without the forgotten classes), as
+Unlearn-Sparse drops the forgotten class from its test set; the loss attack compares forget-train with forget-test.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.svm import SVC
+
+from unlearnbench.metrics.base import MetricInputs, register_metric
+
+MAX_FIT = 2000  # attack-training samples per side (members, non-members); keeps an MNIST cell to ~1 s
+MAX_TARGET = 5000  # forget-train samples the fitted attack is applied to
+MAX_LOSS = 2000  # per side in the loss attack (forget-train vs held-out), after balancing
+LOSS_FOLDS = 10  # stratified folds of the loss attack's cross-validation (NeurIPS 2023 challenge kit)
+SVC_C = 3.0  # Unlearn-Sparse / SalUn SVC_MIA
+
+
+def _subsample(x: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    return x if len(x) <= limit else x[np.sort(rng.choice(len(x), limit, replace=False))]
+
+
+def entropy(logits: torch.Tensor) -> np.ndarray:
+    """Softmax entropy per row (nats)."""
+    logp = logits.double().log_softmax(1)
+    return -(logp.exp() * logp).sum(1).cpu().numpy()
+
+
+def true_confidence(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+    """Softmax probability of each row's true class (one value per row, not a whole column)."""
+    probs = logits.double().softmax(1)
+    return probs.gather(1, labels.view(-1, 1)).squeeze(1).cpu().numpy()
+
+
+def sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+    """Per-sample cross-entropy."""
+    return F.cross_entropy(logits.double(), labels, reduction="none").cpu().numpy()
+
+
+def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    if len(positive) == 0 or len(negative) == 0:
+        return math.nan
+    labels = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
+    return float(roc_auc_score(labels, np.r_[positive, negative]))
+
+
+def _fit_and_target(feature, inputs: MetricInputs, model) -> tuple[float, float]:
+    """Fits `model` on retain-train (1) vs retain-test (0) features; returns (share of forget-train predicted
+    member, ROC-AUC of the member score on forget-train vs retain-test)."""
+    out, rng = inputs.outputs, np.random.default_rng(inputs.seed)
+    members = _subsample(feature(out, "retain_train"), MAX_FIT, rng)
+    non_members = _subsample(feature(out, "retain_test"), MAX_FIT, rng)
+    target = _subsample(feature(out, "forget_train"), MAX_TARGET, rng)
+    if len(target) == 0 or len(members) == 0 or len(non_members) == 0:
+        return math.nan, math.nan
+    x = np.r_[members, non_members].reshape(-1, 1)
+    model.fit(x, np.r_[np.ones(len(members)), np.zeros(len(non_members))])
+    member_rate = float(model.predict(target.reshape(-1, 1)).mean())
+    score = model.decision_function
+    return member_rate, _auc(score(target.reshape(-1, 1)), score(non_members.reshape(-1, 1)))
+
+
+@register_metric("mia_entropy", better="closer_to_retrain", produces=("mia_entropy", "mia_entropy_auc"))
+def mia_entropy(inputs: MetricInputs) -> dict[str, float]:
+    """Bad Teacher / SSD / UNSIR authors' attack: share of forget-train an entropy-based LR calls member."""
+    feature = lambda o, s: entropy(o.logits(s))  # noqa: E731
+    rate, auc = _fit_and_target(feature, inputs, LogisticRegression(class_weight="balanced"))
+    return {"mia_entropy": rate, "mia_entropy_auc": auc}
+
+
+@register_metric("mia_svc", better="closer_to_retrain", produces=("mia_svc", "mia_svc_auc"))
+def mia_svc(inputs: MetricInputs) -> dict[str, float]:
+    """Unlearn-Sparse 'MIA-efficacy': share of forget-train an RBF SVC on true-class confidence calls non-member."""
+    out = inputs.outputs
+    feature = lambda o, s: true_confidence(o.logits(s), o.labels(s))  # noqa: E731
+    # Equal sides, as Unlearn-Sparse fits as many retain samples as there are non-members.
+    n = min(len(out.labels("retain_train")), len(out.labels("retain_test")), MAX_FIT)
+    rng = np.random.default_rng(inputs.seed)
+
+    def balanced(o, s):
+        return _subsample(feature(o, s), n, rng) if s != "forget_train" else feature(o, s)
+
+    rate, auc = _fit_and_target(balanced, inputs, SVC(C=SVC_C, kernel="rbf", gamma="auto"))
+    return {"mia_svc": 1.0 - rate if not math.isnan(rate) else rate, "mia_svc_auc": auc}
+
+
+@register_metric("mia_loss", better="closer_to_retrain", produces=("mia_loss", "mia_loss_auc"))
+def mia_loss(inputs: MetricInputs) -> dict[str, float]:
+    """NeurIPS 2023 challenge kit: cross-validated accuracy of an LR on loss, forget-train vs held-out same classes."""
+    out, rng = inputs.outputs, np.random.default_rng(inputs.seed)
+    forget = sample_loss(out.logits("forget_train"), out.labels("forget_train"))
+    held_out = sample_loss(out.logits("forget_test"), out.labels("forget_test"))
+    n = min(len(forget), len(held_out), MAX_LOSS)
+    folds = min(LOSS_FOLDS, n)
+    if folds < 2:
+        return {"mia_loss": math.nan, "mia_loss_auc": math.nan}
+    x = np.r_[_subsample(forget, n, rng), _subsample(held_out, n, rng)].reshape(-1, 1)
+    y = np.r_[np.ones(n), np.zeros(n)]
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=inputs.seed)
+    scores = cross_validate(LogisticRegression(), x, y, cv=cv, scoring=("accuracy", "roc_auc"))
+    return {"mia_loss": float(scores["test_accuracy"].mean()), "mia_loss_auc": float(scores["test_roc_auc"].mean())}

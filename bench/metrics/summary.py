@@ -1,0 +1,24 @@
+"""Per-cell summaries against the retrained reference: speedup, retrain gap, and whether each MIA has signal."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+# The retrain gap averages the absolute difference to the retrained model over these (DESIGN.md).
+GAP_METRICS = ("acc_forget_test", "acc_retain_test", "acc_test", "mia_entropy", "mia_svc", "mia_loss")
+MIA_NAMES = ("mia_entropy", "mia_svc", "mia_loss")
+SIGNAL_THRESHOLD = 0.05  # |AUC(original) - AUC(retrained)| below this: the attack cannot tell them apart here
+
+
+def setting_summary(original: dict[str, float], retrained: dict[str, float]) -> dict[str, float]:
+    """Per-MIA separation of the original and retrained models: mia_<name>_signal = |AUC difference|."""
+    return {f"{m}_signal": abs(original[f"{m}_auc"] - retrained[f"{m}_auc"]) for m in MIA_NAMES}
+
+
+def summary_metrics(metrics: dict[str, float], retrained: dict[str, float], time_s: Optional[float],
+                    retrain_seconds: float) -> dict[str, float]:
+    """speedup_vs_retrain and retrain_gap of one cell."""
+    gaps = [abs(metrics[k] - retrained[k]) for k in GAP_METRICS
+            if not (math.isnan(metrics[k]) or math.isnan(retrained[k]))]
+    speedup = retrain_seconds / time_s if time_s else math.inf
+    return {"speedup_vs_retrain": speedup, "retrain_gap": sum(gaps) / len(gaps) if gaps else math.nan}

@@ -1,0 +1,74 @@
+"""Distances to the retrained model, speedup, retrain gap and MIA signal: known answers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from unlearnbench.metrics import GAP_METRICS, METRICS, MetricInputs, Outputs, setting_summary, summary_metrics
+from unlearnbench.metrics.distance import act_dist_to_retrain, js_divergence, js_to_retrain, weight_dist_to_retrain
+
+
+def _inputs(logits, ref_logits, model=None, reference=None):
+    labels = torch.zeros(len(logits), dtype=torch.long)
+    ours = Outputs({"forget_train": (logits, labels)})
+    theirs = Outputs({"forget_train": (ref_logits, labels)})
+    return MetricInputs(model, ours, reference, theirs, seed=0)
+
+
+def test_distances_of_a_model_to_itself_are_zero():
+    logits = torch.randn(10, 5)
+    model = nn.Linear(3, 5)
+    inputs = _inputs(logits, logits, model, model)
+    assert js_to_retrain(inputs)["js_to_retrain"] == pytest.approx(0.0, abs=1e-12)
+    assert act_dist_to_retrain(inputs)["act_dist_to_retrain"] == 0.0
+    assert weight_dist_to_retrain(inputs)["weight_dist_to_retrain"] == 0.0
+
+
+def test_js_of_disjoint_distributions_is_ln2():
+    p, q = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    assert js_divergence(p, q).item() == pytest.approx(math.log(2))
+
+
+def test_activation_distance_is_the_l2_distance_of_softmax_outputs():
+    big = 50.0
+    inputs = _inputs(torch.tensor([[big, 0.0]]), torch.tensor([[0.0, big]]))
+    assert act_dist_to_retrain(inputs)["act_dist_to_retrain"] == pytest.approx(math.sqrt(2), rel=1e-6)
+
+
+def test_weight_distance_is_the_l2_norm_of_the_parameter_difference():
+    a, b = nn.Linear(4, 2), nn.Linear(4, 2)
+    b.load_state_dict(a.state_dict())
+    with torch.no_grad():
+        b.weight += 1.0  # 8 entries differ by 1
+    inputs = _inputs(torch.zeros(1, 2), torch.zeros(1, 2), a, b)
+    assert weight_dist_to_retrain(inputs)["weight_dist_to_retrain"] == pytest.approx(math.sqrt(8))
+
+
+def test_weight_distance_is_nan_across_architectures():
+    inputs = _inputs(torch.zeros(1, 2), torch.zeros(1, 2), nn.Linear(4, 2), nn.Linear(5, 2))
+    assert math.isnan(weight_dist_to_retrain(inputs)["weight_dist_to_retrain"])
+
+
+def test_retrain_gap_and_speedup():
+    reference = {name: 0.5 for name in GAP_METRICS}
+    cell = {**reference, "acc_forget_test": 0.8, "mia_loss": 0.2}
+    summary = summary_metrics(cell, reference, time_s=2.0, retrain_seconds=30.0)
+    assert summary["retrain_gap"] == pytest.approx((0.3 + 0.3) / len(GAP_METRICS))
+    assert summary["speedup_vs_retrain"] == 15.0
+    assert summary_metrics(reference, reference, 30.0, 30.0) == {"speedup_vs_retrain": 1.0, "retrain_gap": 0.0}
+
+
+def test_signal_is_the_auc_separation_of_original_and_retrained():
+    original = {"mia_entropy_auc": 0.9, "mia_svc_auc": 0.52, "mia_loss_auc": 0.5}
+    retrained = {"mia_entropy_auc": 0.4, "mia_svc_auc": 0.5, "mia_loss_auc": 0.5}
+    assert setting_summary(original, retrained) == pytest.approx(
+        {"mia_entropy_signal": 0.5, "mia_svc_signal": 0.02, "mia_loss_signal": 0.0})
+
+
+def test_every_metric_declares_its_semantics():
+    for name in METRICS.names():
+        spec = METRICS.get(name)
+        assert spec.better in ("higher", "lower", "closer_to_retrain") and spec.produces

@@ -1,0 +1,87 @@
+"""Membership inference: known answers on a model that memorised a random-label forget set vs one that never saw it."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from unlearnbench.metrics import MetricInputs, Outputs
+from unlearnbench.metrics.mia import entropy, mia_entropy, mia_loss, mia_svc, true_confidence
+
+CLASSES, DIM = 4, 32
+
+
+def _memorise(x: torch.Tensor, y: torch.Tensor, seed: int) -> nn.Module:
+    """An over-parameterised MLP trained until it fits (x, y) exactly."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(DIM, 512), nn.ReLU(), nn.Linear(512, CLASSES))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(400):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model
+
+
+@pytest.fixture(scope="module")
+def attack_inputs():
+    """(memorised, never saw): random inputs with random labels, class 0 forgotten."""
+    g = torch.Generator().manual_seed(0)
+    x_train, x_test = torch.randn(600, DIM, generator=g), torch.randn(600, DIM, generator=g)
+    y_train, y_test = torch.randint(0, CLASSES, (600,), generator=g), torch.randint(0, CLASSES, (600,), generator=g)
+    forget_tr, forget_te = y_train == 0, y_test == 0
+    memorised = _memorise(x_train, y_train, seed=1)
+    never_saw = _memorise(x_train[~forget_tr], y_train[~forget_tr], seed=1)
+
+    def inputs(model):
+        with torch.no_grad():
+            lt, le = model(x_train), model(x_test)
+        splits = {"forget_train": (lt[forget_tr], y_train[forget_tr]), "retain_train": (lt[~forget_tr], y_train[~forget_tr]),
+                  "forget_test": (le[forget_te], y_test[forget_te]), "retain_test": (le[~forget_te], y_test[~forget_te]),
+                  "test": (le, y_test)}
+        return MetricInputs(model, Outputs(splits), None, None, seed=0)
+
+    return inputs(memorised), inputs(never_saw)
+
+
+def test_entropy_attack_calls_memorised_forget_samples_members(attack_inputs):
+    seen, unseen = (mia_entropy(i) for i in attack_inputs)
+    assert seen["mia_entropy"] > 0.8 and unseen["mia_entropy"] < 0.5
+    assert seen["mia_entropy_auc"] > 0.8 and unseen["mia_entropy_auc"] < 0.65
+
+
+def test_svc_attack_calls_unseen_forget_samples_non_members(attack_inputs):
+    seen, unseen = (mia_svc(i) for i in attack_inputs)
+    assert seen["mia_svc"] < 0.2 and unseen["mia_svc"] > 0.7
+    assert seen["mia_svc_auc"] > unseen["mia_svc_auc"]
+
+
+def test_loss_attack_separates_only_the_memorised_model(attack_inputs):
+    seen, unseen = (mia_loss(i) for i in attack_inputs)
+    assert seen["mia_loss"] > 0.8 and seen["mia_loss_auc"] > 0.85
+    assert abs(unseen["mia_loss"] - 0.5) < 0.15
+
+
+def test_scores_are_reproducible_for_a_seed(attack_inputs):
+    seen, _ = attack_inputs
+    assert mia_svc(seen) == mia_svc(seen) and mia_loss(seen) == mia_loss(seen)
+
+
+def test_svc_feature_is_each_rows_true_class_confidence():
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3]]))
+    conf = true_confidence(logits, torch.tensor([0, 2]))
+    assert conf.tolist() == pytest.approx([0.7, 0.3])  # not a whole column, not log(p)
+
+
+def test_entropy_feature_is_plain_softmax_entropy():
+    assert entropy(torch.zeros(1, 4))[0] == pytest.approx(math.log(4))
+    assert entropy(torch.tensor([[100.0, 0.0]]))[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_tiny_forget_sets_give_nan_not_a_crash():
+    one = (torch.zeros(1, 3), torch.zeros(1, dtype=torch.long))
+    splits = {k: one for k in ("forget_train", "retain_train", "forget_test", "retain_test", "test")}
+    assert math.isnan(mia_loss(MetricInputs(None, Outputs(splits), None, None, 0))["mia_loss"])
