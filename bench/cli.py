@@ -61,7 +61,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         dataset=args.dataset, model=args.model, methods=methods, params=_method_params(args.set),
         forget=parse_forget(args.forget), seed=args.seed, device=args.device, data_root=args.data_root,
         download=args.download, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-        recipe=_key_values(args.recipe, "--recipe"),
+        recipe=_key_values(args.recipe, "--recipe"), mia_shadows=args.mia_shadows,
     )
     store = open_store(Path(args.out))
     try:
@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a method hyperparameter (repeatable)")
     run_p.add_argument("--recipe", action="append", default=[], metavar="FIELD=VALUE",
                        help="override the training recipe, e.g. epochs=3 (repeatable)")
+    run_p.add_argument("--mia-shadows", type=int, default=0, metavar="K",
+                       help="per-example (LiRA-style) attack with K original + K retrained shadow models (default 0: off)")
     run_p.add_argument("--quiet", action="store_true", help="no progress lines")
     run_p.set_defaults(func=cmd_run)
     res_p = sub.add_parser("results", help="print stored results")

@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 from unlearnbench.errors import DivergedError
+from unlearnbench.errors import UserError
 from unlearnbench.metrics import METRICS, MetricInputs, Outputs, compute_metrics, setting_summary, summary_metrics
+from unlearnbench.metrics.lira import MIN_SHADOWS, ShadowStats, fit_shadows, logit_confidence
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.train import predict
 
@@ -50,23 +52,43 @@ class Reference:
     metrics: dict[str, float]
     seconds: float
     signal: dict[str, float]
+    shadows: Optional[ShadowStats] = None
 
 
-def _inputs(model: nn.Module, outputs: Outputs, reference: Optional[Reference], seed: int) -> MetricInputs:
+def _inputs(model: nn.Module, outputs: Outputs, reference: Optional[Reference], seed: int,
+            shadows: Optional[ShadowStats] = None) -> MetricInputs:
     ref_model, ref_outputs = (reference.model, reference.outputs) if reference else (model, outputs)
-    return MetricInputs(model, outputs, ref_model, ref_outputs, seed)
+    return MetricInputs(model, outputs, ref_model, ref_outputs, seed, shadows)
 
 
-def build_reference(setting: Setting, progress: Optional[Progress] = None) -> Reference:
-    """Trains (or loads) the retrained model and scores it and the original once per setting."""
+def train_shadows(setting: Setting, count: int, progress: Optional[Progress] = None) -> ShadowStats:
+    """Fits the per-example attack on `count` original and `count` retrained models with other seeds (cached)."""
+    if count < MIN_SHADOWS:
+        raise UserError(f"--mia-shadows {count} is too few: give 0 (off) or at least {MIN_SHADOWS}")  # API callers
+    idx = setting.split.forget_train
+    x, y = setting.data.x_train[idx], setting.data.y_train[idx]
+    sides: dict[str, list] = {"original": [], "retrain": []}
+    for i in range(1, count + 1):
+        shadow = setting.with_seed(setting.seed + i)
+        for kind, confidences in sides.items():
+            if progress:
+                progress(f"shadow {i}/{count}: {kind}")
+            confidences.append(logit_confidence(predict(shadow.trained(kind).model, x), y))
+    return fit_shadows(sides["original"], sides["retrain"])
+
+
+def build_reference(setting: Setting, progress: Optional[Progress] = None, shadows: int = 0) -> Reference:
+    """Trains (or loads) the retrained model (and shadows) and scores it and the original once per setting."""
+    stats = train_shadows(setting, shadows, progress) if shadows else None
     retrained = setting.trained("retrain", progress)
     ref_outputs = split_outputs(retrained.model, setting)
     ref_metrics = compute_metrics(MetricInputs(retrained.model, ref_outputs, retrained.model, ref_outputs,
-                                               setting.seed))
+                                               setting.seed, stats))
     original = setting.trained("original").model
-    orig_metrics = compute_metrics(_inputs(original, split_outputs(original, setting), None, setting.seed))
+    partial = Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds, {}, stats)
+    orig_metrics = compute_metrics(_inputs(original, split_outputs(original, setting), partial, setting.seed, stats))
     return Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds,
-                     setting_summary(orig_metrics, ref_metrics))
+                     setting_summary(orig_metrics, ref_metrics), stats)
 
 
 def stage_accuracies(model: nn.Module, setting: Setting) -> dict[str, float]:
@@ -80,7 +102,7 @@ def score(model: nn.Module, setting: Setting, reference: Reference, time_s: Opti
     """Every metric of `model`, its summaries against the reference, and the setting's MIA signal."""
     outputs = split_outputs(model, setting)
     check_finite(model, outputs)
-    metrics = compute_metrics(_inputs(model, outputs, reference, setting.seed))
+    metrics = compute_metrics(_inputs(model, outputs, reference, setting.seed, reference.shadows))
     metrics.update(summary_metrics(metrics, reference.metrics, time_s, reference.seconds))
     metrics.update(reference.signal)
     return metrics

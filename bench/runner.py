@@ -20,6 +20,7 @@ from unlearnbench.errors import DataAccessError, DivergedError, UserError
 from unlearnbench.evaluate import Reference, build_reference, stage_accuracies, score
 from unlearnbench.forget import check_forget, split_by_classes
 from unlearnbench.method import METHODS, Method
+from unlearnbench.metrics.lira import MIN_SHADOWS
 from unlearnbench.models import MODELS
 from unlearnbench.plugins import load_plugins
 from unlearnbench.recipes import default_recipe
@@ -45,6 +46,7 @@ class RunRequest:
     download: bool = False
     cache_dir: Optional[Path] = None
     recipe: dict[str, Any] = field(default_factory=dict)  # overrides of the default training recipe
+    mia_shadows: int = 0  # shadow models per side for the per-example attack (0: off)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -134,9 +136,11 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
 def run(request: RunRequest, store: ResultStore, progress: Optional[Progress] = None) -> list[dict[str, Any]]:
     """Runs every requested method on the setting, storing each row as soon as it is done."""
     methods = build_methods(request.methods, request.params, request.model)
+    if request.mia_shadows and request.mia_shadows < MIN_SHADOWS:
+        raise UserError(f"--mia-shadows {request.mia_shadows} is too few: give 0 (off) or at least {MIN_SHADOWS}")
     setting = prepare_setting(request, progress)
     setting.trained("original", progress)
-    reference = build_reference(setting, progress)
+    reference = build_reference(setting, progress, request.mia_shadows)
     warm_up(setting)
     env = collect_environment(setting.data.device)
     run_id = uuid.uuid4().hex[:12]

@@ -48,6 +48,10 @@ class Setting:
         """A fresh generator on the data's device seeded from the setting's seed."""
         return torch.Generator(device=self.data.device).manual_seed(self.seed * 1_000_003 + offset)
 
+    def with_seed(self, seed: int) -> "Setting":
+        """The same setting with another seed (and its own trained models), e.g. for shadow models."""
+        return dataclasses.replace(self, seed=seed, _memo={})
+
     def new_model(self) -> nn.Module:
         """An untrained model for this setting, on the data's device."""
         return build_model(self.model, self.data.input_shape, self.data.num_classes, self.seed).to(self.data.device)

@@ -33,7 +33,8 @@ PRIVACY_COLUMNS = (
     ("mia_svc", "mia_svc", "{:.3f}"), ("auc", "mia_svc_auc", "{:.3f}"),
     ("mia_loss", "mia_loss", "{:.3f}"), ("auc", "mia_loss_auc", "{:.3f}"),
     ("js", "js_to_retrain", "{:.4f}"), ("act_dist", "act_dist_to_retrain", "{:.4f}"),
-    ("weight_dist", "weight_dist_to_retrain", "{:.2f}"), ("speedup", "speedup_vs_retrain", "{:.1f}x"),
+    ("weight_dist", "weight_dist_to_retrain", "{:.2f}"), ("lira_auc", "lira_auc", "{:.3f}"),
+    ("tpr@1%fpr", "lira_tpr_at_1fpr", "{:.3f}"), ("speedup", "speedup_vs_retrain", "{:.1f}x"),
     ("retrain_gap", "retrain_gap", "{:.4f}"),
 )
 
@@ -61,7 +62,7 @@ def signal_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     notes, seen = [], set()
     for row in rows:
         metrics = row.get("metrics") or {}
-        for mia in MIA_NAMES:
+        for mia in (*MIA_NAMES, "lira"):
             key = (_setting(row), row["seed"], mia)
             value = metrics.get(f"{mia}_signal")
             if key in seen or value is None or not math.isfinite(value):

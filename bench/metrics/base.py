@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from torch import Tensor, nn
 
@@ -35,6 +35,7 @@ class MetricInputs:
     reference: Optional[nn.Module]
     reference_outputs: Optional[Outputs]
     seed: int  # seeds every subsample and classifier, so a cell's score is reproducible
+    shadows: Optional[Any] = None  # ShadowStats of the opt-in per-example attack
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def compute_metrics(inputs: MetricInputs) -> dict[str, float]:
     out: dict[str, float] = {}
     for name in METRICS.names():
         spec = METRICS.get(name)
-        if "retrained" in spec.needs and inputs.reference is None:
+        if ("retrained" in spec.needs and inputs.reference is None) or ("shadows" in spec.needs
+                                                                         and inputs.shadows is None):
             continue
         values = spec.fn(inputs)
         if set(values) != set(spec.produces):

@@ -11,8 +11,11 @@ SIGNAL_THRESHOLD = 0.05  # |AUC(original) - AUC(retrained)| below this: the atta
 
 
 def setting_summary(original: dict[str, float], retrained: dict[str, float]) -> dict[str, float]:
-    """Per-MIA separation of the original and retrained models: mia_<name>_signal = |AUC difference|."""
-    return {f"{m}_signal": abs(original[f"{m}_auc"] - retrained[f"{m}_auc"]) for m in MIA_NAMES}
+    """Per-MIA separation of the original and retrained models: <mia>_signal = |AUC difference|."""
+    out = {f"{m}_signal": abs(original[f"{m}_auc"] - retrained[f"{m}_auc"]) for m in MIA_NAMES}
+    if "lira_auc" in original and "lira_auc" in retrained:
+        out["lira_signal"] = abs(original["lira_auc"] - retrained["lira_auc"])
+    return out
 
 
 def summary_metrics(metrics: dict[str, float], retrained: dict[str, float], time_s: Optional[float],

@@ -1,0 +1,50 @@
+"""The opt-in per-example attack: logit-scaled confidence, Gaussian fits, AUC and TPR at low FPR."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import TINY_RECIPE
+from unlearnbench.metrics.lira import attack_summary, fit_shadows, logit_confidence
+from unlearnbench.runner import RunRequest, run
+from unlearnbench.store import open_store
+
+
+def test_logit_confidence_is_log_odds_of_the_true_class():
+    logits = torch.log(torch.tensor([[0.8, 0.15, 0.05]]))
+    assert logit_confidence(logits, torch.tensor([0])).item() == pytest.approx(math.log(0.8 / 0.2))
+
+
+def test_model_like_the_in_shadows_is_told_apart_from_one_like_the_out_shadows():
+    g = torch.Generator().manual_seed(0)
+    ins = [5 + torch.randn(50, generator=g) for _ in range(4)]
+    outs = [-5 + torch.randn(50, generator=g) for _ in range(4)]
+    stats = fit_shadows(ins, outs)
+    remembers = stats.scores(5 + torch.randn(50, generator=g))
+    retrained = stats.scores(-5 + torch.randn(50, generator=g))
+    summary = attack_summary(remembers, retrained)
+    assert summary["lira_auc"] > 0.99 and summary["lira_tpr_at_1fpr"] > 0.9
+    assert attack_summary(retrained, retrained)["lira_auc"] == 0.5
+
+
+def test_one_shadow_per_side_is_refused():
+    with pytest.raises(ValueError, match="at least 2"):
+        fit_shadows([torch.zeros(3)], [torch.zeros(3)])
+
+
+def test_shadow_run_stores_lira_and_the_retrain_row_sits_at_chance(tmp_path):
+    request = RunRequest(dataset="tiny", methods=("original", "retrain"), device="cpu", cache_dir=tmp_path / "c",
+                         recipe=TINY_RECIPE, mia_shadows=2)
+    original, retrain = run(request, open_store(tmp_path / "out"))
+    assert retrain["metrics"]["lira_auc"] == pytest.approx(0.5)
+    assert original["metrics"]["lira_auc"] > 0.5 and "lira_signal" in original["metrics"]
+    assert len(list((tmp_path / "c").glob("*.pt"))) == 6  # original + retrain for the seed and each shadow
+
+
+def test_too_few_shadows_is_one_line_before_any_training(cli, tmp_path):
+    code, _, err = cli("run", "--dataset", "tiny", "--device", "cpu", "--mia-shadows", "1", "--quiet",
+                       "--out", str(tmp_path / "o"))
+    assert code == 2 and "--mia-shadows 1 is too few" in err and not (tmp_path / "cache").exists()
