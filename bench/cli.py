@@ -12,6 +12,9 @@ from unlearnbench.forget import parse_forget
 from unlearnbench.method import METHODS
 from unlearnbench.models import MODELS
 from unlearnbench.plugins import load_plugins
+from unlearnbench.reports.html import write_report
+from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
+from unlearnbench.reports.paper import write_figures
 from unlearnbench.reports.table import FORMATS, format_table
 from unlearnbench.runner import RunRequest, run
 from unlearnbench.store import open_store
@@ -66,21 +69,54 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = open_store(Path(args.out))
     try:
         rows = run(request, store, None if args.quiet else _progress)
+        everything = store.rows()
     finally:
         store.close()
     print(format_table(rows))
-    print(f"\nstored {len(rows)} rows in {Path(args.out) / 'results.db'}")
+    report = write_report(everything, Path(args.out) / "report.html", str(store.path))
+    print(f"\nstored {len(rows)} rows in {store.path}; report: {report}")
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _stored_rows(out: str) -> tuple[list[dict[str, Any]], Path]:
+    store = open_store(Path(out), create=False)
+    try:
+        return store.rows(), store.path
+    finally:
+        store.close()
 
 
 def cmd_results(args: argparse.Namespace) -> int:
     """Prints stored rows as a table, JSON or CSV."""
-    store = open_store(Path(args.out), create=False)
+    print(FORMATS[args.format](_stored_rows(args.out)[0]))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Renders the HTML report of everything in the store."""
+    rows, path = _stored_rows(args.out)
+    target = Path(args.html) if args.html else Path(args.out) / "report.html"
     try:
-        rows = store.rows()
-    finally:
-        store.close()
-    print(FORMATS[args.format](rows))
+        print(write_report(rows, target, str(path)))
+    except OSError as exc:
+        raise UserError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """Prints the methods ranked by retrain gap per setting."""
+    print(LEADERBOARD_FORMATS[args.format](_stored_rows(args.out)[0]))
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    """Writes paper figures (PDF, SVG, PNG) and LaTeX tables to a folder."""
+    rows, _ = _stored_rows(args.out)
+    try:
+        written = write_figures(rows, Path(args.to))
+    except OSError as exc:
+        raise UserError(f"cannot write figures to {args.to!r}: {exc.strerror or exc}") from None
+    print("\n".join(str(p) for p in written) or "(no results stored: nothing to draw)")
     return 0
 
 
@@ -128,6 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     res_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
     res_p.add_argument("--format", choices=sorted(FORMATS), default="table")
     res_p.set_defaults(func=cmd_results)
+    rep_p = sub.add_parser("report", help="render the self-contained HTML report from the store")
+    rep_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    rep_p.add_argument("--html", help="where to write it (default: OUT/report.html)")
+    rep_p.set_defaults(func=cmd_report)
+    lb_p = sub.add_parser("leaderboard", help="methods ranked by retrain gap per setting")
+    lb_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    lb_p.add_argument("--format", choices=sorted(LEADERBOARD_FORMATS), default="md")
+    lb_p.set_defaults(func=cmd_leaderboard)
+    fig_p = sub.add_parser("figures", help="paper figures (PDF, SVG, PNG) and LaTeX tables")
+    fig_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    fig_p.add_argument("--to", required=True, help="folder to write the figures into")
+    fig_p.set_defaults(func=cmd_figures)
     for name in ("methods", "datasets", "models"):
         sub.add_parser(name, help=f"list registered {name}").set_defaults(func=cmd_list)
     return parser

@@ -1,0 +1,127 @@
+"""Stored rows grouped into settings and methods, with mean and 95 % t-interval over seeds."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+FIRST = ("original", "retrain")  # the before/after reference rows lead every table
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean of a metric over seeds and the half-width of its 95 % t-interval (nan with one seed)."""
+
+    mean: float
+    half_width: float
+    n: int
+
+
+def mean_ci(values: Sequence[float]) -> Stat:
+    """Mean and 95 % t-interval half-width of the finite values."""
+    finite = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if len(finite) == 0:
+        return Stat(math.nan, math.nan, 0)
+    if len(finite) == 1:
+        return Stat(float(finite[0]), math.nan, 1)
+    sem = finite.std(ddof=1) / math.sqrt(len(finite))
+    return Stat(float(finite.mean()), float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(finite) - 1) * sem), len(finite))
+
+
+@dataclass
+class MethodResult:
+    """One method (with one set of hyperparameters) in one setting, over its seeds."""
+
+    label: str
+    method: str
+    params: dict[str, Any]
+    access: list[str]
+    seeds: list[int]
+    metrics: dict[str, Stat]
+    time: Stat
+    phases: dict[str, Stat]
+
+    @property
+    def zero_glance(self) -> bool:
+        """True when the method never saw forget samples."""
+        return not ({"forget", "full_train"} & set(self.access))
+
+
+@dataclass
+class SettingResult:
+    """Every method run on one (dataset, model, forget classes, recipe)."""
+
+    dataset: str
+    model: str
+    forget: list[int]
+    recipe: dict[str, Any]
+    methods: list[MethodResult] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    envs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        """e.g. 'mnist / mlp, forget {0, 2}' plus a non-default train subset."""
+        subset = f", train subset {self.recipe['train_subset']}" if self.recipe.get("train_subset") else ""
+        return f"{self.dataset} / {self.model}, forget {{{', '.join(map(str, self.forget))}}}{subset}"
+
+    @property
+    def reference(self) -> MethodResult | None:
+        """The retrain row, when one was run."""
+        return next((m for m in self.methods if m.method == "retrain"), None)
+
+    @property
+    def seeds(self) -> list[int]:
+        """Every seed seen in this setting."""
+        return sorted({s for m in self.methods for s in m.seeds})
+
+
+def _latest_per_cell(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keeps the newest row of each (setting, method, params, seed): a rerun replaces, never double-counts."""
+    latest: dict[tuple, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r.get("id") or 0):
+        key = (row["dataset"], row["model"], tuple(row["forget"]), json.dumps(row["recipe"], sort_keys=True),
+               row["method"], row["params_hash"], row["seed"])
+        latest[key] = row
+    return list(latest.values())
+
+
+def _method_result(rows: list[dict[str, Any]], label: str) -> MethodResult:
+    names = sorted({k for r in rows for k in r["metrics"]})
+    phases = sorted({k for r in rows for k in r["phases"]})
+    return MethodResult(
+        label=label, method=rows[0]["method"], params=rows[0]["params"], access=rows[0]["access"],
+        seeds=sorted(r["seed"] for r in rows),
+        metrics={n: mean_ci([r["metrics"].get(n) for r in rows]) for n in names},
+        time=mean_ci([r["time_s"] for r in rows]),
+        phases={p: mean_ci([r["phases"].get(p) for r in rows]) for p in phases},
+    )
+
+
+def aggregate(rows: Sequence[dict[str, Any]]) -> list[SettingResult]:
+    """Groups rows by setting, then by (method, params); failed cells are listed, never averaged."""
+    settings: dict[tuple, SettingResult] = {}
+    cells: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
+    for row in _latest_per_cell(rows):
+        key = (row["dataset"], row["model"], tuple(row["forget"]), json.dumps(row["recipe"], sort_keys=True))
+        setting = settings.setdefault(key, SettingResult(row["dataset"], row["model"], list(row["forget"]),
+                                                         row["recipe"]))
+        if row.get("env") and row["env"] not in setting.envs:
+            setting.envs.append(row["env"])
+        if row["status"] != "ok":
+            setting.failed.append(row)
+            continue
+        cells.setdefault(key, {}).setdefault((row["method"], row["params_hash"]), []).append(row)
+    for key, setting in settings.items():
+        groups = cells.get(key, {})
+        order = sorted(groups.items(), key=lambda kv: (FIRST.index(kv[0][0]) if kv[0][0] in FIRST else len(FIRST), kv[0]))
+        for (method, params_hash), group in order:
+            twins = sum(1 for m, _ in groups if m == method)
+            label = method if twins == 1 else f"{method} [{params_hash[:6]}]"
+            setting.methods.append(_method_result(group, label))
+    return sorted(settings.values(), key=lambda s: (s.dataset, s.model, s.forget, json.dumps(s.recipe)))

@@ -1,0 +1,124 @@
+"""The self-contained HTML report: one file, inline CSS, SVG figures, no network requests."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import jinja2
+
+from unlearnbench.metrics.summary import MIA_NAMES, SIGNAL_THRESHOLD
+from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
+from unlearnbench.reports.figures import FIGURES, render_svg
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: metric name, header, number format and tooltip."""
+
+    name: str
+    header: str
+    pattern: str
+    help: str
+
+
+COLUMNS = (
+    Column("time_s", "seconds", "{:.3g}", "seconds of unlearn(), device-synchronised"),
+    Column("speedup_vs_retrain", "speedup", "{:.1f}x", "retrain seconds / method seconds"),
+    Column("acc_forget_test", "forget test", "{:.2%}", "accuracy on the forgotten classes' test samples"),
+    Column("acc_retain_test", "retain test", "{:.2%}", "accuracy on the other classes' test samples"),
+    Column("acc_test", "test", "{:.2%}", "accuracy on the whole test split"),
+    Column("acc_forget_train", "forget train", "{:.2%}", "accuracy on the forgotten classes' train samples"),
+    Column("acc_retain_train", "retain train", "{:.2%}", "accuracy on the other classes' train samples"),
+    Column("mia_entropy", "MIA entropy", "{:.3f}", "share of forget-train an entropy attack calls member"),
+    Column("mia_svc", "MIA SVC", "{:.3f}", "share of forget-train an SVC on true-class confidence calls non-member"),
+    Column("mia_loss", "MIA loss", "{:.3f}", "CV accuracy of a loss attack, forget-train vs forget-test"),
+    Column("lira_auc", "LiRA AUC", "{:.3f}", "per-example attack: AUC against the retrained model (0.5 ideal)"),
+    Column("js_to_retrain", "JS", "{:.4f}", "Jensen-Shannon divergence to the retrained model on forget-train"),
+    Column("act_dist_to_retrain", "act. dist.", "{:.4f}", "L2 distance of softmax outputs to the retrained model"),
+    Column("weight_dist_to_retrain", "weight dist.", "{:.2f}", "L2 distance of the weights to the retrained model"),
+    Column("retrain_gap", "retrain gap", "{:.4f}", "mean |difference| to retrain over accuracies and MIAs"),
+    Column("peak_mem", "peak MB", "{:.0f}", "peak device memory (CPU: peak RSS of the process)"),
+)
+
+
+def fmt(value: Optional[float], col: Column) -> str:
+    """A number in the column's format ('-' when missing, '>1e4x' for a near-zero-time speedup)."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if col.name == "speedup_vs_retrain" and value >= 1e4:
+        return ">1e4x"
+    return col.pattern.format(value)
+
+
+def delta(value: float, reference: float, col: Column) -> str:
+    """The signed difference to the retrain reference in the column's units."""
+    if not (math.isfinite(value) and math.isfinite(reference)):
+        return ""
+    diff = value - reference
+    return ("+" if diff >= 0 else "-") + fmt(abs(diff), col)
+
+
+def cell(method: MethodResult, name: str) -> Optional[Stat]:
+    """The statistic shown in column `name` for a method."""
+    if name == "time_s":
+        return method.time
+    return method.metrics.get(name)
+
+
+def signal_notes(setting: SettingResult) -> list[str]:
+    """Warnings for attacks that cannot separate the original from the retrained model here."""
+    notes = []
+    for mia in (*MIA_NAMES, "lira"):
+        stats = [m.metrics[f"{mia}_signal"] for m in setting.methods if f"{mia}_signal" in m.metrics]
+        if stats and stats[0].mean < SIGNAL_THRESHOLD:
+            notes.append(f"{mia}: no signal in this setting (|AUC original - AUC retrain| = {stats[0].mean:.3f} < "
+                         f"{SIGNAL_THRESHOLD}); its scores here are noise, not evidence of forgetting.")
+    return notes
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(fmt=fmt, delta=delta, cell=cell)
+    return env
+
+
+def _with_peak_memory(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Exposes peak memory (MB) as a metric so it aggregates over seeds like the rest."""
+    out = []
+    for row in rows:
+        if row.get("peak_mem_bytes"):
+            row = {**row, "metrics": {**row["metrics"], "peak_mem": row["peak_mem_bytes"] / 2**20}}
+        out.append(row)
+    return out
+
+
+def render_report(rows: Sequence[dict[str, Any]], store: str = "results.db") -> str:
+    """The whole report as one HTML string."""
+    settings = aggregate(_with_peak_memory(rows))
+    views = []
+    for s in settings:
+        present = {n for m in s.methods for n in m.metrics} | {"time_s"}
+        s.notes = signal_notes(s)  # type: ignore[attr-defined]
+        s.figures = [(name, render_svg(name, s)) for name in FIGURES] if s.methods else []  # type: ignore
+        views.append((s, [c for c in COLUMNS if c.name in present]))
+    columns = [c for c in COLUMNS if any(c in cols for _, cols in views)]
+    return _environment().get_template("report.html.j2").render(
+        settings=[s for s, _ in views], columns=columns, cells=len(rows), store=store,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def write_report(rows: Sequence[dict[str, Any]], path: Path, store: str = "results.db") -> Path:
+    """Renders the report to `path` (written atomically) and returns it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_report(rows, store), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,87 @@
+"""The leaderboard: methods ranked by retrain gap per setting, as Markdown, CSV or HTML."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
+from unlearnbench.reports.html import _environment
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One leaderboard line."""
+
+    setting: str
+    rank: int
+    method: str
+    zero_glance: bool
+    gap: Stat
+    speedup: Stat
+    time: Stat
+    seeds: int
+
+
+def _stat_text(stat: Stat, digits: int = 4) -> str:
+    if not math.isfinite(stat.mean):
+        return "-"
+    text = f"{stat.mean:.{digits}f}"
+    return text + (f" ± {stat.half_width:.{digits}f}" if stat.n > 1 and math.isfinite(stat.half_width) else "")
+
+
+def _speed_text(stat: Stat) -> str:
+    return "-" if not math.isfinite(stat.mean) else (">1e4x" if stat.mean >= 1e4 else f"{stat.mean:.1f}x")
+
+
+def rank(settings: Sequence[SettingResult]) -> list[Entry]:
+    """Per setting, every method with a retrain gap, best (lowest gap) first; ties broken by time."""
+    entries = []
+    for s in settings:
+        scored: list[MethodResult] = [m for m in s.methods if "retrain_gap" in m.metrics
+                                      and math.isfinite(m.metrics["retrain_gap"].mean)]
+        scored.sort(key=lambda m: (m.metrics["retrain_gap"].mean, m.time.mean))
+        for i, m in enumerate(scored, 1):
+            entries.append(Entry(s.title, i, m.label, m.zero_glance, m.metrics["retrain_gap"],
+                                 m.metrics.get("speedup_vs_retrain", Stat(math.nan, math.nan, 0)), m.time,
+                                 len(m.seeds)))
+    return entries
+
+
+def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """One Markdown table per setting, ready to paste into a README."""
+    out = []
+    current = None
+    for e in rank(aggregate(rows)):
+        if e.setting != current:
+            current = e.setting
+            out += ["" if out else None, f"### {e.setting}", "",
+                    "| rank | method | retrain gap ↓ | speedup vs retrain | seconds | seeds | zero-glance |",
+                    "|---:|---|---:|---:|---:|---:|:---:|"]
+        method = e.method.replace("|", "\\|")
+        out.append(f"| {e.rank} | {method} | {_stat_text(e.gap)} | {_speed_text(e.speedup)} | "
+                   f"{_stat_text(e.time, 3)} | {e.seeds} | {'yes' if e.zero_glance else 'no'} |")
+    return "\n".join(line for line in out if line is not None) or "(no results stored)"
+
+
+def leaderboard_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """One CSV row per (setting, method), with means and 95 % CI half-widths."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["setting", "rank", "method", "retrain_gap", "retrain_gap_ci95", "speedup_vs_retrain",
+                     "time_s", "time_s_ci95", "seeds", "zero_glance"])
+    for e in rank(aggregate(rows)):
+        writer.writerow([e.setting, e.rank, e.method, e.gap.mean, e.gap.half_width, e.speedup.mean, e.time.mean,
+                         e.time.half_width, e.seeds, e.zero_glance])
+    return buffer.getvalue()
+
+
+def leaderboard_html(rows: Sequence[dict[str, Any]]) -> str:
+    """A self-contained HTML page of the ranking."""
+    return _environment().get_template("leaderboard.html.j2").render(
+        entries=rank(aggregate(rows)), stat=_stat_text, speed=_speed_text)
+
+
+LEADERBOARD_FORMATS = {"md": leaderboard_markdown, "csv": leaderboard_csv, "html": leaderboard_html}
