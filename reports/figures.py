@@ -145,4 +145,6 @@ def render_svg(kind: str, setting: SettingResult) -> str:
         FIGURES[kind](setting).savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     # matplotlib copies every label into an XML comment; a label holding "-->" could end it early, so drop them.
-    return re.sub(r"<!--.*?-->", "", text[text.index("<svg"):], flags=re.DOTALL)
+    # The RDF <metadata> block only names namespaces; it is dropped to keep the page lean.
+    text = re.sub(r"<!--.*?-->|<metadata>.*?</metadata>", "", text[text.index("<svg"):], flags=re.DOTALL)
+    return text

@@ -1,0 +1,71 @@
+"""The HTML report in a real headless Chromium: loads cleanly, offline, with a row per method and every figure."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on PATH (Debian: apt-get install chromium)")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'")
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+METHODS = ("original", "retrain", "finetune", "unsir")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    """A report from a real run on the tiny dataset, one parameter carrying a script tag."""
+    from unlearnbench.cli import main
+
+    out = tmp_path_factory.mktemp("out")
+    code = main(["run", "--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--quiet",
+                 "--methods", ",".join(METHODS), "--set", "unsir.noise_steps=3", "--out", str(out),
+                 "--cache-dir", str(out / "cache")])
+    assert code == 0
+    return out / "report.html"
+
+
+def _open(report: Path, shot: Path | None = None) -> dict:
+    seen: dict = {"errors": [], "failed": [], "requests": [], "dialogs": []}
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+        page.on("requestfailed", lambda r: seen["failed"].append(r.url))
+        page.on("request", lambda r: seen["requests"].append(r.url))
+        page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+        page.goto(report.as_uri(), wait_until="load")
+        seen["rows"] = page.locator("table.results tbody tr").count()
+        seen["figures"] = page.locator("figure.plot svg").count()
+        page.locator("table.results th", has_text="retrain gap").first.click()
+        seen["sorted_first"] = page.locator("table.results tbody tr td:first-child").first.inner_text()
+        if shot is not None:
+            page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    return seen
+
+
+def test_report_loads_offline_without_errors_and_shows_everything(report, tmp_path):
+    shot = Path(os.environ.get("UNLEARNBENCH_SCREENSHOT_DIR", tmp_path)) / "report.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    seen = _open(report, shot)
+    assert seen["errors"] == [] and seen["failed"] == []
+    assert seen["requests"] == [report.as_uri()]  # nothing but the file itself
+    assert seen["rows"] == len(METHODS) and seen["figures"] == 4
+    assert seen["sorted_first"].startswith("retrain")  # sorting by gap puts the reference (gap 0) first
+    assert shot.stat().st_size > 10_000
+
+
+def test_script_in_untrusted_text_never_runs(tmp_path):
+    from unlearnbench.reports.html import write_report
+    from test_reports import EVIL, _row
+
+    path = write_report([_row("unsir", 0, 0.1, params={"note": EVIL}, dataset=EVIL),
+                         _row("retrain", 0, 0.0, status="failed", error=EVIL)], tmp_path / "evil.html")
+    seen = _open(path)
+    assert seen["dialogs"] == [] and seen["errors"] == []

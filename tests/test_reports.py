@@ -1,0 +1,100 @@
+"""Reports rendered from the store: HTML content and escaping, leaderboard, LaTeX, figure files."""
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from unlearnbench.reports.aggregate import aggregate, mean_ci
+from unlearnbench.reports.figures import pareto_front
+from unlearnbench.reports.html import render_report
+from unlearnbench.reports.latex import latex_escape, latex_tables
+from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
+from unlearnbench.reports.paper import write_figures
+
+EVIL = "<script>alert('x')</script>"
+
+
+def _row(method, seed, gap, time_s=1.0, status="ok", error=None, params=None, dataset="tiny", access=()):
+    metrics = {"acc_forget_test": gap, "acc_retain_test": 0.9, "acc_test": 0.8, "mia_entropy": 0.1 + gap,
+               "mia_svc": 0.5, "mia_loss": 0.5, "retrain_gap": gap, "speedup_vs_retrain": 10.0 / time_s,
+               "mia_loss_signal": 0.01, "mia_entropy_signal": 0.4, "mia_svc_signal": 0.3}
+    return {"id": seed, "run_id": "r", "created": "2026", "dataset": dataset, "model": "mlp", "forget": [0],
+            "seed": seed, "method": method, "method_version": 1, "params": params or {},
+            "params_hash": str(sorted((params or {}).items())), "access": list(access), "status": status,
+            "error": error, "time_s": time_s if status == "ok" else None, "phases": {"p": time_s},
+            "reused_phases": [], "peak_mem_bytes": 2**20, "metrics": metrics if status == "ok" else {},
+            "env": {"device": "cpu", "device_name": "cpu", "torch": "2", "cuda": None, "unlearnbench": "0.1",
+                    "git": None, "cpu_count": 2, "gpu_count": 0, "python": "3"}, "recipe": {"epochs": 1}}
+
+
+ROWS = [_row("retrain", s, 0.0, 10.0) for s in (0, 1, 2)] + [_row("unsir", s, 0.1 + 0.01 * s, 0.5) for s in (0, 1, 2)]
+
+
+def test_mean_and_t_interval_over_seeds():
+    stat = mean_ci([1.0, 2.0, 3.0])
+    assert stat.mean == 2.0 and stat.n == 3
+    assert stat.half_width == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)
+    assert math.isnan(mean_ci([5.0]).half_width)
+
+
+def test_rerun_of_a_cell_replaces_rather_than_double_counts():
+    rerun = {**_row("unsir", 0, 0.5, 0.5), "id": 99}
+    (setting,) = aggregate(ROWS + [rerun])
+    unsir = next(m for m in setting.methods if m.method == "unsir")
+    assert unsir.seeds == [0, 1, 2] and unsir.metrics["retrain_gap"].mean == pytest.approx((0.5 + 0.11 + 0.12) / 3)
+
+
+def test_report_has_setting_table_ci_reference_access_and_figures():
+    html = render_report(ROWS + [_row("gradient_ascent", 0, 0, status="failed", error="diverged: boom",
+                                      access=("forget",))])
+    assert "tiny / mlp, forget {0}" in html and "&plusmn;" in html
+    assert re.search(r'<span class="ref">retrain 0\.00%</span>', html)
+    assert "zero-glance" in html and "diverged: boom" in html
+    assert html.count("<svg") == 4 and not re.search(r'(src|href)="(https?:)?//', html)
+    assert "mia_loss: no signal in this setting" in html
+
+
+def test_untrusted_text_is_escaped_everywhere():
+    evil = _row("unsir", 0, 0.1, params={"note": EVIL}, dataset=EVIL)
+    failed = _row(EVIL.replace("<", "").replace(">", "").replace("'", "").replace("(", "").replace(")", ""), 1, 0,
+                  status="failed", error=EVIL)
+    html = render_report([evil, failed])
+    assert EVIL not in html and "&lt;script&gt;" in html
+    assert html.count("<script>") == 1  # only the page's own sorting script
+
+
+def test_figures_drop_label_comments_that_could_close_early():
+    html = render_report([_row("x-->" + EVIL, 0, 0.1)])
+    assert EVIL not in html
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    points = [(1.0, 0.5), (2.0, 0.2), (3.0, 0.3), (0.5, 0.9), (4.0, 0.0)]
+    assert pareto_front(points) == [3, 0, 1, 4]
+
+
+def test_leaderboard_ranks_by_gap_with_ci_and_seed_count():
+    md = leaderboard_markdown(ROWS)
+    lines = [line for line in md.splitlines() if line.startswith("| 1") or line.startswith("| 2")]
+    assert lines[0].startswith("| 1 | retrain") and lines[1].startswith("| 2 | unsir | 0.1100 ± ")
+    assert "| 3 |" in lines[1] or lines[1].rstrip().endswith("| yes |")
+    csv_text = leaderboard_csv(ROWS)
+    assert csv_text.splitlines()[0].startswith("setting,rank,method,retrain_gap")
+
+
+def test_latex_table_bolds_the_best_contestant_and_escapes():
+    rows = ROWS + [_row("gradient_ascent", s, 0.3, 0.1) for s in (0, 1, 2)]
+    tex = latex_tables(rows)
+    assert r"\toprule" in tex and r"\bottomrule" in tex and "gradient\\_ascent" in tex
+    unsir_line = next(line for line in tex.splitlines() if line.startswith("unsir"))
+    assert r"\textbf{0.1100$\pm$" in unsir_line  # the smallest gap among the methods
+    assert latex_escape("a_b&c%") == r"a\_b\&c\%"
+
+
+def test_figures_command_writes_every_format(tmp_path):
+    written = write_figures(ROWS, tmp_path)
+    suffixes = sorted({p.suffix for p in written})
+    assert suffixes == [".pdf", ".png", ".svg", ".tex"] and all(p.stat().st_size > 0 for p in written)
+    assert b"/FontFile2" in next(p for p in written if p.suffix == ".pdf").read_bytes()  # TrueType embedded
