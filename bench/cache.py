@@ -6,8 +6,14 @@ import json
 import os
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no cross-process lock, atomic renames still keep files whole
+    fcntl = None  # type: ignore[assignment]
 
 import torch
 from torch import nn
@@ -39,6 +45,20 @@ class ModelCache:
     def path(self, payload: dict[str, Any]) -> Path:
         """Where the model described by `payload` is stored."""
         return self.root / f"{payload.get('kind', 'model')}-{content_key(payload)}.pt"
+
+    @contextmanager
+    def lock(self, payload: dict[str, Any]) -> Iterator[None]:
+        """Holds an exclusive inter-process lock on one key, so concurrent workers train it only once."""
+        path = self.path(payload).with_suffix(".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
 
     def load(self, payload: dict[str, Any], model: nn.Module) -> Optional[float]:
         """Loads weights into `model` and returns the stored training seconds; None when absent or invalid."""

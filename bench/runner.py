@@ -1,12 +1,15 @@
 """Runs benchmark cells: prepare a setting, time each method's `unlearn`, score it, store the row."""
 from __future__ import annotations
 
+import dataclasses
 import traceback
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+import hashlib
+import json
+from typing import Any, Callable, Mapping, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +32,8 @@ from unlearnbench.store import ResultStore
 from unlearnbench.timing import PhaseTimer, peak_memory_bytes
 
 METHOD_RNG_OFFSET = 7  # keeps the methods' generator stream apart from the trainers'
+MethodEntry = Union[str, tuple[str, Mapping[str, Any]]]  # a name (params from RunRequest.params) or (name, params)
+RowSink = Callable[[dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,8 @@ class RunRequest:
 
     dataset: str = "digits"
     model: str = "mlp"
-    methods: tuple[str, ...] = ("original", "retrain", "finetune", "gradient_ascent", "unsir")
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> overrides
+    methods: tuple[MethodEntry, ...] = ("original", "retrain", "finetune", "gradient_ascent", "unsir")
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method name -> overrides
     forget: tuple[int, ...] = (0,)
     seed: int = 0
     device: str = "auto"
@@ -47,6 +52,10 @@ class RunRequest:
     cache_dir: Optional[Path] = None
     recipe: dict[str, Any] = field(default_factory=dict)  # overrides of the default training recipe
     mia_shadows: int = 0  # shadow models per side for the per-example attack (0: off)
+
+    def method_specs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, parameter overrides) of every method to run, in order."""
+        return [(m, dict(self.params.get(m, {}))) if isinstance(m, str) else (m[0], dict(m[1])) for m in self.methods]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -60,15 +69,28 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_methods(names: tuple[str, ...], params: dict[str, dict[str, Any]], model: str) -> list[Method]:
+def build_methods(request: RunRequest) -> list[Method]:
     """Instantiates every requested method with validated hyperparameters, before any work starts."""
     load_plugins()
-    stray = sorted(set(params) - set(names))
+    specs = request.method_specs()
+    names = [name for name, _ in specs]
+    stray = sorted(set(request.params) - set(names))
     if stray:
         raise UserError(f"parameters given for {', '.join(stray)}, which is not among --methods {','.join(names)}")
-    if not names:
+    if not specs:
         raise UserError("no methods to run: give --methods, e.g. --methods original,unsir")
-    return [METHODS.get(name).from_params(params.get(name), model) for name in names]
+    return [METHODS.get(name).from_params(params, request.model) for name, params in specs]
+
+
+def cell_key(request: RunRequest, method: Method) -> str:
+    """A stable identity of one cell: setting, recipe, device kind, method, its version and config."""
+    payload = {
+        "dataset": request.dataset, "model": request.model, "forget": sorted(request.forget), "seed": request.seed,
+        "recipe": dataclasses.asdict(default_recipe(request.dataset, request.model, request.recipe)),
+        "device": resolve_device(request.device).type, "mia_shadows": request.mia_shadows,
+        "method": method.name, "version": method.version, "params": config_dict(method.cfg),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
 def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) -> Setting:
@@ -99,7 +121,7 @@ def warm_up(setting: Setting) -> None:
 
 
 def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
-             reference: Reference) -> dict[str, Any]:
+             reference: Reference, key: Optional[str] = None) -> dict[str, Any]:
     """Runs one method on `setting` and returns its result row (status 'failed' on any error)."""
     row: dict[str, Any] = {
         "run_id": run_id, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -107,7 +129,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
         "method": method.name, "method_version": method.version, "params": config_dict(method.cfg),
         "params_hash": config_hash(method.cfg), "access": sorted(method.access), "env": env,
         "recipe": config_dict(setting.recipe), "phases": {}, "reused_phases": [], "metrics": {},
-        "status": "ok", "error": None, "time_s": None, "peak_mem_bytes": None,
+        "status": "ok", "error": None, "time_s": None, "peak_mem_bytes": None, "cell_key": key,
     }
     stages: dict[str, float] = {}
 
@@ -133,9 +155,10 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
     return row
 
 
-def run(request: RunRequest, store: ResultStore, progress: Optional[Progress] = None) -> list[dict[str, Any]]:
-    """Runs every requested method on the setting, storing each row as soon as it is done."""
-    methods = build_methods(request.methods, request.params, request.model)
+def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] = None,
+            run_id: Optional[str] = None) -> list[dict[str, Any]]:
+    """Runs every requested method on the setting, handing each row to `on_row` as soon as it is done."""
+    methods = build_methods(request)
     if request.mia_shadows and request.mia_shadows < MIN_SHADOWS:
         raise UserError(f"--mia-shadows {request.mia_shadows} is too few: give 0 (off) or at least {MIN_SHADOWS}")
     setting = prepare_setting(request, progress)
@@ -143,12 +166,21 @@ def run(request: RunRequest, store: ResultStore, progress: Optional[Progress] = 
     reference = build_reference(setting, progress, request.mia_shadows)
     warm_up(setting)
     env = collect_environment(setting.data.device)
-    run_id = uuid.uuid4().hex[:12]
+    run_id = run_id or uuid.uuid4().hex[:12]
     rows = []
     for i, method in enumerate(methods, 1):
         if progress:
             progress(f"[{i}/{len(methods)}] {method.name}")
-        row = run_cell(setting, method, run_id, env, reference)
-        row["id"] = store.insert(row)
+        row = run_cell(setting, method, run_id, env, reference, cell_key(request, method))
+        on_row(row)
         rows.append(row)
     return rows
+
+
+def run(request: RunRequest, store: ResultStore, progress: Optional[Progress] = None) -> list[dict[str, Any]]:
+    """Runs every requested method on the setting, storing each row (one transaction) as soon as it is done."""
+
+    def store_row(row: dict[str, Any]) -> None:
+        row["id"] = store.insert(row)
+
+    return execute(request, store_row, progress)

@@ -74,8 +74,12 @@ class Setting:
         return TrainedModel(copy.deepcopy(memo.model), memo.seconds, memo.cached)
 
     def _train_or_load(self, kind: str, progress: Optional[Progress]) -> TrainedModel:
-        model = self.new_model()
         payload = self._payload(kind)
+        with self.cache.lock(payload):  # a concurrent worker wanting the same model waits, then loads it
+            return self._load_or_fit(kind, payload, progress)
+
+    def _load_or_fit(self, kind: str, payload: dict, progress: Optional[Progress]) -> TrainedModel:
+        model = self.new_model()
         seconds = self.cache.load(payload, model)
         if seconds is not None:
             return TrainedModel(model, seconds, cached=True)

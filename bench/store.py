@@ -8,12 +8,12 @@ from typing import Any, Iterable
 
 from unlearnbench.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _JSON_COLUMNS = ("forget", "params", "access", "phases", "reused_phases", "metrics", "env", "recipe")
 _COLUMNS = (
     "run_id", "created", "dataset", "model", "forget", "seed", "method", "method_version", "params",
     "params_hash", "access", "status", "error", "time_s", "phases", "reused_phases", "peak_mem_bytes",
-    "metrics", "env", "recipe",
+    "metrics", "env", "recipe", "cell_key",
 )
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS cells (
@@ -24,11 +24,17 @@ CREATE TABLE IF NOT EXISTS cells (
     access TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')), error TEXT,
     time_s REAL, phases TEXT NOT NULL, reused_phases TEXT NOT NULL, peak_mem_bytes INTEGER,
-    metrics TEXT NOT NULL, env TEXT NOT NULL, recipe TEXT NOT NULL
+    metrics TEXT NOT NULL, env TEXT NOT NULL, recipe TEXT NOT NULL,
+    cell_key TEXT
 );
 CREATE INDEX IF NOT EXISTS cells_setting ON cells (dataset, model, forget, seed, method);
+CREATE INDEX IF NOT EXISTS cells_key ON cells (cell_key);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
+# Upgrades from each older schema version, applied in order inside one transaction.
+_MIGRATIONS = {
+    1: "ALTER TABLE cells ADD COLUMN cell_key TEXT; CREATE INDEX IF NOT EXISTS cells_key ON cells (cell_key);",
+}
 
 
 class ResultStore:
@@ -47,6 +53,9 @@ class ResultStore:
             raise UserError(f"{self.path} has schema {version}, newer than this unlearnbench ({SCHEMA_VERSION}); upgrade")
         if version == 0:
             self._db.executescript(_SCHEMA)
+        elif version < SCHEMA_VERSION:
+            script = "".join(_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
+            self._db.executescript(f"BEGIN; {script} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def insert(self, row: dict[str, Any]) -> int:
         """Stores one cell in its own transaction; returns its id."""
@@ -66,6 +75,14 @@ class ResultStore:
         cur = self._db.execute(query + " ORDER BY id", tuple(args))
         names = [d[0] for d in cur.description]
         return [_decode(dict(zip(names, values))) for values in cur.fetchall()]
+
+    def status_by_key(self) -> dict[str, str]:
+        """cell_key -> 'ok' if any stored row of that cell succeeded, else 'failed'."""
+        out: dict[str, str] = {}
+        for key, status in self._db.execute("SELECT cell_key, status FROM cells WHERE cell_key IS NOT NULL"):
+            if out.get(key) != "ok":
+                out[key] = status
+        return out
 
     def close(self) -> None:
         """Closes the connection."""

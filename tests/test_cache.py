@@ -1,6 +1,10 @@
 """The trained-model cache: round trip, and corrupt or mismatched files retrained instead of trusted."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import torch
 
 from unlearnbench.cache import ModelCache
@@ -48,3 +52,23 @@ def test_key_covers_every_payload_field(tmp_path):
 def test_no_temporary_files_are_left_behind(tmp_path):
     ModelCache(tmp_path).save(PAYLOAD, _model(), 1.0)
     assert [p.suffix for p in tmp_path.iterdir()] == [".pt"]
+
+
+def test_concurrent_workers_train_a_key_once(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time
+        from unlearnbench.cache import ModelCache
+        from unlearnbench.models import build_model
+        cache, payload = ModelCache({str(tmp_path)!r}), {PAYLOAD!r}
+        with cache.lock(payload):
+            model = build_model("mlp", (1, 8, 8), 4, seed=0)
+            if cache.load(payload, model) is None:
+                time.sleep(0.5)  # a slow 'training' that a second worker must not repeat
+                cache.save(payload, model, 1.0)
+                print("trained")
+            else:
+                print("loaded")
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = sorted(p.communicate()[0].strip() for p in procs)
+    assert outputs == ["loaded", "loaded", "trained"]

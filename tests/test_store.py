@@ -63,3 +63,30 @@ def test_file_that_is_not_a_database_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="cannot open results store"):
         open_store(tmp_path)
     assert (tmp_path / "results.db").read_text().startswith("garbage")
+
+
+def test_version_1_store_is_upgraded_in_place_keeping_rows(tmp_path):
+    path = tmp_path / "results.db"
+    db = sqlite3.connect(path)
+    db.executescript("""CREATE TABLE cells (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,
+        created TEXT NOT NULL, dataset TEXT NOT NULL, model TEXT NOT NULL, forget TEXT NOT NULL,
+        seed INTEGER NOT NULL, method TEXT NOT NULL, method_version INTEGER NOT NULL, params TEXT NOT NULL,
+        params_hash TEXT NOT NULL, access TEXT NOT NULL, status TEXT NOT NULL, error TEXT, time_s REAL,
+        phases TEXT NOT NULL, reused_phases TEXT NOT NULL, peak_mem_bytes INTEGER, metrics TEXT NOT NULL,
+        env TEXT NOT NULL, recipe TEXT NOT NULL);
+        INSERT INTO cells VALUES (1, 'r', 'c', 'digits', 'mlp', '[0]', 0, 'original', 1, '{}', 'h', '[]', 'ok',
+        NULL, 0.1, '{}', '[]', 1, '{}', '{}', '{}');
+        PRAGMA user_version = 1;""")
+    db.close()
+    store = ResultStore(path)
+    store.insert(_row(cell_key="k1"))
+    assert [r["cell_key"] for r in store.rows()] == [None, "k1"]
+    assert store.status_by_key() == {"k1": "ok"}
+
+
+def test_status_by_key_prefers_any_success(tmp_path):
+    store = open_store(tmp_path)
+    store.insert(_row(cell_key="a", status="failed", error="x"))
+    store.insert(_row(cell_key="a"))
+    store.insert(_row(cell_key="b", status="failed", error="y"))
+    assert store.status_by_key() == {"a": "ok", "b": "failed"}
