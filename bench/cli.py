@@ -18,6 +18,8 @@ from unlearnbench.reports.paper import write_figures
 from unlearnbench.reports.table import FORMATS, format_table
 from unlearnbench.runner import RunRequest, run
 from unlearnbench.store import open_store
+from unlearnbench.suite import load_suite
+from unlearnbench.sweep import sweep
 
 DEFAULT_OUT = Path("unlearnbench-out")
 DEFAULT_METHODS = "original,retrain,finetune,gradient_ascent,unsir"
@@ -76,6 +78,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = write_report(everything, Path(args.out) / "report.html", str(store.path))
     print(f"\nstored {len(rows)} rows in {store.path}; report: {report}")
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Runs a suite's pending cells, then renders the report of the whole store."""
+    suite = load_suite(args.suite, data_root=args.data_root,
+                       cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers} must be at least 1")
+    store = open_store(Path(args.out))
+    try:
+        summary = sweep(suite, store, backend=args.backend, workers=args.workers, rerun=args.rerun,
+                        retry_failed=args.retry_failed, ray_address=args.ray_address,
+                        progress=None if args.quiet else _progress)
+        rows = store.rows()
+    finally:
+        store.close()
+    report = write_report(rows, Path(args.out) / "report.html", str(store.path))
+    hint = " (rerun them with --retry-failed)" if summary.skipped_failed else ""
+    print(f"suite {suite.name}: {summary.cells} cells; ran {summary.ran} ({summary.failed} failed); skipped "
+          f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}; report: {report}")
+    return 0 if summary.failed == 0 else 1
 
 
 def _stored_rows(out: str) -> tuple[list[dict[str, Any]], Path]:
@@ -164,6 +187,18 @@ def build_parser() -> argparse.ArgumentParser:
     res_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
     res_p.add_argument("--format", choices=sorted(FORMATS), default="table")
     res_p.set_defaults(func=cmd_results)
+    sw_p = sub.add_parser("sweep", help="run a suite file's grid, resuming where it stopped")
+    sw_p.add_argument("suite", help="a suite .toml file, or a built-in suite: smoke, mnist, cifar10")
+    sw_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    sw_p.add_argument("--backend", default="local", choices=("local", "ray"), help="where cells run (default local)")
+    sw_p.add_argument("--workers", type=int, default=1, help="cells groups run at once (default 1)")
+    sw_p.add_argument("--ray-address", help="an existing Ray cluster (default: start one locally)")
+    sw_p.add_argument("--rerun", action="store_true", help="run every cell again, even those stored ok")
+    sw_p.add_argument("--retry-failed", action="store_true", help="run cells stored as failed again")
+    sw_p.add_argument("--data-root", help="folder holding torchvision datasets (or set UNLEARNBENCH_DATA)")
+    sw_p.add_argument("--cache-dir", help="trained-model cache (default: ~/.cache/unlearnbench)")
+    sw_p.add_argument("--quiet", action="store_true", help="no progress lines")
+    sw_p.set_defaults(func=cmd_sweep)
     rep_p = sub.add_parser("report", help="render the self-contained HTML report from the store")
     rep_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
     rep_p.add_argument("--html", help="where to write it (default: OUT/report.html)")

@@ -1,0 +1,154 @@
+"""Suite files (TOML): a grid of datasets x models x forget sets x seeds x method configurations."""
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from unlearnbench.data import DATASETS
+from unlearnbench.errors import UnknownNameError, UserError
+from unlearnbench.method import METHODS
+from unlearnbench.models import MODELS
+from unlearnbench.plugins import load_plugins
+from unlearnbench.recipes import default_recipe
+from unlearnbench.runner import RunRequest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+BUILTIN_SUITES = Path(__file__).with_name("suites")
+TOP_KEYS = {"name", "description", "device", "data_root", "mia_shadows", "grid", "recipe", "methods"}
+GRID_KEYS = {"datasets", "models", "forget", "seeds"}
+
+
+class SuiteError(UserError):
+    """A suite file that cannot be run; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite: one RunRequest per (dataset, model, forget set, seed), all method configurations each."""
+
+    name: str
+    path: Path
+    requests: tuple[RunRequest, ...]
+
+    @property
+    def cell_count(self) -> int:
+        """Number of cells in the grid."""
+        return sum(len(r.methods) for r in self.requests)
+
+
+def resolve_suite_path(name_or_path: str) -> Path:
+    """A path to a suite file, or the name of a built-in suite (smoke, mnist, cifar10)."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    builtin = BUILTIN_SUITES / f"{name_or_path}.toml"
+    if builtin.exists():
+        return builtin
+    names = ", ".join(sorted(p.stem for p in BUILTIN_SUITES.glob("*.toml")))
+    raise SuiteError(f"no suite file {name_or_path!r}: give a path to a .toml file or a built-in suite ({names})")
+
+
+def _list(where: str, value: Any, kind: type) -> list:
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if not isinstance(v, kind) or isinstance(v, bool) and kind is not bool:
+            raise SuiteError(f"{where}: expected {kind.__name__} or a list of them, got {v!r}")
+    return values
+
+
+def _forget_sets(where: str, value: Any) -> list[tuple[int, ...]]:
+    if not isinstance(value, list) or not value:
+        raise SuiteError(f"{where}: expected a list of forget sets, e.g. [[0], [0, 2]]")
+    sets = []
+    for item in value:
+        classes = [item] if isinstance(item, int) else item
+        if not isinstance(classes, list) or not classes or not all(isinstance(c, int) and not isinstance(c, bool)
+                                                                    for c in classes):
+            raise SuiteError(f"{where}: each forget set is a class id or a list of them, got {item!r}")
+        sets.append(tuple(sorted(set(classes))))
+    return sets
+
+
+def _method_grid(where: str, methods: Any, model: str) -> list[tuple[str, dict[str, Any]]]:
+    if not isinstance(methods, dict) or not methods:
+        raise SuiteError(f"{where}: expected a table of methods, e.g. [methods] unsir = {{}}")
+    out = []
+    for name, params in methods.items():
+        key = f"{where}.{name}"
+        try:
+            cls = METHODS.get(name)
+        except UnknownNameError as exc:
+            raise SuiteError(f"{key}: {exc}") from None
+        if not isinstance(params, dict):
+            raise SuiteError(f"{key}: expected a table of parameters (lists make a grid), got {params!r}")
+        fields = sorted(params)
+        for combo in itertools.product(*[params[f] if isinstance(params[f], list) else [params[f]] for f in fields]):
+            chosen = dict(zip(fields, combo))
+            try:
+                cls.from_params(chosen, model)
+            except UserError as exc:
+                raise SuiteError(f"{key}: {exc}") from None
+            out.append((name, chosen))
+    return out
+
+
+def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Optional[Path] = None) -> Suite:
+    """Reads and validates a suite file; every error names the file and the key."""
+    load_plugins()
+    path = resolve_suite_path(name_or_path)
+    label = path.name
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SuiteError(f"{label}: cannot read TOML: {exc}") from None
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise SuiteError(f"{label}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(TOP_KEYS))}")
+    grid = raw.get("grid")
+    if not isinstance(grid, dict):
+        raise SuiteError(f"{label}: missing [grid] table with datasets, models, forget (and seeds)")
+    unknown = sorted(set(grid) - GRID_KEYS)
+    if unknown:
+        raise SuiteError(f"{label}: grid.{unknown[0]} is not a grid key; allowed: {', '.join(sorted(GRID_KEYS))}")
+    for key in ("datasets", "models", "forget"):
+        if key not in grid:
+            raise SuiteError(f"{label}: grid.{key} is missing")
+    datasets = _list(f"{label}: grid.datasets", grid["datasets"], str)
+    models = _list(f"{label}: grid.models", grid["models"], str)
+    for where, registry, names in (("datasets", DATASETS, datasets), ("models", MODELS, models)):
+        for n in names:
+            try:
+                registry.get(n)
+            except UnknownNameError as exc:
+                raise SuiteError(f"{label}: grid.{where}: {exc}") from None
+    forgets = _forget_sets(f"{label}: grid.forget", grid["forget"])
+    seeds = _list(f"{label}: grid.seeds", grid.get("seeds", [0]), int)
+    recipe = raw.get("recipe", {})
+    if not isinstance(recipe, dict):
+        raise SuiteError(f"{label}: recipe must be a table of training-recipe fields")
+    shadows = raw.get("mia_shadows", 0)
+    if not isinstance(shadows, int) or isinstance(shadows, bool) or shadows < 0:
+        raise SuiteError(f"{label}: mia_shadows must be an integer >= 0, got {shadows!r}")
+    device = raw.get("device", "auto")
+    if device not in ("auto", "cpu", "cuda"):
+        raise SuiteError(f"{label}: device must be auto, cpu or cuda, got {device!r}")
+    requests = []
+    for dataset, model in itertools.product(datasets, models):
+        try:
+            default_recipe(dataset, model, recipe)
+        except UserError as exc:
+            raise SuiteError(f"{label}: recipe: {exc}") from None
+        methods = tuple(_method_grid(f"{label}: methods", raw.get("methods"), model))
+        for forget, seed in itertools.product(forgets, seeds):
+            requests.append(RunRequest(
+                dataset=dataset, model=model, methods=methods, forget=forget, seed=seed, device=device,
+                data_root=raw.get("data_root", data_root) if data_root is None else data_root,
+                cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows))
+    return Suite(str(raw.get("name", path.stem)), path, tuple(requests))

@@ -1,0 +1,72 @@
+"""Suite files: grid expansion and validation messages that name the file and the key."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from unlearnbench.suite import SuiteError, load_suite
+
+
+def _write(tmp_path, body: str):
+    path = tmp_path / "grid.toml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+GOOD = """
+    name = "g"
+    [grid]
+    datasets = ["digits"]
+    models = ["mlp", "cnn"]
+    forget = [[0], [2, 0]]
+    seeds = [0, 1]
+    [recipe]
+    epochs = 3
+    [methods]
+    original = {}
+    unsir = { impair_lr = [0.01, 0.02], noise_steps = 5 }
+"""
+
+
+def test_grid_expands_to_one_request_per_setting_with_every_method_config(tmp_path):
+    suite = load_suite(str(_write(tmp_path, GOOD)))
+    assert len(suite.requests) == 2 * 2 * 2 and suite.cell_count == 8 * 3
+    first = suite.requests[0]
+    assert first.forget == (0,) and first.recipe == {"epochs": 3}
+    assert first.methods[1:] == (("unsir", {"impair_lr": 0.01, "noise_steps": 5}),
+                                 ("unsir", {"impair_lr": 0.02, "noise_steps": 5}))
+    assert suite.requests[2].forget == (0, 2)
+
+
+@pytest.mark.parametrize("name", ["smoke", "mnist", "cifar10"])
+def test_builtin_suites_load(name):
+    suite = load_suite(name)
+    assert suite.name == name and suite.cell_count > 0
+
+
+@pytest.mark.parametrize("edit,message", [
+    (("datasets = [\"digits\"]", "datasets = [\"digit\"]"), "grid.toml: grid.datasets: Unknown dataset 'digit'"),
+    (("models = [\"mlp\", \"cnn\"]", "models = [\"mlp\", 3]"), "grid.toml: grid.models: expected str"),
+    (("forget = [[0], [2, 0]]", "forget = [[\"a\"]]"), "grid.toml: grid.forget: each forget set is a class id"),
+    (("impair_lr = [0.01, 0.02]", "impair_lr = [0.01, -1.0]"), "grid.toml: methods.unsir: UNSIRConfig.impair_lr must be > 0"),
+    (("noise_steps = 5", "noise_stepz = 5"), "grid.toml: methods.unsir: unsir has no parameter noise_stepz"),
+    (("original = {}", "orignal = {}"), "grid.toml: methods.orignal: Unknown method 'orignal'. Did you mean: original?"),
+    (("epochs = 3", "epoch = 3"), "grid.toml: recipe: recipe has no parameter epoch"),
+    (("name = \"g\"", "nmae = \"g\""), "grid.toml: unknown key 'nmae'"),
+    (("seeds = [0, 1]", "seeds = [0, 1]\nsizes = 2"), "grid.toml: grid.sizes is not a grid key"),
+])
+def test_invalid_suites_name_the_file_and_key(tmp_path, edit, message):
+    with pytest.raises(SuiteError) as info:
+        load_suite(str(_write(tmp_path, GOOD.replace(*edit))))
+    assert message in str(info.value)
+
+
+def test_unknown_suite_lists_the_builtins():
+    with pytest.raises(SuiteError, match=r"built-in suite \(cifar10, mnist, smoke\)"):
+        load_suite("nope")
+
+
+def test_broken_toml_is_a_suite_error(tmp_path):
+    with pytest.raises(SuiteError, match="grid.toml: cannot read TOML"):
+        load_suite(str(_write(tmp_path, "[grid\n")))
