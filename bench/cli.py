@@ -16,7 +16,9 @@ from unlearnbench.reports.html import write_report
 from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
 from unlearnbench.reports.paper import write_figures
 from unlearnbench.reports.table import FORMATS, format_table
+from unlearnbench.environment import device_name
 from unlearnbench.runner import RunRequest, run
+from unlearnbench.speed import format_speed, speed_report
 from unlearnbench.store import open_store
 from unlearnbench.suite import load_suite
 from unlearnbench.sweep import sweep
@@ -99,6 +101,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(f"suite {suite.name}: {summary.cells} cells; ran {summary.ran} ({summary.failed} failed); skipped "
           f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}; report: {report}")
     return 0 if summary.failed == 0 else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Prints per-method seconds, ratios to reference loops, and achieved GFLOP/s against the measured peak."""
+    if args.repeat < 1:
+        raise UserError(f"--repeat {args.repeat} must be at least 1")
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    request = RunRequest(dataset=args.dataset, model=args.model, methods=methods, forget=parse_forget(args.forget),
+                         device=args.device, data_root=args.data_root,
+                         cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    peak, rows, setting = speed_report(request, args.repeat, None if args.quiet else _progress)
+    print(format_speed(peak, rows, setting, device_name(setting.data.device)))
+    return 0
 
 
 def _stored_rows(out: str) -> tuple[list[dict[str, Any]], Path]:
@@ -199,6 +214,17 @@ def build_parser() -> argparse.ArgumentParser:
     sw_p.add_argument("--cache-dir", help="trained-model cache (default: ~/.cache/unlearnbench)")
     sw_p.add_argument("--quiet", action="store_true", help="no progress lines")
     sw_p.set_defaults(func=cmd_sweep)
+    bench_p = sub.add_parser("bench", help="speed report: seconds, ratio to reference loops, share of peak")
+    bench_p.add_argument("--dataset", default="digits", help="dataset name (default: digits)")
+    bench_p.add_argument("--model", default="mlp", help="model name (default: mlp)")
+    bench_p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default: {DEFAULT_METHODS})")
+    bench_p.add_argument("--forget", default="0", help="classes to forget (default: 0)")
+    bench_p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    bench_p.add_argument("--repeat", type=int, default=1, help="runs per measurement, best kept (default 1)")
+    bench_p.add_argument("--data-root", help="folder holding torchvision datasets (or set UNLEARNBENCH_DATA)")
+    bench_p.add_argument("--cache-dir", help="trained-model cache (default: ~/.cache/unlearnbench)")
+    bench_p.add_argument("--quiet", action="store_true", help="no progress lines")
+    bench_p.set_defaults(func=cmd_bench)
     rep_p = sub.add_parser("report", help="render the self-contained HTML report from the store")
     rep_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
     rep_p.add_argument("--html", help="where to write it (default: OUT/report.html)")

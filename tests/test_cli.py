@@ -108,3 +108,8 @@ def test_table_flags_attacks_without_signal():
            "metrics": {"mia_loss_signal": 0.01, "mia_svc_signal": 0.3, "mia_entropy_signal": 0.2}}
     text = format_table([row])
     assert "mia_loss: no signal in d/m forget 0 seed 0" in text and "mia_svc: no signal" not in text
+
+
+def test_bench_prints_the_speed_table(cli):
+    code, out, _ = cli("bench", "--dataset", "tiny", "--device", "cpu", "--methods", "original,unsir", "--quiet")
+    assert code == 0 and "measured fp32 matmul peak" in out and "train epoch" in out and "unsir" in out

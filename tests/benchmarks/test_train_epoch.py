@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest_paths import MNIST_ROOT, needs_mnist
-from reference_loops import dataloader_epoch
+from unlearnbench.reference import dataloader_epoch
 from unlearnbench.data import load_data
 from unlearnbench.models import build_model
 from unlearnbench.recipes import default_recipe

@@ -1,0 +1,174 @@
+"""Speed report: each method's seconds and phases, its ratio to a plain reference loop, and work against peak."""
+from __future__ import annotations
+
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+from torch import nn
+
+from unlearnbench.cache import ModelCache
+from unlearnbench.context import UnlearnContext
+from unlearnbench.reference import REFERENCES, dataloader_epoch, dataloader_predict
+from unlearnbench.runner import METHOD_RNG_OFFSET, RunRequest, build_methods, prepare_setting, warm_up
+from unlearnbench.setting import Setting
+from unlearnbench.timing import PhaseTimer, synchronize
+from unlearnbench.train import make_optimizer, predict, train_steps
+
+PEAK_SIZE = 2048  # square fp32 matmul used to measure the device's peak
+PEAK_SECONDS = 1.0  # how long to keep measuring it
+
+
+def matmul_peak(device: torch.device) -> float:
+    """Measured fp32 matmul throughput of `device` in GFLOP/s (best of repeated large products)."""
+    a = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device)
+    b = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device)
+    best, start = float("inf"), time.perf_counter()
+    while time.perf_counter() - start < PEAK_SECONDS:
+        synchronize(device)
+        t0 = time.perf_counter()
+        a @ b
+        synchronize(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * PEAK_SIZE**3 / best / 1e9
+
+
+class FlopCounter:
+    """Counts the matrix-product FLOPs of every Linear and Conv2d call: forward, weight grad and input grad."""
+
+    def __init__(self) -> None:
+        self.flops = 0.0
+
+    def _hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
+        if isinstance(module, nn.Linear):
+            macs = output.numel() * module.in_features
+        elif isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            macs = output.numel() * module.in_channels // module.groups * kh * kw
+        else:
+            return
+        passes = 1
+        if torch.is_grad_enabled():  # backward adds a GEMM per gradient it must produce
+            passes += bool(module.weight.requires_grad) + bool(inputs and inputs[0].requires_grad)
+        self.flops += 2.0 * macs * passes
+
+    @contextmanager
+    def counting(self) -> Iterator["FlopCounter"]:
+        """Counts while the block runs (every module, whichever model)."""
+        handle = nn.modules.module.register_module_forward_hook(self._hook)
+        try:
+            yield self
+        finally:
+            handle.remove()
+
+
+@dataclass
+class SpeedRow:
+    """One line of the speed report."""
+
+    name: str
+    seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+    reference_seconds: Optional[float] = None
+    gflop: float = 0.0
+
+    @property
+    def ratio(self) -> Optional[float]:
+        """Reference seconds / harness seconds (above 1: the harness is faster)."""
+        return self.reference_seconds / self.seconds if self.reference_seconds and self.seconds else None
+
+
+def _timed(device: torch.device, fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """(best seconds, GFLOP of one run), after one untimed warm-up call."""
+    fn()
+    best, gflop = float("inf"), 0.0
+    for _ in range(repeat):
+        counter = FlopCounter()
+        synchronize(device)
+        t0 = time.perf_counter()
+        with counter.counting():
+            fn()
+        synchronize(device)
+        best, gflop = min(best, time.perf_counter() - t0), counter.flops / 1e9
+    return best, gflop
+
+
+def _method_row(setting: Setting, method, repeat: int) -> SpeedRow:
+    best: Optional[SpeedRow] = None
+    for _ in range(repeat):
+        timer, counter = PhaseTimer(setting.data.device), FlopCounter()
+        ctx = UnlearnContext(method.name, method.access, setting, timer,
+                             setting.generator(offset=METHOD_RNG_OFFSET))
+        model = setting.trained("original").model
+        setting._memo.pop("retrain", None)  # retrain must train here, not come from the cache
+        with counter.counting():
+            timer.start()
+            method.unlearn(model, ctx)
+            seconds = timer.stop()
+        if best is None or seconds < best.seconds:
+            best = SpeedRow(method.name, seconds, dict(timer.phases), gflop=counter.flops / 1e9)
+    reference = REFERENCES.get(method.name) if method.name in REFERENCES else None
+    if reference is not None:
+        best.reference_seconds, _ = _timed(setting.data.device,
+                                           lambda: reference(setting.trained("original").model, method.cfg, setting),
+                                           repeat)
+    return best
+
+
+def _loop_rows(setting: Setting, repeat: int) -> list[SpeedRow]:
+    """The training epoch and the evaluation pass, against their DataLoader references."""
+    data, recipe = setting.data, setting.recipe
+    model = setting.new_model()
+    opt = make_optimizer(model.parameters(), recipe.optimizer, recipe.lr / 10, recipe.momentum, recipe.weight_decay)
+    gen = setting.generator()
+    epoch_s, epoch_gflop = _timed(data.device, lambda: train_steps(
+        model, data.x_train, data.y_train, opt, batch_size=recipe.batch_size, generator=gen), repeat)
+    ref_s, _ = _timed(data.device, lambda: dataloader_epoch(model, data.x_train, data.y_train, opt,
+                                                            recipe.batch_size, seed=0), repeat)
+    eval_s, eval_gflop = _timed(data.device, lambda: predict(model, data.x_train), repeat)
+    ref_eval, _ = _timed(data.device, lambda: dataloader_predict(model, data.x_train), repeat)
+    return [SpeedRow("train epoch", epoch_s, {}, ref_s, epoch_gflop), SpeedRow("eval pass", eval_s, {}, ref_eval,
+                                                                              eval_gflop)]
+
+
+def speed_report(request: RunRequest, repeat: int = 1,
+                 progress: Optional[Callable[..., None]] = None) -> tuple[float, list[SpeedRow], Setting]:
+    """(measured peak GFLOP/s, one row per method plus the training epoch and evaluation pass, the setting)."""
+    methods = build_methods(request)
+    setting = prepare_setting(request, progress)
+    setting.trained("original", progress)
+    warm_up(setting)
+    peak = matmul_peak(setting.data.device)
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        setting.cache = ModelCache(scratch)  # a fresh cache: retrain is measured, never reused
+        for method in methods:
+            if progress:
+                progress(f"timing {method.name}")
+            rows.append(_method_row(setting, method, repeat))
+    if progress:
+        progress("timing the training epoch and evaluation pass")
+    return peak, rows + _loop_rows(setting, repeat), setting
+
+
+def format_speed(peak: float, rows: list[SpeedRow], setting: Setting, device_name: str) -> str:
+    """The report as a fixed-width table."""
+    header = ["what", "seconds", "reference s", "ratio", "GFLOP", "GFLOP/s", "% of peak", "phases (s)"]
+    lines = []
+    for r in rows:
+        rate = r.gflop / r.seconds if r.seconds > 0 else 0.0
+        lines.append([r.name, f"{r.seconds:.3f}", f"{r.reference_seconds:.3f}" if r.reference_seconds else "-",
+                      f"{r.ratio:.2f}x" if r.ratio else "-", f"{r.gflop:.1f}", f"{rate:.0f}" if r.gflop else "-",
+                      f"{100 * rate / peak:.0f}%" if r.gflop else "-",
+                      " ".join(f"{k}={v:.3f}" for k, v in r.phases.items()) or "-"])
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    title = (f"{setting.dataset}/{setting.model} forget {','.join(map(str, setting.forget))} on "
+             f"{setting.data.device} ({device_name}); measured fp32 matmul peak {peak:.0f} GFLOP/s")
+    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, ["-" * w for w in widths]]
+            + lines]
+    notes = ["ratio = reference seconds / harness seconds (plain DataLoader loop of the same recipe, same run); "
+             "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed"]
+    return "\n".join([title, ""] + body + [""] + notes)

@@ -1,0 +1,64 @@
+"""The evaluation pass and each MIA on MNIST/mlp, each beside a plain DataLoader-based reference."""
+from __future__ import annotations
+
+import pytest
+
+from conftest_paths import MNIST_ROOT, needs_mnist
+from unlearnbench.evaluate import split_outputs
+from unlearnbench.metrics import METRICS, MetricInputs, Outputs
+from unlearnbench.reference import dataloader_predict
+from unlearnbench.runner import RunRequest, prepare_setting
+from unlearnbench.train import predict
+
+pytestmark = needs_mnist
+
+
+@pytest.fixture(scope="module")
+def setting():
+    s = prepare_setting(RunRequest(dataset="mnist", model="mlp", device="cpu", data_root=str(MNIST_ROOT)))
+    s.trained("original")
+    return s
+
+
+@pytest.mark.benchmark(group="eval-pass-mnist-mlp")
+def test_harness_eval_pass(benchmark, setting):
+    model = setting.trained("original").model
+    benchmark.pedantic(lambda: (predict(model, setting.data.x_train), predict(model, setting.data.x_test)),
+                       rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.benchmark(group="eval-pass-mnist-mlp")
+def test_reference_eval_pass(benchmark, setting):
+    model = setting.trained("original").model
+    benchmark.pedantic(lambda: (dataloader_predict(model, setting.data.x_train),
+                                dataloader_predict(model, setting.data.x_test)), rounds=5, warmup_rounds=1)
+
+
+def _reference_outputs(model, setting) -> Outputs:
+    """The per-split outputs computed the plain way: a DataLoader pass per split."""
+    data, split = setting.data, setting.split
+    splits = {}
+    for name, x, y in (("forget_train", data.x_train, data.y_train), ("retain_train", data.x_train, data.y_train),
+                       ("forget_test", data.x_test, data.y_test), ("retain_test", data.x_test, data.y_test)):
+        idx = getattr(split, name)
+        splits[name] = (dataloader_predict(model, x[idx]), y[idx])
+    splits["test"] = (dataloader_predict(model, data.x_test), data.y_test)
+    return Outputs(splits)
+
+
+@pytest.mark.parametrize("name", ["mia_entropy", "mia_svc", "mia_loss"])
+def test_harness_mia(benchmark, setting, name):
+    benchmark.group = f"{name}-mnist-mlp"
+    model = setting.trained("original").model
+    spec = METRICS.get(name)
+    benchmark.pedantic(lambda: spec.fn(MetricInputs(model, split_outputs(model, setting), None, None, 0)),
+                       rounds=3, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("name", ["mia_entropy", "mia_svc", "mia_loss"])
+def test_reference_mia(benchmark, setting, name):
+    benchmark.group = f"{name}-mnist-mlp"
+    model = setting.trained("original").model
+    spec = METRICS.get(name)
+    benchmark.pedantic(lambda: spec.fn(MetricInputs(model, _reference_outputs(model, setting), None, None, 0)),
+                       rounds=3, warmup_rounds=1)

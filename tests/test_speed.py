@@ -1,0 +1,61 @@
+"""The speed report: FLOP counting known answers, and a report over every method on a tiny setting."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from helpers import TINY_RECIPE
+from unlearnbench.runner import RunRequest
+from unlearnbench.speed import FlopCounter, format_speed, matmul_peak, speed_report
+
+
+def _count(fn) -> float:
+    counter = FlopCounter()
+    with counter.counting():
+        fn()
+    return counter.flops
+
+
+def test_linear_flops_count_forward_and_each_gradient_computed():
+    layer = nn.Linear(10, 5)
+    x = torch.randn(4, 10)
+    with torch.no_grad():
+        assert _count(lambda: layer(x)) == 2 * 4 * 10 * 5  # forward only
+    assert _count(lambda: layer(x)) == 2 * 400  # + weight gradient
+    assert _count(lambda: layer(x.requires_grad_())) == 3 * 400  # + input gradient
+    layer.requires_grad_(False)
+    assert _count(lambda: layer(x)) == 2 * 400  # noise-style: input gradient only
+
+
+def test_conv_flops_use_output_size_and_kernel():
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    with torch.no_grad():
+        assert _count(lambda: conv(torch.randn(2, 3, 5, 5))) == 2 * (2 * 8 * 5 * 5) * 3 * 9
+
+
+def test_counter_stops_counting_after_the_block():
+    layer, counter = nn.Linear(2, 2), FlopCounter()
+    with counter.counting():
+        pass
+    layer(torch.randn(1, 2))
+    assert counter.flops == 0
+
+
+def test_matmul_peak_is_a_positive_rate():
+    assert matmul_peak(torch.device("cpu")) > 1.0
+
+
+def test_report_times_every_method_against_its_reference(tmp_path):
+    request = RunRequest(dataset="tiny", device="cpu", cache_dir=tmp_path, recipe=TINY_RECIPE,
+                         methods=("original", "retrain", "finetune", "gradient_ascent", "unsir"))
+    peak, rows, setting = speed_report(request)
+    names = [r.name for r in rows]
+    assert names == ["original", "retrain", "finetune", "gradient_ascent", "unsir", "train epoch", "eval pass"]
+    by_name = {r.name: r for r in rows}
+    assert by_name["original"].reference_seconds is None and by_name["original"].gflop == 0
+    assert all(by_name[n].reference_seconds > 0 and by_name[n].gflop > 0 for n in names[1:])
+    assert set(by_name["unsir"].phases) == {"noise", "impair", "repair"}
+    assert by_name["retrain"].phases["train"] > 0  # measured here, not reused from a cache
+    text = format_speed(peak, rows, setting, "cpu")
+    assert "measured fp32 matmul peak" in text and "unsir" in text
