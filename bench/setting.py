@@ -48,6 +48,10 @@ class Setting:
         """A fresh generator on the data's device seeded from the setting's seed."""
         return torch.Generator(device=self.data.device).manual_seed(self.seed * 1_000_003 + offset)
 
+    def reset(self, kind: str) -> None:
+        """Drops the in-memory copy of a trained model, so the next `trained(kind)` loads or trains it again."""
+        self._memo.pop(kind, None)
+
     def with_seed(self, seed: int) -> "Setting":
         """The same setting with another seed (and its own trained models), e.g. for shadow models."""
         return dataclasses.replace(self, seed=seed, _memo={})

@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence
 
 import jinja2
 
-from unlearnbench.metrics.summary import MIA_NAMES, SIGNAL_THRESHOLD
+from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
 from unlearnbench.reports.figures import FIGURES, render_svg
 
@@ -46,6 +46,15 @@ COLUMNS = (
 )
 
 
+@dataclass(frozen=True)
+class SettingView:
+    """What the template shows for one setting: its results, warnings and rendered figures."""
+
+    setting: SettingResult
+    notes: list[str]
+    figures: list[tuple[str, str]]
+
+
 def fmt(value: Optional[float], col: Column) -> str:
     """A number in the column's format ('-' when missing, '>1e4x' for a near-zero-time speedup)."""
     if value is None or not math.isfinite(value):
@@ -73,15 +82,15 @@ def cell(method: MethodResult, name: str) -> Optional[Stat]:
 def signal_notes(setting: SettingResult) -> list[str]:
     """Warnings for attacks that cannot separate the original from the retrained model here."""
     notes = []
-    for mia in (*MIA_NAMES, "lira"):
-        stats = [m.metrics[f"{mia}_signal"] for m in setting.methods if f"{mia}_signal" in m.metrics]
-        if stats and stats[0].mean < SIGNAL_THRESHOLD:
-            notes.append(f"{mia}: no signal in this setting (|AUC original - AUC retrain| = {stats[0].mean:.3f} < "
-                         f"{SIGNAL_THRESHOLD}); its scores here are noise, not evidence of forgetting.")
+    for attack in SIGNAL_ATTACKS:
+        stats = [m.metrics[f"{attack}_signal"] for m in setting.methods if f"{attack}_signal" in m.metrics]
+        note = signal_note(attack, "this setting", stats[0].mean) if stats else None
+        if note:
+            notes.append(note)
     return notes
 
 
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(fmt=fmt, delta=delta, cell=cell)
@@ -101,15 +110,12 @@ def _with_peak_memory(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def render_report(rows: Sequence[dict[str, Any]], store: str = "results.db") -> str:
     """The whole report as one HTML string."""
     settings = aggregate(_with_peak_memory(rows))
-    views = []
-    for s in settings:
-        present = {n for m in s.methods for n in m.metrics} | {"time_s"}
-        s.notes = signal_notes(s)  # type: ignore[attr-defined]
-        s.figures = [(name, render_svg(name, s)) for name in FIGURES] if s.methods else []  # type: ignore
-        views.append((s, [c for c in COLUMNS if c.name in present]))
-    columns = [c for c in COLUMNS if any(c in cols for _, cols in views)]
-    return _environment().get_template("report.html.j2").render(
-        settings=[s for s, _ in views], columns=columns, cells=len(rows), store=store,
+    views = [SettingView(s, signal_notes(s), [(name, render_svg(name, s)) for name in FIGURES] if s.methods else [])
+             for s in settings]
+    present = {n for s in settings for m in s.methods for n in m.metrics} | {"time_s"}
+    columns = [c for c in COLUMNS if c.name in present]
+    return template_environment().get_template("report.html.j2").render(
+        views=views, columns=columns, cells=len(rows), store=store,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

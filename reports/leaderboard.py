@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
-from unlearnbench.reports.html import _environment
+from unlearnbench.reports.html import template_environment
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def leaderboard_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 def leaderboard_html(rows: Sequence[dict[str, Any]]) -> str:
     """A self-contained HTML page of the ranking."""
-    return _environment().get_template("leaderboard.html.j2").render(
+    return template_environment().get_template("leaderboard.html.j2").render(
         entries=rank(aggregate(rows)), stat=_stat_text, speed=_speed_text)
 
 

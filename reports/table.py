@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any, Sequence
 
-from unlearnbench.metrics.summary import MIA_NAMES, SIGNAL_THRESHOLD
+from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.rows import flat_row, public_row
 
 # (header, metric name): the columns a reader compares first; every metric is in JSON/CSV.
@@ -59,18 +59,14 @@ def _setting(row: dict[str, Any]) -> str:
 
 def signal_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     """One line per (setting, seed, MIA) whose original and retrained models the attack cannot separate."""
-    notes, seen = [], set()
+    notes: list[str] = []
     for row in rows:
         metrics = row.get("metrics") or {}
-        for mia in (*MIA_NAMES, "lira"):
-            key = (_setting(row), row["seed"], mia)
-            value = metrics.get(f"{mia}_signal")
-            if key in seen or value is None or not math.isfinite(value):
-                continue
-            seen.add(key)
-            if value < SIGNAL_THRESHOLD:
-                notes.append(f"{mia}: no signal in {key[0]} seed {key[1]} (|AUC original - AUC retrain| = "
-                             f"{value:.3f} < {SIGNAL_THRESHOLD}); its scores here are noise, not evidence")
+        for attack in SIGNAL_ATTACKS:
+            value = metrics.get(f"{attack}_signal")
+            note = signal_note(attack, f"{_setting(row)} seed {row['seed']}", value) if value is not None else None
+            if note and note not in notes:
+                notes.append(note)
     return notes
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 # The retrain gap averages the absolute difference to the retrained model over these (DESIGN.md).
 GAP_METRICS = ("acc_forget_test", "acc_retain_test", "acc_test", "mia_entropy", "mia_svc", "mia_loss")
 MIA_NAMES = ("mia_entropy", "mia_svc", "mia_loss")
+SIGNAL_ATTACKS = (*MIA_NAMES, "lira")  # every attack whose <name>_signal is stored
 SIGNAL_THRESHOLD = 0.05  # |AUC(original) - AUC(retrained)| below this: the attack cannot tell them apart here
 
 
@@ -25,3 +26,11 @@ def summary_metrics(metrics: dict[str, float], retrained: dict[str, float], time
             if not (math.isnan(metrics[k]) or math.isnan(retrained[k]))]
     speedup = retrain_seconds / time_s if time_s else math.inf
     return {"speedup_vs_retrain": speedup, "retrain_gap": sum(gaps) / len(gaps) if gaps else math.nan}
+
+
+def signal_note(attack: str, where: str, separation: float) -> str | None:
+    """The warning shown when an attack cannot separate the original from the retrained model, else None."""
+    if not math.isfinite(separation) or separation >= SIGNAL_THRESHOLD:
+        return None
+    return (f"{attack}: no signal in {where} (|AUC original - AUC retrain| = {separation:.3f} < {SIGNAL_THRESHOLD}); "
+            "its scores here are noise, not evidence")

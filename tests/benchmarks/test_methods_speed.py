@@ -1,0 +1,60 @@
+"""Every built-in method with a reference loop, on digits/mlp and MNIST/mlp: harness vs plain DataLoader code."""
+from __future__ import annotations
+
+import pytest
+
+from conftest_paths import HAVE_MNIST, MNIST_ROOT
+from helpers import context
+from unlearnbench.method import METHODS
+from unlearnbench.plugins import load_plugins
+from unlearnbench.reference import REFERENCES
+from unlearnbench.runner import RunRequest, prepare_setting
+
+load_plugins()
+SETTINGS = [("digits", (0,)), ("mnist", (0,)), ("mnist", (0, 2))]
+TIMED = [name for name in ("retrain", "finetune", "gradient_ascent", "unsir") if name in REFERENCES]
+ROUNDS = {"retrain": 2}  # a whole training run per round
+
+
+@pytest.fixture(scope="module", params=SETTINGS, ids=lambda p: f"{p[0]}-forget{''.join(map(str, p[1]))}")
+def setting(request):
+    dataset, forget = request.param
+    if dataset == "mnist" and not HAVE_MNIST:
+        pytest.skip(f"MNIST files not found under {MNIST_ROOT}")
+    s = prepare_setting(RunRequest(dataset=dataset, model="mlp", forget=forget, device="cpu",
+                                   data_root=str(MNIST_ROOT) if dataset == "mnist" else None))
+    s.trained("original")
+    return s
+
+
+def _group(benchmark, setting, name):
+    benchmark.group = f"{name}-{setting.dataset}-forget{''.join(map(str, setting.forget))}"
+
+
+@pytest.mark.parametrize("name", TIMED)
+def test_harness(benchmark, setting, name, tmp_path):
+    _group(benchmark, setting, name)
+    method = METHODS.get(name).from_params(model="mlp")
+    original_cache = setting.cache
+    rounds = iter(range(100))
+
+    def once():
+        setting.reset("retrain")
+        setting.cache = type(original_cache)(tmp_path / str(next(rounds)))  # an empty cache: retrain always trains
+        method.unlearn(setting.trained("original").model, context(setting, method.access, name))
+
+    setting.trained("original")  # memoised before the cache is swapped
+    try:
+        benchmark.pedantic(once, rounds=ROUNDS.get(name, 5), warmup_rounds=1)
+    finally:
+        setting.cache = original_cache
+        setting.reset("retrain")
+
+
+@pytest.mark.parametrize("name", TIMED)
+def test_reference(benchmark, setting, name):
+    _group(benchmark, setting, name)
+    method = METHODS.get(name).from_params(model="mlp")
+    reference = REFERENCES.get(name)
+    benchmark.pedantic(lambda: reference(setting.trained("original").model, method.cfg, setting),
+                       rounds=ROUNDS.get(name, 5), warmup_rounds=1)
