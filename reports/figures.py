@@ -59,6 +59,7 @@ def _grouped_bars(setting: SettingResult, metrics: tuple[tuple[str, str], ...], 
             ax.hlines(level, x[0] + offset - width / 2, x[-1] + offset + width / 2, colors=PALETTE[i],
                       linestyles="dashed", linewidth=0.8)
     ax.set_xticks(x, [m.label for m in methods], rotation=20, ha="right")
+    ax.set_ylim(0, 1.05)  # every plotted score is a rate in [0, 1]; wider intervals are clipped at the frame
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(ncols=len(metrics), loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
