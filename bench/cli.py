@@ -175,70 +175,64 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# Options several subcommands share: flag -> argparse keyword arguments.
+SHARED_OPTIONS: dict[str, dict[str, Any]] = {
+    "--dataset": dict(default="digits", help="dataset name (default: digits, embedded)"),
+    "--model": dict(default="mlp", help="model name (default: mlp)"),
+    "--methods": dict(default=DEFAULT_METHODS, help=f"comma-separated (default: {DEFAULT_METHODS})"),
+    "--forget": dict(default="0", help="classes to forget, e.g. 0 or 0,2 (default: 0)"),
+    "--device": dict(default="auto", help="auto, cpu or cuda (default: auto)"),
+    "--data-root": dict(help="folder holding torchvision datasets (or set UNLEARNBENCH_DATA)"),
+    "--cache-dir": dict(help="trained-model cache (default: ~/.cache/unlearnbench)"),
+    "--out": dict(default=str(DEFAULT_OUT), help="output folder holding results.db"),
+    "--quiet": dict(action="store_true", help="no progress lines"),
+}
+
+
+def _command(sub: Any, name: str, help: str, func: Any, *shared: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help)
+    for flag in shared:
+        parser.add_argument(flag, **SHARED_OPTIONS[flag])
+    parser.set_defaults(func=func)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(prog="unlearnbench", description="Benchmark machine-unlearning methods on image classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run_p = sub.add_parser("run", help="run methods on one dataset/model/forget setting")
-    run_p.add_argument("--dataset", default="digits", help="dataset name (default: digits, embedded)")
-    run_p.add_argument("--model", default="mlp", help="model name (default: mlp)")
-    run_p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default: {DEFAULT_METHODS})")
-    run_p.add_argument("--forget", default="0", help="classes to forget, e.g. 0 or 0,2 (default: 0)")
+    setting = ("--dataset", "--model", "--methods", "--forget", "--device", "--data-root", "--cache-dir")
+    run_p = _command(sub, "run", "run methods on one dataset/model/forget setting", cmd_run, *setting, "--out",
+                     "--quiet")
     run_p.add_argument("--seed", type=int, default=0, help="seed of training and methods (default: 0)")
-    run_p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    run_p.add_argument("--data-root", help="folder holding torchvision datasets (or set UNLEARNBENCH_DATA)")
     run_p.add_argument("--download", action="store_true", help="download missing torchvision datasets")
-    run_p.add_argument("--cache-dir", help="trained-model cache (default: ~/.cache/unlearnbench)")
-    run_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
     run_p.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                        help="override a method hyperparameter (repeatable)")
     run_p.add_argument("--recipe", action="append", default=[], metavar="FIELD=VALUE",
                        help="override the training recipe, e.g. epochs=3 (repeatable)")
     run_p.add_argument("--mia-shadows", type=int, default=0, metavar="K",
                        help="per-example (LiRA-style) attack with K original + K retrained shadow models (default 0: off)")
-    run_p.add_argument("--quiet", action="store_true", help="no progress lines")
-    run_p.set_defaults(func=cmd_run)
-    res_p = sub.add_parser("results", help="print stored results")
-    res_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    res_p = _command(sub, "results", "print stored results", cmd_results, "--out")
     res_p.add_argument("--format", choices=sorted(FORMATS), default="table")
-    res_p.set_defaults(func=cmd_results)
-    sw_p = sub.add_parser("sweep", help="run a suite file's grid, resuming where it stopped")
+    sw_p = _command(sub, "sweep", "run a suite file's grid, resuming where it stopped", cmd_sweep, "--out",
+                    "--data-root", "--cache-dir", "--quiet")
     sw_p.add_argument("suite", help="a suite .toml file, or a built-in suite: smoke, mnist, cifar10")
-    sw_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
     sw_p.add_argument("--backend", default="local", choices=("local", "ray"), help="where cells run (default local)")
-    sw_p.add_argument("--workers", type=int, default=1, help="cells groups run at once (default 1)")
+    sw_p.add_argument("--workers", type=int, default=1, help="settings run at once (default 1)")
     sw_p.add_argument("--ray-address", help="an existing Ray cluster (default: start one locally)")
     sw_p.add_argument("--rerun", action="store_true", help="run every cell again, even those stored ok")
     sw_p.add_argument("--retry-failed", action="store_true", help="run cells stored as failed again")
-    sw_p.add_argument("--data-root", help="folder holding torchvision datasets (or set UNLEARNBENCH_DATA)")
-    sw_p.add_argument("--cache-dir", help="trained-model cache (default: ~/.cache/unlearnbench)")
-    sw_p.add_argument("--quiet", action="store_true", help="no progress lines")
-    sw_p.set_defaults(func=cmd_sweep)
-    bench_p = sub.add_parser("bench", help="speed report: seconds, ratio to reference loops, share of peak")
-    bench_p.add_argument("--dataset", default="digits", help="dataset name (default: digits)")
-    bench_p.add_argument("--model", default="mlp", help="model name (default: mlp)")
-    bench_p.add_argument("--methods", default=DEFAULT_METHODS, help=f"comma-separated (default: {DEFAULT_METHODS})")
-    bench_p.add_argument("--forget", default="0", help="classes to forget (default: 0)")
-    bench_p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    bench_p = _command(sub, "bench", "speed report: seconds, ratio to reference loops, share of peak", cmd_bench,
+                       *setting, "--quiet")
     bench_p.add_argument("--repeat", type=int, default=1, help="runs per measurement, best kept (default 1)")
-    bench_p.add_argument("--data-root", help="folder holding torchvision datasets (or set UNLEARNBENCH_DATA)")
-    bench_p.add_argument("--cache-dir", help="trained-model cache (default: ~/.cache/unlearnbench)")
-    bench_p.add_argument("--quiet", action="store_true", help="no progress lines")
-    bench_p.set_defaults(func=cmd_bench)
-    rep_p = sub.add_parser("report", help="render the self-contained HTML report from the store")
-    rep_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    rep_p = _command(sub, "report", "render the self-contained HTML report from the store", cmd_report, "--out")
     rep_p.add_argument("--html", help="where to write it (default: OUT/report.html)")
-    rep_p.set_defaults(func=cmd_report)
-    lb_p = sub.add_parser("leaderboard", help="methods ranked by retrain gap per setting")
-    lb_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    lb_p = _command(sub, "leaderboard", "methods ranked by retrain gap per setting", cmd_leaderboard, "--out")
     lb_p.add_argument("--format", choices=sorted(LEADERBOARD_FORMATS), default="md")
-    lb_p.set_defaults(func=cmd_leaderboard)
-    fig_p = sub.add_parser("figures", help="paper figures (PDF, SVG, PNG) and LaTeX tables")
-    fig_p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder holding results.db")
+    fig_p = _command(sub, "figures", "paper figures (PDF, SVG, PNG) and LaTeX tables", cmd_figures, "--out")
     fig_p.add_argument("--to", required=True, help="folder to write the figures into")
-    fig_p.set_defaults(func=cmd_figures)
     for name in ("methods", "datasets", "models"):
-        sub.add_parser(name, help=f"list registered {name}").set_defaults(func=cmd_list)
+        _command(sub, name, f"list registered {name}", cmd_list)
     return parser
 
 

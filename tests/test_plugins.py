@@ -8,6 +8,14 @@ from unlearnbench import plugins
 from unlearnbench.method import METHODS
 
 
+def _dist(folder, name: str, entry_points: str) -> None:
+    """A minimal installed distribution (dist-info) declaring `entry_points`."""
+    dist = folder / f"{name}-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(entry_points)
+
+
 def test_entry_point_plugin_is_registered(tmp_path, monkeypatch):
     (tmp_path / "my_unlearn.py").write_text(textwrap.dedent('''
         from unlearnbench.method import Method, register_method
@@ -17,10 +25,7 @@ def test_entry_point_plugin_is_registered(tmp_path, monkeypatch):
             def unlearn(self, model, ctx):
                 return model
     '''))
-    dist = tmp_path / "my_unlearn-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-unlearn\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[unlearnbench.methods]\nnoop = my_unlearn\n")
+    _dist(tmp_path, "my_unlearn", "[unlearnbench.methods]\nnoop = my_unlearn\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(plugins, "_loaded", False)
     plugins.load_plugins()
@@ -29,10 +34,7 @@ def test_entry_point_plugin_is_registered(tmp_path, monkeypatch):
 
 
 def test_broken_plugin_is_skipped_with_a_message(tmp_path, monkeypatch, capsys):
-    dist = tmp_path / "broken-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[unlearnbench.methods]\nbad = no_such_module_xyz\n")
+    _dist(tmp_path, "broken", "[unlearnbench.methods]\nbad = no_such_module_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(plugins, "_loaded", False)
     plugins.load_plugins()
