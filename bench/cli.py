@@ -77,9 +77,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(format_table(rows))
-    report = write_report(everything, Path(args.out) / "report.html", str(store.path))
+    report = _write_report(everything, Path(args.out) / "report.html", store.path)
     print(f"\nstored {len(rows)} rows in {store.path}; report: {report}")
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _write_report(rows: list[dict[str, Any]], target: Path, store: Path) -> Path:
+    """Writes the HTML report; a path that cannot be written is a user error (the rows stay stored)."""
+    try:
+        return write_report(rows, target, str(store))
+    except OSError as exc:
+        raise UserError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -96,7 +104,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         rows = store.rows()
     finally:
         store.close()
-    report = write_report(rows, Path(args.out) / "report.html", str(store.path))
+    report = _write_report(rows, Path(args.out) / "report.html", store.path)
     hint = " (rerun them with --retry-failed)" if summary.skipped_failed else ""
     print(f"suite {suite.name}: {summary.cells} cells; ran {summary.ran} ({summary.failed} failed); skipped "
           f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}; report: {report}")
@@ -133,11 +141,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Renders the HTML report of everything in the store."""
     rows, path = _stored_rows(args.out)
-    target = Path(args.html) if args.html else Path(args.out) / "report.html"
-    try:
-        print(write_report(rows, target, str(path)))
-    except OSError as exc:
-        raise UserError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
+    print(_write_report(rows, Path(args.html) if args.html else Path(args.out) / "report.html", path))
     return 0
 
 
