@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Optional, Sequence
@@ -242,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `unlearnbench` console script."""
+    if hasattr(signal, "SIGPIPE") and argv is None:  # `unlearnbench results | head` ends quietly, like other CLIs
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args: Any = build_parser().parse_args(argv)
     try:
         return args.func(args)

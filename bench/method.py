@@ -24,16 +24,19 @@ class Method(ABC):
     Config: ClassVar[type] = NoConfig  # frozen dataclass holding every hyperparameter
     access: ClassVar[frozenset[str]] = frozenset()  # data the context may hand out
     scenarios: ClassVar[frozenset[str]] = frozenset({"class"})
-    # Per model family, defaults that differ from Config's where the literature differs (each entry cites it).
+    # Defaults that differ from Config's for a model ("mlp") or a dataset/model pair ("digits/mlp"), the pair
+    # winning; each entry says where it comes from.
     model_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __init__(self, cfg: Any | None = None) -> None:
         self.cfg = cfg if cfg is not None else self.Config()
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any] | None = None, model: str | None = None) -> "Method":
-        """Builds the method from Config defaults, then `model`'s family defaults, then `params` (validated)."""
-        merged = {**cls.model_defaults.get(model or "", {}), **(params or {})}
+    def from_params(cls, params: Mapping[str, Any] | None = None, model: str | None = None,
+                    dataset: str | None = None) -> "Method":
+        """Builds the method from Config defaults, then the model's and the dataset/model's, then `params`."""
+        merged = {**cls.model_defaults.get(model or "", {}), **cls.model_defaults.get(f"{dataset}/{model}", {}),
+                  **(params or {})}
         return cls(build_config(cls.Config, merged, owner=cls.name))
 
     @property

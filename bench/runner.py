@@ -79,7 +79,7 @@ def build_methods(request: RunRequest) -> list[Method]:
         raise UserError(f"parameters given for {', '.join(stray)}, which is not among --methods {','.join(names)}")
     if not specs:
         raise UserError("no methods to run: give --methods, e.g. --methods original,unsir")
-    return [METHODS.get(name).from_params(params, request.model) for name, params in specs]
+    return [METHODS.get(name).from_params(params, request.model, request.dataset) for name, params in specs]
 
 
 def cell_key(request: RunRequest, method: Method) -> str:

@@ -76,7 +76,7 @@ def _forget_sets(where: str, value: Any) -> list[tuple[int, ...]]:
     return sets
 
 
-def _method_grid(where: str, methods: Any, model: str) -> list[tuple[str, dict[str, Any]]]:
+def _method_grid(where: str, methods: Any, model: str, dataset: str) -> list[tuple[str, dict[str, Any]]]:
     if not isinstance(methods, dict) or not methods:
         raise SuiteError(f"{where}: expected a table of methods, e.g. [methods] unsir = {{}}")
     out = []
@@ -92,7 +92,7 @@ def _method_grid(where: str, methods: Any, model: str) -> list[tuple[str, dict[s
         for combo in itertools.product(*[params[f] if isinstance(params[f], list) else [params[f]] for f in fields]):
             chosen = dict(zip(fields, combo))
             try:
-                cls.from_params(chosen, model)
+                cls.from_params(chosen, model, dataset)
             except UserError as exc:
                 raise SuiteError(f"{key}: {exc}") from None
             out.append((name, chosen))
@@ -145,7 +145,7 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
             default_recipe(dataset, model, recipe)
         except UserError as exc:
             raise SuiteError(f"{label}: recipe: {exc}") from None
-        methods = tuple(_method_grid(f"{label}: methods", raw.get("methods"), model))
+        methods = tuple(_method_grid(f"{label}: methods", raw.get("methods"), model, dataset))
         for forget, seed in itertools.product(forgets, seeds):
             requests.append(RunRequest(
                 dataset=dataset, model=model, methods=methods, forget=forget, seed=seed, device=device,

@@ -82,9 +82,10 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         lines.append([str(row.get("id", "")), _setting(row), str(row["seed"]), row["method"], row["status"], time_s,
                       *[_pct(metrics.get(m)) for _, m in ACCURACY_COLUMNS],
                       _phases(row.get("phases") or {}, row.get("reused_phases") or [])])
+    shown = [c for c in PRIVACY_COLUMNS if any(c[1] in (row.get("metrics") or {}) for row in rows)]
     privacy = [[str(row.get("id", "")), row["method"],
-                *[_fmt((row.get("metrics") or {}).get(m), f) for _, m, f in PRIVACY_COLUMNS]] for row in rows]
-    out = _grid(header, lines) + [""] + _grid(["id", "method", *[h for h, _, _ in PRIVACY_COLUMNS]], privacy)
+                *[_fmt((row.get("metrics") or {}).get(m), f) for _, m, f in shown]] for row in rows]
+    out = _grid(header, lines) + [""] + _grid(["id", "method", *[h for h, _, _ in shown]], privacy)
     notes = ["accuracies in %; * = seconds reused from the cached measurement; "
              "MIA scores and distances are best when closest to the retrain row"]
     notes += signal_notes(rows)
