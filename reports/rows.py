@@ -7,7 +7,7 @@ from typing import Any
 
 PUBLIC_FIELDS = ("id", "run_id", "created", "dataset", "model", "forget", "seed", "method", "method_version",
                  "params", "access", "status", "error", "time_s", "phases", "reused_phases", "peak_mem_bytes",
-                 "metrics", "recipe", "env")
+                 "metrics", "recipe", "env", "cell_key")
 
 
 def _finite(value: Any) -> Any:
