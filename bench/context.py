@@ -9,7 +9,6 @@ from torch import Tensor, nn
 
 from unlearnbench.augment import Augment
 from unlearnbench.errors import DataAccessError
-from unlearnbench.recipes import Recipe
 from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer
 

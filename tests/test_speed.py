@@ -1,7 +1,6 @@
 """The speed report: FLOP counting known answers, and a report over every method on a tiny setting."""
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 
