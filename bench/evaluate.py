@@ -8,9 +8,8 @@ import torch
 from torch import nn
 
 from unlearnbench.errors import DivergedError
-from unlearnbench.errors import UserError
 from unlearnbench.metrics import METRICS, MetricInputs, Outputs, compute_metrics, setting_summary, summary_metrics
-from unlearnbench.metrics.lira import MIN_SHADOWS, ShadowStats, fit_shadows, logit_confidence
+from unlearnbench.metrics.lira import ShadowStats, check_shadow_count, fit_shadows, logit_confidence
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.train import predict
 
@@ -63,8 +62,7 @@ def _inputs(model: nn.Module, outputs: Outputs, reference: Optional[Reference], 
 
 def train_shadows(setting: Setting, count: int, progress: Optional[Progress] = None) -> ShadowStats:
     """Fits the per-example attack on `count` original and `count` retrained models with other seeds (cached)."""
-    if count < MIN_SHADOWS:
-        raise UserError(f"--mia-shadows {count} is too few: give 0 (off) or at least {MIN_SHADOWS}")  # API callers
+    check_shadow_count(count)
     idx = setting.split.forget_train
     x, y = setting.data.x_train[idx], setting.data.y_train[idx]
     sides: dict[str, list] = {"original": [], "retrain": []}
@@ -82,8 +80,7 @@ def build_reference(setting: Setting, progress: Optional[Progress] = None, shado
     stats = train_shadows(setting, shadows, progress) if shadows else None
     retrained = setting.trained("retrain", progress)
     ref_outputs = split_outputs(retrained.model, setting)
-    ref_metrics = compute_metrics(MetricInputs(retrained.model, ref_outputs, retrained.model, ref_outputs,
-                                               setting.seed, stats))
+    ref_metrics = compute_metrics(_inputs(retrained.model, ref_outputs, None, setting.seed, stats))
     original = setting.trained("original").model
     partial = Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds, {}, stats)
     orig_metrics = compute_metrics(_inputs(original, split_outputs(original, setting), partial, setting.seed, stats))

@@ -23,7 +23,7 @@ from unlearnbench.errors import DataAccessError, DivergedError, UserError
 from unlearnbench.evaluate import Reference, build_reference, stage_accuracies, score
 from unlearnbench.forget import check_forget, split_by_classes
 from unlearnbench.method import METHODS, Method
-from unlearnbench.metrics.lira import MIN_SHADOWS
+from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models import MODELS
 from unlearnbench.plugins import load_plugins
 from unlearnbench.recipes import default_recipe
@@ -159,8 +159,7 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
             run_id: Optional[str] = None) -> list[dict[str, Any]]:
     """Runs every requested method on the setting, handing each row to `on_row` as soon as it is done."""
     methods = build_methods(request)
-    if request.mia_shadows and request.mia_shadows < MIN_SHADOWS:
-        raise UserError(f"--mia-shadows {request.mia_shadows} is too few: give 0 (off) or at least {MIN_SHADOWS}")
+    check_shadow_count(request.mia_shadows)  # before any training
     setting = prepare_setting(request, progress)
     setting.trained("original", progress)
     reference = build_reference(setting, progress, request.mia_shadows)

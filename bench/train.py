@@ -45,9 +45,9 @@ def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.d
 
 
 def train_steps(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, *, batch_size: int,
-                generator: torch.Generator, augment: Optional[Augment] = None, sign: float = 1.0,
+                generator: torch.Generator, augment: Optional[Augment] = None,
                 scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None) -> Tensor:
-    """One epoch of cross-entropy steps (sign -1 ascends the loss); returns a device flag of non-finite losses."""
+    """One epoch of cross-entropy steps; returns a device flag of non-finite losses."""
     model.train()
     bad = torch.zeros((), dtype=torch.bool, device=x.device)
     for idx in batches(len(x), batch_size, generator, x.device):
@@ -57,11 +57,26 @@ def train_steps(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimiz
         loss = F.cross_entropy(model(xb), y[idx])
         bad |= ~torch.isfinite(loss)  # no host sync inside the loop: checked once per epoch
         opt.zero_grad(set_to_none=True)
-        (loss * sign).backward()
+        loss.backward()
         opt.step()
         if scheduler is not None:
             scheduler.step()
     return bad
+
+
+def train_epochs(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, *, epochs: int,
+                 batch_size: int, generator: torch.Generator, augment: Optional[Augment] = None,
+                 scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None, what: str = "training",
+                 on_epoch: Optional[EpochCallback] = None) -> nn.Module:
+    """`epochs` passes of `train_steps`; raises DivergedError naming `what` and the epoch on a non-finite loss."""
+    for epoch in range(epochs):
+        bad = train_steps(model, x, y, opt, batch_size=batch_size, generator=generator, augment=augment,
+                          scheduler=scheduler)
+        if bool(bad):  # one host sync per epoch
+            raise DivergedError(f"diverged: non-finite loss in {what} epoch {epoch + 1}")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, epochs)
+    return model
 
 
 def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe, generator: torch.Generator,
@@ -69,15 +84,8 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe, generator: torch
     """Trains `model` on (x, y) with `recipe`; raises DivergedError on a non-finite loss."""
     opt = make_optimizer(model.parameters(), recipe.optimizer, recipe.lr, recipe.momentum, recipe.weight_decay)
     scheduler = _schedule(opt, recipe, recipe.epochs * math.ceil(len(x) / recipe.batch_size))
-    use_augment = augment if recipe.augment else None
-    for epoch in range(recipe.epochs):
-        bad = train_steps(model, x, y, opt, batch_size=recipe.batch_size, generator=generator,
-                          augment=use_augment, scheduler=scheduler)
-        if bool(bad):
-            raise DivergedError(f"training diverged (non-finite loss) in epoch {epoch + 1}")
-        if on_epoch is not None:
-            on_epoch(epoch + 1, recipe.epochs)
-    return model
+    return train_epochs(model, x, y, opt, epochs=recipe.epochs, batch_size=recipe.batch_size, generator=generator,
+                        augment=augment if recipe.augment else None, scheduler=scheduler, on_epoch=on_epoch)
 
 
 def predict(model: nn.Module, x: Tensor, batch_size: int = EVAL_BATCH) -> Tensor:

@@ -13,9 +13,8 @@ from torch import nn
 
 from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
-from unlearnbench.errors import DivergedError
 from unlearnbench.method import Method, register_method
-from unlearnbench.train import make_optimizer, train_steps
+from unlearnbench.train import make_optimizer, train_epochs
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,6 @@ class Finetune(Method):
         x, y = ctx.retain()
         opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, c.weight_decay)
         with ctx.phase("finetune"):
-            for epoch in range(c.epochs):
-                bad = train_steps(model, x, y, opt, batch_size=c.batch_size or ctx.recipe.batch_size,
-                                  generator=ctx.rng, augment=ctx.augment)
-                if bool(bad):
-                    raise DivergedError(f"diverged: non-finite loss in fine-tuning epoch {epoch + 1}")
+            train_epochs(model, x, y, opt, epochs=c.epochs, batch_size=c.batch_size or ctx.recipe.batch_size,
+                         generator=ctx.rng, augment=ctx.augment, what="fine-tuning")
         return model

@@ -12,6 +12,7 @@ import jinja2
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
 from unlearnbench.reports.figures import FIGURES, render_svg
+from unlearnbench.reports.rows import format_speedup
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -56,11 +57,11 @@ class SettingView:
 
 
 def fmt(value: Optional[float], col: Column) -> str:
-    """A number in the column's format ('-' when missing, '>1e4x' for a near-zero-time speedup)."""
+    """A number in the column's format ('-' when missing; speedups capped as in every rendering)."""
+    if col.name == "speedup_vs_retrain":
+        return format_speedup(value)
     if value is None or not math.isfinite(value):
         return "-"
-    if col.name == "speedup_vs_retrain" and value >= 1e4:
-        return ">1e4x"
     return col.pattern.format(value)
 
 

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
 from unlearnbench.reports.html import template_environment
+from unlearnbench.reports.rows import format_speedup
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def _stat_text(stat: Stat, digits: int = 4) -> str:
 
 
 def _speed_text(stat: Stat) -> str:
-    return "-" if not math.isfinite(stat.mean) else (">1e4x" if stat.mean >= 1e4 else f"{stat.mean:.1f}x")
+    return format_speedup(stat.mean)
 
 
 def rank(settings: Sequence[SettingResult]) -> list[Entry]:

@@ -8,7 +8,7 @@ import math
 from typing import Any, Sequence
 
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
-from unlearnbench.reports.rows import flat_row, public_row
+from unlearnbench.reports.rows import flat_row, format_speedup, public_row
 
 # (header, metric name): the columns a reader compares first; every metric is in JSON/CSV.
 ACCURACY_COLUMNS = (
@@ -18,9 +18,7 @@ ACCURACY_COLUMNS = (
 
 
 def _pct(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{100 * value:.2f}"
+    return _fmt(100 * value if isinstance(value, (int, float)) else value, "{:.2f}")
 
 
 def _phases(phases: dict[str, float], reused: Sequence[str]) -> str:
@@ -34,16 +32,16 @@ PRIVACY_COLUMNS = (
     ("mia_loss", "mia_loss", "{:.3f}"), ("auc", "mia_loss_auc", "{:.3f}"),
     ("js", "js_to_retrain", "{:.4f}"), ("act_dist", "act_dist_to_retrain", "{:.4f}"),
     ("weight_dist", "weight_dist_to_retrain", "{:.2f}"), ("lira_auc", "lira_auc", "{:.3f}"),
-    ("tpr@1%fpr", "lira_tpr_at_1fpr", "{:.3f}"), ("speedup", "speedup_vs_retrain", "{:.1f}x"),
+    ("tpr@1%fpr", "lira_tpr_at_1fpr", "{:.3f}"), ("speedup", "speedup_vs_retrain", "speedup"),
     ("retrain_gap", "retrain_gap", "{:.4f}"),
 )
 
 
 def _fmt(value: Any, pattern: str) -> str:
+    if pattern == "speedup":
+        return format_speedup(value)
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
-    if pattern.endswith("x") and value >= 1e4:
-        return ">1e4x"
     return pattern.format(value)
 
 

@@ -22,13 +22,13 @@ def setting(tmp_path_factory):
 def impair_data(setting, monkeypatch):
     """Runs UNSIR and returns the (x, y) of its impair epoch."""
     calls = []
-    real = unsir_module.train_steps
+    real = unsir_module.train_epochs
 
     def spy(model, x, y, *args, **kwargs):
         calls.append((x.clone(), y.clone()))
         return real(model, x, y, *args, **kwargs)
 
-    monkeypatch.setattr(unsir_module, "train_steps", spy)
+    monkeypatch.setattr(unsir_module, "train_epochs", spy)
     method = UNSIR.from_params(SMALL)
     method.unlearn(setting.trained("original").model, context(setting, method.access, "unsir"))
     return calls[0]

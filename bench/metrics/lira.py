@@ -18,10 +18,17 @@ import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import Tensor
 
+from unlearnbench.errors import UserError
 from unlearnbench.metrics.base import MetricInputs, register_metric
 
 MIN_SHADOWS = 2  # per side: a standard deviation needs two models
 LOW_FPR = 0.01  # operating point of the reported true-positive rate
+
+
+def check_shadow_count(count: int) -> None:
+    """Raises UserError unless `count` is 0 (off) or enough shadow models per side for a standard deviation."""
+    if count and count < MIN_SHADOWS:
+        raise UserError(f"--mia-shadows {count} is too few: give 0 (off) or at least {MIN_SHADOWS}")
 
 
 def logit_confidence(logits: Tensor, labels: Tensor) -> Tensor:
