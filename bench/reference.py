@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from unlearnbench.recipes import Recipe
 from unlearnbench.registry import Registry
 from unlearnbench.setting import Setting
 
@@ -33,6 +34,15 @@ def dataloader_epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, opt: to
         (sign * loss).backward()
         opt.step()
         running += loss.item()
+
+
+def plain_optimizer(model: nn.Module, recipe: Recipe, lr_scale: float = 1.0) -> torch.optim.Optimizer:
+    """The recipe's optimiser with PyTorch's default kernels (no fused option), as a tutorial constructs it."""
+    lr = recipe.lr * lr_scale
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=recipe.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0,
+                           weight_decay=recipe.weight_decay)
 
 
 def dataloader_predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
@@ -73,9 +83,7 @@ def retrain_reference(model: nn.Module, cfg: Any, setting: Setting) -> nn.Module
     x, y = _split(setting, "retain_train")
     fresh = setting.new_model()
     r = setting.recipe
-    opt = (torch.optim.Adam(fresh.parameters(), lr=r.lr, weight_decay=r.weight_decay) if r.optimizer == "adam"
-           else torch.optim.SGD(fresh.parameters(), lr=r.lr, momentum=r.momentum, nesterov=r.momentum > 0,
-                                weight_decay=r.weight_decay))
+    opt = plain_optimizer(fresh, r)
     for epoch in range(r.epochs):
         dataloader_epoch(fresh, x, y, opt, r.batch_size, seed=epoch)
     return fresh

@@ -12,7 +12,7 @@ from torch import nn
 
 from unlearnbench.cache import ModelCache
 from unlearnbench.context import UnlearnContext
-from unlearnbench.reference import REFERENCES, dataloader_epoch, dataloader_predict
+from unlearnbench.reference import REFERENCES, dataloader_epoch, dataloader_predict, plain_optimizer
 from unlearnbench.runner import METHOD_RNG_OFFSET, RunRequest, build_methods, prepare_setting, warm_up
 from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer, synchronize
@@ -121,12 +121,14 @@ def _method_row(setting: Setting, method, repeat: int) -> SpeedRow:
 def _loop_rows(setting: Setting, repeat: int) -> list[SpeedRow]:
     """The training epoch and the evaluation pass, against their DataLoader references."""
     data, recipe = setting.data, setting.recipe
-    model = setting.new_model()
+    model, ref_model = setting.new_model(), setting.new_model()
+    # A tenth of the recipe's lr: repeated epochs from one start must not drift into divergence.
     opt = make_optimizer(model.parameters(), recipe.optimizer, recipe.lr / 10, recipe.momentum, recipe.weight_decay)
+    ref_opt = plain_optimizer(ref_model, recipe, lr_scale=0.1)
     gen = setting.generator()
     epoch_s, epoch_gflop = _timed(data.device, lambda: train_steps(
         model, data.x_train, data.y_train, opt, batch_size=recipe.batch_size, generator=gen), repeat)
-    ref_s, _ = _timed(data.device, lambda: dataloader_epoch(model, data.x_train, data.y_train, opt,
+    ref_s, _ = _timed(data.device, lambda: dataloader_epoch(ref_model, data.x_train, data.y_train, ref_opt,
                                                             recipe.batch_size, seed=0), repeat)
     eval_s, eval_gflop = _timed(data.device, lambda: predict(model, data.x_train), repeat)
     ref_eval, _ = _timed(data.device, lambda: dataloader_predict(model, data.x_train), repeat)

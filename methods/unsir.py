@@ -83,7 +83,7 @@ class UNSIR(Method):
         labels = classes.repeat_interleave(c.noise_batch)
         noise = torch.randn(len(labels), *ctx.input_shape, generator=ctx.rng, device=ctx.device)
         noise.requires_grad_(True)
-        opt = torch.optim.Adam([noise], lr=c.noise_lr)
+        opt = make_optimizer([noise], "adam", c.noise_lr)
         was_training = model.training
         frozen = [p for p in model.parameters() if p.requires_grad]
         model.eval()

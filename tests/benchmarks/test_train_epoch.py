@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest_paths import MNIST_ROOT, needs_mnist
-from unlearnbench.reference import dataloader_epoch
+from unlearnbench.reference import dataloader_epoch, plain_optimizer
 from unlearnbench.data import load_data
 from unlearnbench.models import build_model
 from unlearnbench.recipes import default_recipe
@@ -19,23 +19,23 @@ def mnist():
 
 def _setup(data):
     recipe = default_recipe("mnist", "mlp")
-    model = build_model("mlp", data.input_shape, data.num_classes, seed=0)
-    opt = make_optimizer(model.parameters(), recipe.optimizer, recipe.lr / 10, recipe.momentum, recipe.weight_decay)
-    return model, opt, recipe.batch_size
+    return build_model("mlp", data.input_shape, data.num_classes, seed=0), recipe
 
 
 @needs_mnist
 @pytest.mark.benchmark(group="train-epoch-mnist-mlp")
 def test_harness_epoch(benchmark, mnist):
-    model, opt, bs = _setup(mnist)
+    model, recipe = _setup(mnist)
+    opt = make_optimizer(model.parameters(), recipe.optimizer, recipe.lr / 10, recipe.momentum, recipe.weight_decay)
     gen = torch.Generator().manual_seed(0)
-    benchmark.pedantic(lambda: train_steps(model, mnist.x_train, mnist.y_train, opt, batch_size=bs, generator=gen),
-                       rounds=5, warmup_rounds=1)
+    benchmark.pedantic(lambda: train_steps(model, mnist.x_train, mnist.y_train, opt, batch_size=recipe.batch_size,
+                                           generator=gen), rounds=5, warmup_rounds=1)
 
 
 @needs_mnist
 @pytest.mark.benchmark(group="train-epoch-mnist-mlp")
 def test_reference_dataloader_epoch(benchmark, mnist):
-    model, opt, bs = _setup(mnist)
-    benchmark.pedantic(lambda: dataloader_epoch(model, mnist.x_train, mnist.y_train, opt, bs, seed=0),
+    model, recipe = _setup(mnist)
+    opt = plain_optimizer(model, recipe, lr_scale=0.1)
+    benchmark.pedantic(lambda: dataloader_epoch(model, mnist.x_train, mnist.y_train, opt, recipe.batch_size, seed=0),
                        rounds=5, warmup_rounds=1)
