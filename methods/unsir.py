@@ -51,15 +51,22 @@ class UNSIRConfig:
         require_non_negative(self, "noise_l2")
 
 
-def noise_loss(logits: Tensor, labels: Tensor, noise: Tensor, l2: float, groups: int = 1) -> Tensor:
-    """Error-maximising objective to minimise, -CE(f(N), y) + l2 * mean_i ||N_i||^2, summed over `groups`.
+def noise_error(logits: Tensor, labels: Tensor, groups: int = 1) -> Tensor:
+    """The error part of the noise objective, to minimise: -sum over forget classes of CE(f(N_class), class).
 
-    Rows are `groups` equal consecutive blocks (one per forget class); each block's loss is the notebook's
-    per-class loss, so summing keeps every class's gradient what its own loop would give.
+    Rows are `groups` equal consecutive blocks (one per forget class); each block's mean cross-entropy is the
+    notebook's per-class term, so the sum keeps every class's gradient what its own loop would give.
     """
-    ce = F.cross_entropy(logits, labels, reduction="none").view(groups, -1).mean(1)
-    norm = noise.square().flatten(1).sum(1).view(groups, -1).mean(1)
-    return (-ce + l2 * norm).sum()
+    return -groups * F.cross_entropy(logits, labels)  # equal blocks: the sum of block means is groups x the mean
+
+
+def noise_optimizer(noise: Tensor, cfg: UNSIRConfig) -> torch.optim.Optimizer:
+    """Adam on the noise whose weight decay is the objective's l2 * mean_i ||N_i||^2 term.
+
+    Adam's (coupled) weight decay adds wd * N to the gradient; the term's gradient is (2 * l2 / n) * N_i for a
+    batch of n, so it enters the fused Adam kernel instead of four element-wise autograd ops per step.
+    """
+    return make_optimizer([noise], "adam", cfg.noise_lr, weight_decay=2 * cfg.noise_l2 / cfg.noise_batch)
 
 
 @register_method("unsir")
@@ -83,7 +90,7 @@ class UNSIR(Method):
         labels = classes.repeat_interleave(c.noise_batch)
         noise = torch.randn(len(labels), *ctx.input_shape, generator=ctx.rng, device=ctx.device)
         noise.requires_grad_(True)
-        opt = make_optimizer([noise], "adam", c.noise_lr)
+        opt = noise_optimizer(noise, c)
         was_training = model.training
         frozen = [p for p in model.parameters() if p.requires_grad]
         model.eval()
@@ -91,7 +98,7 @@ class UNSIR(Method):
             p.requires_grad_(False)
         try:
             for _ in range(c.noise_steps):
-                loss = noise_loss(model(noise), labels, noise, c.noise_l2, groups=len(classes))
+                loss = noise_error(model(noise), labels, groups=len(classes))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

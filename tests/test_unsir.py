@@ -8,7 +8,7 @@ import torch.nn.functional as F
 import unlearnbench.methods.unsir as unsir_module
 from helpers import cell_row, context, tiny_setting
 from unlearnbench.errors import ConfigError
-from unlearnbench.methods.unsir import UNSIR, noise_loss
+from unlearnbench.methods.unsir import UNSIR, noise_error, noise_optimizer
 
 SMALL = {"noise_batch": 8, "noise_copies": 3, "retain_per_class": 20, "noise_steps": 5}
 
@@ -34,30 +34,41 @@ def impair_data(setting, monkeypatch):
     return calls[0]
 
 
-def test_noise_loss_is_negative_cross_entropy_plus_l2():
-    logits, labels = torch.randn(4, 3), torch.tensor([1, 1, 1, 1])
-    noise = torch.ones(4, 1, 2, 2)
-    expected = -F.cross_entropy(logits, labels) + 0.1 * 4.0
-    assert torch.allclose(noise_loss(logits, labels, noise, 0.1), expected)
+def test_noise_error_is_minus_the_sum_of_per_class_cross_entropies():
+    logits, labels = torch.randn(6, 3), torch.tensor([0, 0, 0, 2, 2, 2])
+    expected = -(F.cross_entropy(logits[:3], labels[:3]) + F.cross_entropy(logits[3:], labels[3:]))
+    assert torch.allclose(noise_error(logits, labels, groups=2), expected)
 
 
-def test_noise_loss_maximises_the_forget_class_error():
+def test_noise_error_maximises_the_forget_class_error():
     logits = torch.zeros(2, 3, requires_grad=True)
-    noise_loss(logits, torch.tensor([0, 0]), torch.zeros(2, 1, 1, 1), 0.1).backward()
+    noise_error(logits, torch.tensor([0, 0])).backward()
     # Descending this loss lowers the true-class logit: the error on the forget class grows.
     assert (logits.grad[:, 0] > 0).all()
 
 
-def test_joint_loss_gives_each_class_its_own_gradient():
-    noise = torch.randn(6, 1, 2, 2, requires_grad=True)
-    weights = torch.randn(4, 3)
+def test_noise_steps_equal_per_class_adam_on_the_papers_objective():
+    """Joint noise with the L2 term as Adam weight decay == each class's own Adam on -CE + l2 * mean ||N||^2."""
+    cfg = UNSIR.from_params({"noise_batch": 3, "noise_lr": 0.1, "noise_l2": 0.1}).cfg
+    weights = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
+    start = torch.randn(6, 1, 2, 2, generator=torch.Generator().manual_seed(2))
     labels = torch.tensor([0, 0, 0, 2, 2, 2])
-    noise_loss(noise.flatten(1) @ weights, labels, noise, 0.1, groups=2).backward()
-    joint = noise.grad.clone()
+    joint = start.clone().requires_grad_(True)
+    opt = noise_optimizer(joint, cfg)
+    for _ in range(5):
+        opt.zero_grad()
+        noise_error(joint.flatten(1) @ weights, labels, groups=2).backward()
+        opt.step()
     for block in (slice(0, 3), slice(3, 6)):
-        part = noise.detach()[block].clone().requires_grad_(True)
-        noise_loss(part.flatten(1) @ weights, labels[block], part, 0.1).backward()
-        assert torch.allclose(joint[block], part.grad)
+        own = start[block].clone().requires_grad_(True)
+        own_opt = torch.optim.Adam([own], lr=cfg.noise_lr)
+        for _ in range(5):
+            own_opt.zero_grad()
+            paper = -F.cross_entropy(own.flatten(1) @ weights, labels[block]) + cfg.noise_l2 * own.square().sum(
+                (1, 2, 3)).mean()
+            paper.backward()
+            own_opt.step()
+        assert torch.allclose(joint.detach()[block], own.detach(), atol=1e-6)
 
 
 def test_learned_noise_raises_the_forget_class_loss(setting):
