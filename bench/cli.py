@@ -118,7 +118,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UserError(f"--repeat {args.repeat} must be at least 1")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     request = RunRequest(dataset=args.dataset, model=args.model, methods=methods, forget=parse_forget(args.forget),
-                         device=args.device, data_root=args.data_root,
+                         device=args.device, data_root=args.data_root, recipe=_key_values(args.recipe, "--recipe"),
                          cache_dir=Path(args.cache_dir) if args.cache_dir else None)
     peak, rows, setting = speed_report(request, args.repeat, None if args.quiet else _progress)
     print(format_speed(peak, rows, setting, device_name(setting.data.device)))
@@ -191,6 +191,8 @@ SHARED_OPTIONS: dict[str, dict[str, Any]] = {
     "--cache-dir": dict(help="trained-model cache (default: ~/.cache/unlearnbench)"),
     "--out": dict(default=str(DEFAULT_OUT), help="output folder holding results.db"),
     "--quiet": dict(action="store_true", help="no progress lines"),
+    "--recipe": dict(action="append", default=[], metavar="FIELD=VALUE",
+                     help="override the training recipe, e.g. epochs=3 or precision=bf16 (repeatable)"),
 }
 
 
@@ -206,15 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(prog="unlearnbench", description="Benchmark machine-unlearning methods on image classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    setting = ("--dataset", "--model", "--methods", "--forget", "--device", "--data-root", "--cache-dir")
+    setting = ("--dataset", "--model", "--methods", "--forget", "--device", "--data-root", "--cache-dir", "--recipe")
     run_p = _command(sub, "run", "run methods on one dataset/model/forget setting", cmd_run, *setting, "--out",
                      "--quiet")
     run_p.add_argument("--seed", type=int, default=0, help="seed of training and methods (default: 0)")
     run_p.add_argument("--download", action="store_true", help="download missing torchvision datasets")
     run_p.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                        help="override a method hyperparameter (repeatable)")
-    run_p.add_argument("--recipe", action="append", default=[], metavar="FIELD=VALUE",
-                       help="override the training recipe, e.g. epochs=3 (repeatable)")
     run_p.add_argument("--mia-shadows", type=int, default=0, metavar="K",
                        help="per-example (LiRA-style) attack with K original + K retrained shadow models (default 0: off)")
     res_p = _command(sub, "results", "print stored results", cmd_results, "--out")

@@ -10,6 +10,7 @@ from unlearnbench.errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("onecycle", "cosine", "constant")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Recipe:
     schedule: str = "onecycle"  # "onecycle", "cosine" or "constant" per step
     augment: bool = True  # use the dataset's training augmentation, if it has one
     train_subset: int = 0  # train on a fixed random subset of this many train samples (0: all); privacy stress
+    precision: str = "fp32"  # "bf16": training and unlearning steps under bf16 autocast (evaluation stays fp32)
+    channels_last: bool = False  # conv weights (and so activations) in NHWC layout, faster on CUDA tensor cores
 
     def __post_init__(self) -> None:
         require_positive(self, "epochs", "lr", "batch_size")
@@ -33,6 +36,19 @@ class Recipe:
             raise ConfigError(f"Recipe.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"Recipe.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"Recipe.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+
+# Fields added after results were first stored, with the value that reproduces the earlier behaviour: they enter
+# keys and stored rows only when set otherwise, so stored cells and cached models keep their identity.
+_LATER_FIELDS: dict[str, Any] = {"precision": "fp32", "channels_last": False}
+
+
+def recipe_identity(recipe: Recipe) -> dict[str, Any]:
+    """The recipe as it enters cache keys, cell keys and stored rows."""
+    fields = dataclasses.asdict(recipe)
+    return {k: v for k, v in fields.items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
 
 
 # Tuned here so the originals pass the foundation targets (digits/mlp >= 95 %, mnist/mlp >= 97.5 %,

@@ -1,7 +1,6 @@
 """Runs benchmark cells: prepare a setting, time each method's `unlearn`, score it, store the row."""
 from __future__ import annotations
 
-import dataclasses
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from unlearnbench.method import METHODS, Method
 from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models import MODELS
 from unlearnbench.plugins import load_plugins
-from unlearnbench.recipes import default_recipe
+from unlearnbench.recipes import default_recipe, recipe_identity
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.store import ResultStore
 from unlearnbench.timing import PhaseTimer, peak_memory_bytes
@@ -86,7 +85,7 @@ def cell_key(request: RunRequest, method: Method) -> str:
     """A stable identity of one cell: setting, recipe, device kind, method, its version and config."""
     payload = {
         "dataset": request.dataset, "model": request.model, "forget": sorted(request.forget), "seed": request.seed,
-        "recipe": dataclasses.asdict(default_recipe(request.dataset, request.model, request.recipe)),
+        "recipe": recipe_identity(default_recipe(request.dataset, request.model, request.recipe)),
         "device": resolve_device(request.device).type, "mia_shadows": request.mia_shadows,
         "method": method.name, "version": method.version, "params": config_dict(method.cfg),
     }
@@ -117,7 +116,8 @@ def warm_up(setting: Setting) -> None:
     """One untimed forward/backward so kernel selection and allocator growth stay out of the first cell."""
     model = setting.new_model()
     x, y = setting.data.x_train[:256], setting.data.y_train[:256]
-    F.cross_entropy(model(x), y).backward()
+    with setting.autocast():
+        F.cross_entropy(model(x), y).backward()
 
 
 def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
@@ -128,7 +128,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
         "dataset": setting.dataset, "model": setting.model, "forget": list(setting.forget), "seed": setting.seed,
         "method": method.name, "method_version": method.version, "params": config_dict(method.cfg),
         "params_hash": config_hash(method.cfg), "access": sorted(method.access), "env": env,
-        "recipe": config_dict(setting.recipe), "phases": {}, "reused_phases": [], "metrics": {},
+        "recipe": recipe_identity(setting.recipe), "phases": {}, "reused_phases": [], "metrics": {},
         "status": "ok", "error": None, "time_s": None, "peak_mem_bytes": None, "cell_key": key,
     }
     stages: dict[str, float] = {}
@@ -142,7 +142,8 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
     try:
         model = setting.trained("original").model
         timer.start()
-        model = method.unlearn(model, ctx)
+        with setting.autocast():
+            model = method.unlearn(model, ctx)
         row["time_s"] = timer.stop()
         row["peak_mem_bytes"] = peak_memory_bytes(setting.data.device)
         row["phases"], row["reused_phases"] = dict(timer.phases), sorted(timer.reused)

@@ -1,11 +1,12 @@
 """A benchmark setting (dataset, model, forget classes, seed, recipe) and its cached trained models."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, ContextManager, Optional
 
 import torch
 from torch import nn
@@ -14,7 +15,7 @@ from unlearnbench.cache import ModelCache
 from unlearnbench.data import Data
 from unlearnbench.forget import Split
 from unlearnbench.models import build_model
-from unlearnbench.recipes import Recipe
+from unlearnbench.recipes import Recipe, recipe_identity
 from unlearnbench.timing import synchronize
 from unlearnbench.train import TRAINER_VERSION, fit
 
@@ -57,12 +58,23 @@ class Setting:
         return dataclasses.replace(self, seed=seed, _memo={})
 
     def new_model(self) -> nn.Module:
-        """An untrained model for this setting, on the data's device."""
-        return build_model(self.model, self.data.input_shape, self.data.num_classes, self.seed).to(self.data.device)
+        """An untrained model for this setting, on the data's device, in the recipe's memory format."""
+        model = build_model(self.model, self.data.input_shape, self.data.num_classes, self.seed)
+        # Loading weights copies into these tensors in place, so cached models keep the layout too.
+        layout = torch.channels_last if self.recipe.channels_last else torch.contiguous_format
+        return model.to(self.data.device, memory_format=layout)
+
+    def autocast(self) -> ContextManager:
+        """The recipe's precision for training and unlearning steps: bf16 autocast, or nothing for fp32."""
+        if self.recipe.precision == "bf16":
+            # The scope spans whole loops: autocast's cast cache would keep each weight's bf16 copy from the first
+            # step until the scope exits, so every later step would run on stale weights.
+            return torch.autocast(self.data.device.type, dtype=torch.bfloat16, cache_enabled=False)
+        return contextlib.nullcontext()
 
     def _payload(self, kind: str) -> dict:
         payload = {"kind": kind, "dataset": self.dataset, "model": self.model, "seed": self.seed,
-                   "recipe": dataclasses.asdict(self.recipe), "trainer_version": TRAINER_VERSION}
+                   "recipe": recipe_identity(self.recipe), "trainer_version": TRAINER_VERSION}
         if kind == "retrain":
             payload["forget"] = list(self.forget)
         return payload
@@ -97,8 +109,9 @@ class Setting:
 
         synchronize(self.data.device)
         t0 = time.perf_counter()
-        fit(model, x, y, self.recipe, self.generator(offset=1 if kind == "retrain" else 0),
-            augment=self.data.augment, on_epoch=on_epoch)
+        with self.autocast():
+            fit(model, x, y, self.recipe, self.generator(offset=1 if kind == "retrain" else 0),
+                augment=self.data.augment, on_epoch=on_epoch)
         synchronize(self.data.device)
         seconds = time.perf_counter() - t0
         self.cache.save(payload, model, seconds)

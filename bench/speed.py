@@ -20,12 +20,13 @@ from unlearnbench.train import make_optimizer, predict, train_steps
 
 PEAK_SIZE = 2048  # square fp32 matmul used to measure the device's peak
 PEAK_SECONDS = 1.0  # how long to keep measuring it
+PEAK_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}  # recipe precision -> dtype of its matmuls
 
 
-def matmul_peak(device: torch.device) -> float:
-    """Measured fp32 matmul throughput of `device` in GFLOP/s (best of repeated large products)."""
-    a = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device)
-    b = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device)
+def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32) -> float:
+    """Measured matmul throughput of `device` in `dtype`, in GFLOP/s (best of repeated large products)."""
+    a = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device, dtype=dtype)
+    b = torch.randn(PEAK_SIZE, PEAK_SIZE, device=device, dtype=dtype)
     best, start = float("inf"), time.perf_counter()
     while time.perf_counter() - start < PEAK_SECONDS:
         synchronize(device)
@@ -118,8 +119,8 @@ def _method_row(setting: Setting, method, repeat: int) -> SpeedRow:
     return best
 
 
-def _loop_rows(setting: Setting, repeat: int) -> list[SpeedRow]:
-    """The training epoch and the evaluation pass, against their DataLoader references."""
+def _epoch_row(setting: Setting, repeat: int) -> SpeedRow:
+    """The training epoch against the DataLoader reference epoch."""
     data, recipe = setting.data, setting.recipe
     model, ref_model = setting.new_model(), setting.new_model()
     # A tenth of the recipe's lr: repeated epochs from one start must not drift into divergence.
@@ -130,30 +131,36 @@ def _loop_rows(setting: Setting, repeat: int) -> list[SpeedRow]:
         model, data.x_train, data.y_train, opt, batch_size=recipe.batch_size, generator=gen), repeat)
     ref_s, _ = _timed(data.device, lambda: dataloader_epoch(ref_model, data.x_train, data.y_train, ref_opt,
                                                             recipe.batch_size, seed=0), repeat)
+    return SpeedRow("train epoch", epoch_s, {}, ref_s, epoch_gflop)
+
+
+def _eval_row(setting: Setting, repeat: int) -> SpeedRow:
+    """The evaluation pass (always fp32) against a DataLoader evaluation loop."""
+    data, model = setting.data, setting.trained("original").model
     eval_s, eval_gflop = _timed(data.device, lambda: predict(model, data.x_train), repeat)
-    ref_eval, _ = _timed(data.device, lambda: dataloader_predict(model, data.x_train), repeat)
-    return [SpeedRow("train epoch", epoch_s, {}, ref_s, epoch_gflop), SpeedRow("eval pass", eval_s, {}, ref_eval,
-                                                                              eval_gflop)]
+    ref_s, _ = _timed(data.device, lambda: dataloader_predict(model, data.x_train), repeat)
+    return SpeedRow("eval pass", eval_s, {}, ref_s, eval_gflop)
 
 
 def speed_report(request: RunRequest, repeat: int = 1,
                  progress: Optional[Callable[..., None]] = None) -> tuple[float, list[SpeedRow], Setting]:
-    """(measured peak GFLOP/s, one row per method plus the training epoch and evaluation pass, the setting)."""
+    """(measured peak GFLOP/s in the recipe's precision, a row per method, the training epoch, the eval pass)."""
     methods = build_methods(request)
     setting = prepare_setting(request, progress)
     setting.trained("original", progress)
     warm_up(setting)
-    peak = matmul_peak(setting.data.device)
+    peak = matmul_peak(setting.data.device, PEAK_DTYPES[setting.recipe.precision])
     rows = []
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, setting.autocast():  # the references run in the same precision
         for method in methods:
             setting.cache = ModelCache(tempfile.mkdtemp(dir=scratch))  # empty: retrain is measured, never reused
             if progress:
                 progress(f"timing {method.name}")
             rows.append(_method_row(setting, method, repeat))
-    if progress:
-        progress("timing the training epoch and evaluation pass")
-    return peak, rows + _loop_rows(setting, repeat), setting
+        if progress:
+            progress("timing the training epoch and evaluation pass")
+        rows.append(_epoch_row(setting, repeat))
+    return peak, [*rows, _eval_row(setting, repeat)], setting
 
 
 def format_speed(peak: float, rows: list[SpeedRow], setting: Setting, device_name: str) -> str:
@@ -168,9 +175,12 @@ def format_speed(peak: float, rows: list[SpeedRow], setting: Setting, device_nam
                       " ".join(f"{k}={v:.3f}" for k, v in r.phases.items()) or "-"])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     title = (f"{setting.dataset}/{setting.model} forget {','.join(map(str, setting.forget))} on "
-             f"{setting.data.device} ({device_name}); measured fp32 matmul peak {peak:.0f} GFLOP/s")
+             f"{setting.data.device} ({device_name}); measured {setting.recipe.precision} matmul peak {peak:.0f} GFLOP/s")
     body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, ["-" * w for w in widths]]
             + lines]
     notes = ["ratio = reference seconds / harness seconds (plain DataLoader loop of the same recipe, same run); "
              "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed"]
+    if setting.recipe.precision != "fp32":
+        notes.append(f"methods, references and the epoch ran under {setting.recipe.precision} autocast; "
+                     "the eval pass runs in fp32 (as metrics do), so its % is against the same peak only nominally")
     return "\n".join([title, ""] + body + [""] + notes)

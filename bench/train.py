@@ -91,10 +91,11 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe, generator: torch
 
 
 def predict(model: nn.Module, x: Tensor, batch_size: int = EVAL_BATCH) -> Tensor:
-    """Logits of `model` on `x` in eval mode, batched, without autograd."""
+    """Logits of `model` on `x` in eval mode, batched, without autograd, in fp32 whatever the surrounding scope."""
     was_training = model.training
     model.eval()
-    with torch.inference_mode():
+    # Metrics are computed in fp32 so they compare across recipes' training precisions.
+    with torch.inference_mode(), torch.autocast(x.device.type, enabled=False):
         out = torch.cat([model(chunk) for chunk in x.split(batch_size)]) if len(x) else model(x)
     model.train(was_training)
     return out
