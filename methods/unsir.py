@@ -80,8 +80,10 @@ class UNSIR(Method):
     # 15 retain points. These were chosen by a sweep here (MNIST/mlp, forget {0} and {0,2}, seed 0; README).
     # digits has ~135 retain samples per class, so one repair epoch is 5 Adam steps against the notebook's ~32 on
     # CIFAR-10: 8 epochs restore a comparable step count (sweep here: retain-test 97.0 % / 94.7 % instead of
-    # 71.1 % / 59.3 % for forget {0} / {0,2}).
-    model_defaults = {"mlp": {"impair_lr": 0.008, "repair_lr": 0.002}, "digits/mlp": {"repair_epochs": 8}}
+    # 71.1 % / 59.3 % for forget {0} / {0,2}). The small cnn on digits also needs a gentler impair: the notebook's
+    # 0.02 left 11.9 % / 47.7 % retain-test; 0.004 with 8 repair epochs gives 97.0-98.8 % over seeds 0-2, forget 0 %.
+    model_defaults = {"mlp": {"impair_lr": 0.008, "repair_lr": 0.002}, "digits/mlp": {"repair_epochs": 8},
+                      "digits/cnn": {"impair_lr": 0.004, "repair_epochs": 8}}
 
     def learn_noise(self, model: nn.Module, ctx: UnlearnContext) -> tuple[Tensor, Tensor]:
         """One learned noise batch per forget class, with its labels, in the model's input space."""

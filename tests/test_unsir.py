@@ -139,3 +139,9 @@ def test_mlp_family_defaults_apply_and_user_values_win():
     on_digits = UNSIR.from_params(model="mlp", dataset="digits").cfg
     assert on_digits.repair_epochs == 8 and on_digits.impair_lr == 0.008  # pair defaults stack on model defaults
     assert UNSIR.from_params(model="mlp", dataset="mnist").cfg.repair_epochs == 1
+
+
+def test_digits_cnn_defaults_impair_gently_and_repair_longer():
+    cfg = UNSIR.from_params(model="cnn", dataset="digits").cfg
+    assert cfg.impair_lr == 0.004 and cfg.repair_epochs == 8 and cfg.repair_lr == 0.01
+    assert UNSIR.from_params(model="cnn", dataset="mnist").cfg.impair_lr == 0.02
