@@ -38,12 +38,21 @@ def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32) -> flo
 
 
 class FlopCounter:
-    """Counts the matrix-product FLOPs of every Linear and Conv2d call: forward, weight grad and input grad."""
+    """Counts the matrix-product FLOPs of every Linear and Conv2d call (forward, weight grad, input grad) and the
+    samples passed through outermost module calls (one model forward each)."""
 
     def __init__(self) -> None:
         self.flops = 0.0
+        self.samples = 0
+        self._depth = 0  # modules currently inside their forward: 0 before a model's outermost call
+
+    def _enter(self, module: nn.Module, inputs: tuple) -> None:
+        if self._depth == 0 and inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim() > 0:
+            self.samples += inputs[0].shape[0]
+        self._depth += 1
 
     def _hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
+        self._depth -= 1
         if isinstance(module, nn.Linear):
             macs = output.numel() * module.in_features
         elif isinstance(module, nn.Conv2d):
@@ -59,11 +68,13 @@ class FlopCounter:
     @contextmanager
     def counting(self) -> Iterator["FlopCounter"]:
         """Counts while the block runs (every module, whichever model)."""
-        handle = nn.modules.module.register_module_forward_hook(self._hook)
+        handles = [nn.modules.module.register_module_forward_pre_hook(self._enter),
+                   nn.modules.module.register_module_forward_hook(self._hook)]
         try:
             yield self
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
 
 
 @dataclass
@@ -75,6 +86,12 @@ class SpeedRow:
     phases: dict[str, float] = field(default_factory=dict)
     reference_seconds: Optional[float] = None
     gflop: float = 0.0
+    samples: int = 0  # samples through the model (forward passes), for samples/s
+
+    @classmethod
+    def measured(cls, name: str, seconds: float, counter: FlopCounter, **extra: Any) -> "SpeedRow":
+        """A row from a timed run and the counter that watched it."""
+        return cls(name, seconds, gflop=counter.flops / 1e9, samples=counter.samples, **extra)
 
     @property
     def ratio(self) -> Optional[float]:
@@ -82,10 +99,10 @@ class SpeedRow:
         return self.reference_seconds / self.seconds if self.reference_seconds and self.seconds else None
 
 
-def _timed(device: torch.device, fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """(best seconds, GFLOP of one run), after one untimed warm-up call."""
+def _timed(device: torch.device, fn: Callable[[], Any], repeat: int) -> tuple[float, FlopCounter]:
+    """(best seconds, the work of one run), after one untimed warm-up call."""
     fn()
-    best, gflop = float("inf"), 0.0
+    best, counter = float("inf"), FlopCounter()
     for _ in range(repeat):
         counter = FlopCounter()
         synchronize(device)
@@ -93,8 +110,8 @@ def _timed(device: torch.device, fn: Callable[[], Any], repeat: int) -> tuple[fl
         with counter.counting():
             fn()
         synchronize(device)
-        best, gflop = min(best, time.perf_counter() - t0), counter.flops / 1e9
-    return best, gflop
+        best = min(best, time.perf_counter() - t0)
+    return best, counter
 
 
 def _method_row(setting: Setting, method, repeat: int) -> SpeedRow:
@@ -110,7 +127,7 @@ def _method_row(setting: Setting, method, repeat: int) -> SpeedRow:
             method.unlearn(model, ctx)
             seconds = timer.stop()
         if best is None or seconds < best.seconds:
-            best = SpeedRow(method.name, seconds, dict(timer.phases), gflop=counter.flops / 1e9)
+            best = SpeedRow.measured(method.name, seconds, counter, phases=dict(timer.phases))
     reference = REFERENCES.get(method.name) if method.name in REFERENCES else None
     if reference is not None:
         best.reference_seconds, _ = _timed(setting.data.device,
@@ -127,19 +144,19 @@ def _epoch_row(setting: Setting, repeat: int) -> SpeedRow:
     opt = make_optimizer(model.parameters(), recipe.optimizer, recipe.lr / 10, recipe.momentum, recipe.weight_decay)
     ref_opt = plain_optimizer(ref_model, recipe, lr_scale=0.1)
     gen = setting.generator()
-    epoch_s, epoch_gflop = _timed(data.device, lambda: train_steps(
+    epoch_s, work = _timed(data.device, lambda: train_steps(
         model, data.x_train, data.y_train, opt, batch_size=recipe.batch_size, generator=gen), repeat)
     ref_s, _ = _timed(data.device, lambda: dataloader_epoch(ref_model, data.x_train, data.y_train, ref_opt,
                                                             recipe.batch_size, seed=0), repeat)
-    return SpeedRow("train epoch", epoch_s, {}, ref_s, epoch_gflop)
+    return SpeedRow.measured("train epoch", epoch_s, work, reference_seconds=ref_s)
 
 
 def _eval_row(setting: Setting, repeat: int) -> SpeedRow:
     """The evaluation pass (always fp32) against a DataLoader evaluation loop."""
     data, model = setting.data, setting.trained("original").model
-    eval_s, eval_gflop = _timed(data.device, lambda: predict(model, data.x_train), repeat)
+    eval_s, work = _timed(data.device, lambda: predict(model, data.x_train), repeat)
     ref_s, _ = _timed(data.device, lambda: dataloader_predict(model, data.x_train), repeat)
-    return SpeedRow("eval pass", eval_s, {}, ref_s, eval_gflop)
+    return SpeedRow.measured("eval pass", eval_s, work, reference_seconds=ref_s)
 
 
 def speed_report(request: RunRequest, repeat: int = 1,
@@ -165,12 +182,13 @@ def speed_report(request: RunRequest, repeat: int = 1,
 
 def format_speed(peak: float, rows: list[SpeedRow], setting: Setting, device_name: str) -> str:
     """The report as a fixed-width table."""
-    header = ["what", "seconds", "reference s", "ratio", "GFLOP", "GFLOP/s", "% of peak", "phases (s)"]
+    header = ["what", "seconds", "reference s", "ratio", "samples/s", "GFLOP", "GFLOP/s", "% of peak", "phases (s)"]
     lines = []
     for r in rows:
         rate = r.gflop / r.seconds if r.seconds > 0 else 0.0
         lines.append([r.name, f"{r.seconds:.3f}", f"{r.reference_seconds:.3f}" if r.reference_seconds else "-",
-                      f"{r.ratio:.2f}x" if r.ratio else "-", f"{r.gflop:.1f}", f"{rate:.0f}" if r.gflop else "-",
+                      f"{r.ratio:.2f}x" if r.ratio else "-", f"{r.samples / r.seconds:,.0f}" if r.samples else "-",
+                      f"{r.gflop:.1f}", f"{rate:.0f}" if r.gflop else "-",
                       f"{100 * rate / peak:.0f}%" if r.gflop else "-",
                       " ".join(f"{k}={v:.3f}" for k, v in r.phases.items()) or "-"])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
@@ -179,7 +197,9 @@ def format_speed(peak: float, rows: list[SpeedRow], setting: Setting, device_nam
     body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, ["-" * w for w in widths]]
             + lines]
     notes = ["ratio = reference seconds / harness seconds (plain DataLoader loop of the same recipe, same run); "
-             "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed"]
+             "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed",
+             "samples/s counts samples through the model's forward; at 100 % of peak it would be "
+             "samples/s x 100 / (% of peak)"]
     if setting.recipe.precision != "fp32":
         notes.append(f"methods, references and the epoch ran under {setting.recipe.precision} autocast; "
                      "the eval pass runs in fp32 (as metrics do), so its % is against the same peak only nominally")

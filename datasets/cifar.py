@@ -11,6 +11,9 @@ from unlearnbench.data import RawSplits, register_dataset
 from unlearnbench.datasets.torchvision_files import open_split
 
 
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
 def _chw(array) -> torch.Tensor:
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
@@ -35,8 +38,7 @@ def _load(factory: type, label: str, root: Optional[Path], download: bool, class
 @register_dataset("cifar10")
 def load_cifar10(root: Optional[Path], download: bool) -> RawSplits:
     """CIFAR-10: 50,000 train / 10,000 test; files under ROOT/cifar-10-batches-py."""
-    return _load(torchvision.datasets.CIFAR10, "CIFAR-10", root, download, 10,
-                 (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+    return _load(torchvision.datasets.CIFAR10, "CIFAR-10", root, download, 10, CIFAR10_MEAN, CIFAR10_STD)
 
 
 @register_dataset("cifar100")

@@ -10,6 +10,9 @@ from unlearnbench.data import RawSplits, register_dataset
 from unlearnbench.datasets.torchvision_files import open_split
 
 
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
 def _load(factory: type, label: str, root: Optional[Path], download: bool, mean: float, std: float) -> RawSplits:
     train = open_split(factory, label, root, True, download)
     test = open_split(factory, label, root, False, download)
@@ -28,7 +31,7 @@ def _load(factory: type, label: str, root: Optional[Path], download: bool, mean:
 @register_dataset("mnist")
 def load_mnist(root: Optional[Path], download: bool) -> RawSplits:
     """MNIST: 60,000 train / 10,000 test; files under ROOT/MNIST/raw."""
-    return _load(torchvision.datasets.MNIST, "MNIST", root, download, 0.1307, 0.3081)
+    return _load(torchvision.datasets.MNIST, "MNIST", root, download, MNIST_MEAN, MNIST_STD)
 
 
 @register_dataset("fashion_mnist")

@@ -66,3 +66,16 @@ def test_train_subset_is_fixed_and_checked():
     assert len(a.y_train) == 100 and torch.equal(a.x_train, b.x_train) and torch.equal(a.x_test, data.x_test)
     with pytest.raises(UserError, match="train_subset=5000 must be between 1 and the 1347"):
         data.train_subset(5000)
+
+
+def test_synthetic_cifar10_has_cifar10s_shape_counts_and_augmentation():
+    raw = DATASETS.get("synthetic_cifar10")(None, False)
+    assert raw.x_train.shape == (50_000, 3, 32, 32) and raw.x_test.shape == (10_000, 3, 32, 32)
+    assert raw.x_train.dtype == torch.uint8 and raw.augment == "crop_flip" and raw.num_classes == 10
+    assert torch.bincount(raw.y_train).tolist() == [5_000] * 10  # balanced, like the real one
+
+
+def test_synthetic_data_is_the_same_on_every_load():
+    first, second = DATASETS.get("synthetic_mnist")(None, False), DATASETS.get("synthetic_mnist")(None, False)
+    assert first.x_train.shape == (60_000, 1, 28, 28)
+    assert torch.equal(first.x_train, second.x_train) and torch.equal(first.y_test, second.y_test)

@@ -41,6 +41,14 @@ def test_counter_stops_counting_after_the_block():
     assert counter.flops == 0
 
 
+def test_samples_count_each_model_call_once_not_each_layer():
+    model, counter = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)), FlopCounter()
+    with counter.counting():
+        model(torch.randn(5, 3))
+        model(torch.randn(7, 3))
+    assert counter.samples == 12
+
+
 def test_matmul_peak_is_a_positive_rate():
     assert matmul_peak(torch.device("cpu")) > 1.0
 
@@ -57,4 +65,13 @@ def test_report_times_every_method_against_its_reference(tmp_path):
     assert set(by_name["unsir"].phases) == {"noise", "impair", "repair"}
     assert by_name["retrain"].phases["train"] > 0  # measured here, not reused from a cache
     text = format_speed(peak, rows, setting, "cpu")
-    assert "measured fp32 matmul peak" in text and "unsir" in text
+    assert "measured fp32 matmul peak" in text and "unsir" in text and "samples/s" in text
+    assert by_name["train epoch"].samples == len(setting.data.x_train)
+
+
+def test_report_in_bf16_measures_the_bf16_peak_and_says_so(tmp_path):
+    request = RunRequest(dataset="tiny", device="cpu", cache_dir=tmp_path, methods=("unsir",),
+                         recipe={**TINY_RECIPE, "precision": "bf16"})
+    peak, rows, setting = speed_report(request)
+    text = format_speed(peak, rows, setting, "cpu")
+    assert "measured bf16 matmul peak" in text and "ran under bf16 autocast" in text
