@@ -40,7 +40,8 @@ if [ -n "${UNLEARNBENCH_DATA:-}" ] && [ -d "$UNLEARNBENCH_DATA/MNIST/raw" ]; the
   for recipe in "precision=fp32" "precision=bf16"; do
     "$PYTHON" -m unlearnbench.cli run --device "$DEVICE" --dataset mnist --model cnn --methods original,unsir \
       --recipe "$recipe" --recipe channels_last=true --cache-dir "$CACHE" --out "$CACHE/${recipe#precision=}" \
-      --quiet | head -4 | tee "$OUT/mnist-cnn-${recipe#precision=}.txt"
+      --quiet > "$OUT/mnist-cnn-${recipe#precision=}.txt"
+    head -4 "$OUT/mnist-cnn-${recipe#precision=}.txt"
   done
 fi
 rm -rf "$CACHE"
