@@ -5,7 +5,6 @@ import math
 from typing import Callable
 
 import torch
-import torchvision
 from torch import nn
 
 from unlearnbench.registry import Registry
@@ -51,6 +50,8 @@ def cnn(input_shape: Shape, num_classes: int) -> nn.Module:
 @register_model("resnet18")
 def resnet18(input_shape: Shape, num_classes: int) -> nn.Module:
     """torchvision's ResNet-18 with the CIFAR stem: a 3x3 stride-1 first conv and no max-pool."""
+    import torchvision  # on first use: it costs about 1.5 s of start-up that other models should not pay
+
     model = torchvision.models.resnet18(num_classes=num_classes)
     model.conv1 = nn.Conv2d(input_shape[0], 64, kernel_size=3, stride=1, padding=1, bias=False)
     model.maxpool = nn.Identity()

@@ -4,8 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import torchvision
-
 from unlearnbench.data import RawSplits, register_dataset
 from unlearnbench.datasets.torchvision_files import open_split
 
@@ -13,9 +11,9 @@ from unlearnbench.datasets.torchvision_files import open_split
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
-def _load(factory: type, label: str, root: Optional[Path], download: bool, mean: float, std: float) -> RawSplits:
-    train = open_split(factory, label, root, True, download)
-    test = open_split(factory, label, root, False, download)
+def _load(class_name: str, label: str, root: Optional[Path], download: bool, mean: float, std: float) -> RawSplits:
+    train = open_split(class_name, label, root, True, download)
+    test = open_split(class_name, label, root, False, download)
     return RawSplits(
         x_train=train.data.unsqueeze(1).contiguous(),
         y_train=train.targets.long(),
@@ -31,10 +29,10 @@ def _load(factory: type, label: str, root: Optional[Path], download: bool, mean:
 @register_dataset("mnist")
 def load_mnist(root: Optional[Path], download: bool) -> RawSplits:
     """MNIST: 60,000 train / 10,000 test; files under ROOT/MNIST/raw."""
-    return _load(torchvision.datasets.MNIST, "MNIST", root, download, MNIST_MEAN, MNIST_STD)
+    return _load("MNIST", "MNIST", root, download, MNIST_MEAN, MNIST_STD)
 
 
 @register_dataset("fashion_mnist")
 def load_fashion_mnist(root: Optional[Path], download: bool) -> RawSplits:
     """Fashion-MNIST: 60,000 train / 10,000 test; files under ROOT/FashionMNIST/raw."""
-    return _load(torchvision.datasets.FashionMNIST, "Fashion-MNIST", root, download, 0.2860, 0.3530)
+    return _load("FashionMNIST", "Fashion-MNIST", root, download, 0.2860, 0.3530)

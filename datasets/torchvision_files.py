@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Optional
+import importlib
+from typing import Any, Optional
 
 from unlearnbench.data import DATA_ENV
 from unlearnbench.errors import UserError
 
 
-def open_split(factory: Callable[..., Any], label: str, root: Optional[Path], train: bool, download: bool) -> Any:
-    """Instantiates a torchvision dataset class, turning 'not found' into a UserError that says what to do."""
+def open_split(class_name: str, label: str, root: Optional[Path], train: bool, download: bool) -> Any:
+    """Instantiates torchvision.datasets.`class_name`, turning 'not found' into a UserError that says what to do."""
     if root is None:
         raise UserError(f"{label} needs a data root: pass --data-root DIR or set {DATA_ENV}")
+    # Imported on first use: torchvision.datasets costs about 1.5 s of start-up, which commands that read no
+    # torchvision dataset (listings, results, reports, digits runs) should not pay.
+    factory = getattr(importlib.import_module("torchvision.datasets"), class_name)
     try:
         return factory(root=str(root), train=train, download=download)
     except (RuntimeError, OSError) as exc:
