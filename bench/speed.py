@@ -99,41 +99,52 @@ class SpeedRow:
         return self.reference_seconds / self.seconds if self.reference_seconds and self.seconds else None
 
 
+def _counted(fn: Callable[[], Any]) -> FlopCounter:
+    """The work of one untimed (warm-up) call of `fn`.
+
+    Work is counted outside the timed calls: the counter's per-module hooks cost Python time (more so against a
+    GPU's asynchronous kernels) that must not enter the measured seconds.
+    """
+    counter = FlopCounter()
+    with counter.counting():
+        fn()
+    return counter
+
+
 def _timed(device: torch.device, fn: Callable[[], Any], repeat: int) -> tuple[float, FlopCounter]:
-    """(best seconds, the work of one run), after one untimed warm-up call."""
-    fn()
-    best, counter = float("inf"), FlopCounter()
+    """(best seconds of `repeat` calls, the work of one call counted in a warm-up call)."""
+    work = _counted(fn)
+    best = float("inf")
     for _ in range(repeat):
-        counter = FlopCounter()
         synchronize(device)
         t0 = time.perf_counter()
-        with counter.counting():
-            fn()
+        fn()
         synchronize(device)
         best = min(best, time.perf_counter() - t0)
-    return best, counter
+    return best, work
 
 
 def _method_row(setting: Setting, method, repeat: int) -> SpeedRow:
-    best: Optional[SpeedRow] = None
-    for _ in range(repeat):
-        timer, counter = PhaseTimer(setting.data.device), FlopCounter()
-        ctx = UnlearnContext(method.name, method.access, setting, timer,
-                             setting.generator(offset=METHOD_RNG_OFFSET))
+    """A method's best seconds and phases over `repeat` runs, its work, and its reference loop's best seconds."""
+
+    def unlearn_once() -> tuple[float, dict[str, float]]:
+        timer = PhaseTimer(setting.data.device)
+        ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator(offset=METHOD_RNG_OFFSET))
         model = setting.trained("original").model
         setting.reset("retrain")  # with the scratch cache below, retrain trains here every time
-        with counter.counting():
-            timer.start()
-            method.unlearn(model, ctx)
-            seconds = timer.stop()
-        if best is None or seconds < best.seconds:
-            best = SpeedRow.measured(method.name, seconds, counter, phases=dict(timer.phases))
+        timer.start()
+        method.unlearn(model, ctx)
+        return timer.stop(), dict(timer.phases)
+
+    work = _counted(unlearn_once)
+    seconds, phases = min((unlearn_once() for _ in range(repeat)), key=lambda run: run[0])
+    row = SpeedRow.measured(method.name, seconds, work, phases=phases)
     reference = REFERENCES.get(method.name) if method.name in REFERENCES else None
     if reference is not None:
-        best.reference_seconds, _ = _timed(setting.data.device,
-                                           lambda: reference(setting.trained("original").model, method.cfg, setting),
-                                           repeat)
-    return best
+        row.reference_seconds, _ = _timed(setting.data.device,
+                                          lambda: reference(setting.trained("original").model, method.cfg, setting),
+                                          repeat)
+    return row
 
 
 def _epoch_row(setting: Setting, repeat: int) -> SpeedRow:
