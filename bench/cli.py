@@ -62,15 +62,22 @@ def _progress(message: str, transient: bool = False) -> None:
         print(f"  {message}", file=sys.stderr, flush=True)
 
 
+def _cache_dir(args: argparse.Namespace) -> Optional[Path]:
+    return Path(args.cache_dir) if args.cache_dir else None
+
+
+def _setting_request(args: argparse.Namespace, **extra: Any) -> RunRequest:
+    """The RunRequest that the shared setting options (dataset ... --recipe) describe, plus `extra` fields."""
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    return RunRequest(dataset=args.dataset, model=args.model, methods=methods, forget=parse_forget(args.forget),
+                      device=args.device, data_root=args.data_root, cache_dir=_cache_dir(args),
+                      recipe=_key_values(args.recipe, "--recipe"), **extra)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs the requested methods on one setting and prints the results table."""
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    request = RunRequest(
-        dataset=args.dataset, model=args.model, methods=methods, params=_method_params(args.set),
-        forget=parse_forget(args.forget), seed=args.seed, device=args.device, data_root=args.data_root,
-        download=args.download, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-        recipe=_key_values(args.recipe, "--recipe"), mia_shadows=args.mia_shadows,
-    )
+    request = _setting_request(args, params=_method_params(args.set), seed=args.seed, download=args.download,
+                               mia_shadows=args.mia_shadows)
     store = open_store(Path(args.out))
     try:
         rows = run(request, store, None if args.quiet else _progress)
@@ -93,8 +100,7 @@ def _write_report(rows: list[dict[str, Any]], target: Path, store: Path) -> Path
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Runs a suite's pending cells, then renders the report of the whole store."""
-    suite = load_suite(args.suite, data_root=args.data_root,
-                       cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    suite = load_suite(args.suite, data_root=args.data_root, cache_dir=_cache_dir(args))
     if args.workers < 1:
         raise UserError(f"--workers {args.workers} must be at least 1")
     store = open_store(Path(args.out))
@@ -116,11 +122,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Prints per-method seconds, ratios to reference loops, and achieved GFLOP/s against the measured peak."""
     if args.repeat < 1:
         raise UserError(f"--repeat {args.repeat} must be at least 1")
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    request = RunRequest(dataset=args.dataset, model=args.model, methods=methods, forget=parse_forget(args.forget),
-                         device=args.device, data_root=args.data_root, recipe=_key_values(args.recipe, "--recipe"),
-                         cache_dir=Path(args.cache_dir) if args.cache_dir else None)
-    peak, rows, setting = speed_report(request, args.repeat, None if args.quiet else _progress)
+    peak, rows, setting = speed_report(_setting_request(args), args.repeat, None if args.quiet else _progress)
     print(format_speed(peak, rows, setting, device_name(setting.data.device)))
     return 0
 
@@ -216,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                        help="override a method hyperparameter (repeatable)")
     run_p.add_argument("--mia-shadows", type=int, default=0, metavar="K",
-                       help="per-example (LiRA-style) attack with K original + K retrained shadow models (default 0: off)")
+                       help="per-example (LiRA-style) attack with K original + K retrained shadow models "
+                            "(default 0: off)")
     res_p = _command(sub, "results", "print stored results", cmd_results, "--out")
     res_p.add_argument("--format", choices=sorted(FORMATS), default="table")
     sw_p = _command(sub, "sweep", "run a suite file's grid, resuming where it stopped", cmd_sweep, "--out",

@@ -55,7 +55,7 @@ class GradientAscent(Method):
         with ctx.phase("ascent"):
             for epoch in range(c.epochs):
                 for idx in batches(len(x), c.batch_size or ctx.recipe.batch_size, ctx.rng, ctx.device):
-                    loss = F.cross_entropy(model(x[idx]), y[idx])
+                    loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
                     opt.zero_grad(set_to_none=True)
                     (-loss).backward()
                     opt.step()

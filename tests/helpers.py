@@ -41,10 +41,11 @@ def load_tiny(root: Optional[Path], download: bool) -> RawSplits:
 TINY_RECIPE = {"epochs": "4", "lr": "0.05", "batch_size": "32"}
 
 
-def tiny_setting(cache_dir: Path, forget: tuple[int, ...] = (0,), model: str = "mlp", seed: int = 0) -> Setting:
-    """A CPU setting on the tiny dataset with a short training recipe."""
+def tiny_setting(cache_dir: Path, forget: tuple[int, ...] = (0,), model: str = "mlp", seed: int = 0,
+                 **recipe: str) -> Setting:
+    """A CPU setting on the tiny dataset with a short training recipe (plus `recipe` overrides)."""
     request = RunRequest(dataset="tiny", model=model, forget=forget, seed=seed, device="cpu",
-                         cache_dir=cache_dir, recipe=TINY_RECIPE)
+                         cache_dir=cache_dir, recipe={**TINY_RECIPE, **recipe})
     return prepare_setting(request)
 
 

@@ -5,17 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import TINY_RECIPE
+from helpers import tiny_setting
 from unlearnbench.errors import ConfigError
 from unlearnbench.recipes import default_recipe, recipe_identity
 from unlearnbench.runner import RunRequest, prepare_setting
 from unlearnbench.train import accuracy, make_optimizer, predict
-
-
-def _setting(cache_dir, model="cnn", dataset="tiny", **recipe):
-    overrides = {**TINY_RECIPE, **recipe} if dataset == "tiny" else recipe
-    return prepare_setting(RunRequest(dataset=dataset, model=model, device="cpu", cache_dir=cache_dir,
-                                      recipe=overrides))
 
 
 def test_default_recipe_identity_omits_the_later_fields():
@@ -35,7 +29,7 @@ def test_unknown_precision_names_the_choices():
 
 
 def test_channels_last_recipe_gives_nhwc_conv_weights_also_when_loaded_from_cache(tmp_path):
-    setting = _setting(tmp_path, channels_last="true")
+    setting = tiny_setting(tmp_path, model="cnn", channels_last="true")
     setting.trained("original")
     setting.reset("original")
     loaded = setting.trained("original")
@@ -46,7 +40,7 @@ def test_channels_last_recipe_gives_nhwc_conv_weights_also_when_loaded_from_cach
 
 def test_bf16_scope_sees_each_steps_new_weights(tmp_path):
     # Regression: with autocast's cast cache on, a scope spanning a loop kept the first step's bf16 weights.
-    setting = _setting(tmp_path, model="mlp", precision="bf16")
+    setting = tiny_setting(tmp_path, precision="bf16")
     model = setting.new_model()
     opt = make_optimizer(model.parameters(), "sgd", 0.5)
     x, y = setting.data.x_train[:32], setting.data.y_train[:32]
@@ -60,7 +54,7 @@ def test_bf16_scope_sees_each_steps_new_weights(tmp_path):
 
 
 def test_predict_returns_fp32_logits_inside_a_bf16_scope(tmp_path):
-    setting = _setting(tmp_path, model="mlp", precision="bf16")
+    setting = tiny_setting(tmp_path, precision="bf16")
     with setting.autocast():
         logits = predict(setting.new_model(), setting.data.x_test)
     assert logits.dtype == torch.float32
@@ -70,8 +64,9 @@ def test_bf16_channels_last_training_keeps_digits_cnn_accuracy(tmp_path):
     """The accuracy check of the fast path: bf16 + channels-last within 1.5 points of fp32 on digits/cnn."""
     scores = {}
     for precision, layout in (("fp32", "false"), ("bf16", "true")):
-        setting = _setting(tmp_path / precision, dataset="digits", precision=precision, channels_last=layout,
-                           epochs="10")
+        recipe = {"precision": precision, "channels_last": layout, "epochs": "10"}
+        setting = prepare_setting(RunRequest(dataset="digits", model="cnn", device="cpu",
+                                             cache_dir=tmp_path / precision, recipe=recipe))
         model = setting.trained("original").model
         scores[precision] = accuracy(predict(model, setting.data.x_test), setting.data.y_test)
     assert scores["fp32"] > 0.95
