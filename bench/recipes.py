@@ -20,8 +20,9 @@ class Recipe:
     epochs: int  # passes over the training split
     lr: float  # peak learning rate
     batch_size: int  # samples per step
-    optimizer: str = "sgd"  # "sgd" (Nesterov momentum) or "adam"
+    optimizer: str = "sgd"  # "sgd" or "adam"
     momentum: float = 0.9  # SGD momentum
+    nesterov: bool = True  # SGD with Nesterov's momentum (this project's recipe, not a paper's)
     weight_decay: float = 5e-4  # L2 penalty, coupled (torch default semantics)
     schedule: str = "onecycle"  # "onecycle", "cosine" or "constant" per step
     augment: bool = True  # use the dataset's training augmentation, if it has one
@@ -42,7 +43,7 @@ class Recipe:
 
 # Fields added after results were first stored, with the value that reproduces the earlier behaviour: they enter
 # keys and stored rows only when set otherwise, so stored cells and cached models keep their identity.
-_LATER_FIELDS: dict[str, Any] = {"precision": "fp32", "channels_last": False}
+_LATER_FIELDS: dict[str, Any] = {"precision": "fp32", "channels_last": False, "nesterov": True}
 
 
 def recipe_identity(recipe: Recipe) -> dict[str, Any]:

@@ -41,7 +41,7 @@ def plain_optimizer(model: nn.Module, recipe: Recipe, lr_scale: float = 1.0) -> 
     lr = recipe.lr * lr_scale
     if recipe.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=recipe.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=lr, momentum=recipe.momentum, nesterov=recipe.momentum > 0,
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov and recipe.momentum > 0,
                            weight_decay=recipe.weight_decay)
 
 
@@ -61,7 +61,8 @@ def _split(setting: Setting, name: str) -> tuple[torch.Tensor, torch.Tensor]:
 def finetune_reference(model: nn.Module, cfg: Any, setting: Setting) -> nn.Module:
     """Fine-tuning on retain-train with a DataLoader and plain SGD."""
     x, y = _split(setting, "retain_train")
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                          weight_decay=cfg.weight_decay)
     for epoch in range(cfg.epochs):
         dataloader_epoch(model, x, y, opt, cfg.batch_size or setting.recipe.batch_size, seed=epoch)
     return model
@@ -71,7 +72,8 @@ def finetune_reference(model: nn.Module, cfg: Any, setting: Setting) -> nn.Modul
 def gradient_ascent_reference(model: nn.Module, cfg: Any, setting: Setting) -> nn.Module:
     """Gradient ascent on forget-train with a DataLoader and plain SGD."""
     x, y = _split(setting, "forget_train")
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                          weight_decay=cfg.weight_decay)
     for epoch in range(cfg.epochs):
         dataloader_epoch(model, x, y, opt, cfg.batch_size or setting.recipe.batch_size, seed=epoch, sign=-1.0)
     return model

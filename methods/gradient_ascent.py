@@ -3,7 +3,7 @@
 Paper: Golatkar et al., "Eternal Sunshine of the Spotless Net", CVPR 2020, arXiv:1911.04933 (NegGrad baseline);
 recipe as Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023 (GA baseline).
 Reference: OPTML-Group/Unlearn-Sparse, scripts: `--unlearn GA --unlearn_lr 0.0001 --unlearn_epochs 5`
-(SGD, momentum 0.9, weight decay 5e-4).
+(SGD with heavy-ball momentum 0.9, weight decay 5e-4; no Nesterov, as `unlearn/impl.py` builds it).
 Deviations: a step cap (`max_steps`) bounds the work on large forget sets, and a non-finite loss stops the method
 with a 'diverged' failure instead of returning a NaN model.
 """
@@ -28,6 +28,7 @@ class GradientAscentConfig:
     lr: float = 1e-4  # SGD lr (Unlearn-Sparse: 0.0001)
     epochs: int = 5  # passes over forget-train (Unlearn-Sparse: 5)
     momentum: float = 0.9  # SGD momentum (Unlearn-Sparse)
+    nesterov: bool = False  # Unlearn-Sparse's torch.optim.SGD is heavy-ball (unlearn/impl.py): no Nesterov
     weight_decay: float = 5e-4  # L2 penalty (Unlearn-Sparse)
     batch_size: int = 0  # 0: the setting's recipe batch size
     max_steps: int = 10_000  # hard bound on ascent steps, whatever the forget-set size
@@ -42,6 +43,7 @@ class GradientAscent(Method):
     """SGD on -CE over forget-train, stopped at `max_steps` or on a non-finite loss."""
 
     Config = GradientAscentConfig
+    version = 2  # v2: heavy-ball momentum as the reference (v1 used Nesterov's, a hidden deviation)
     access = frozenset({"forget"})
     scenarios = frozenset({"class", "random"})
 
@@ -49,7 +51,7 @@ class GradientAscent(Method):
         """Ascends the forget loss in place."""
         c = self.cfg
         x, y = ctx.forget()
-        opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, c.weight_decay)
+        opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, c.weight_decay, c.nesterov)
         model.train()
         steps = 0
         with ctx.phase("ascent"):

@@ -35,7 +35,7 @@ def test_finetune_declares_retain_and_keeps_retain_accuracy(tmp_path):
 
 def test_gradient_ascent_lowers_forget_accuracy(tmp_path):
     setting = tiny_setting(tmp_path)
-    row = _row(setting, "gradient_ascent", {"lr": "0.01", "epochs": "15"})
+    row = _row(setting, "gradient_ascent", {"lr": "0.02", "epochs": "15"})
     assert row["metrics"]["acc_forget_train"] < 0.5
 
 
@@ -53,3 +53,14 @@ def test_gradient_ascent_stops_at_max_steps(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.optim.SGD, "step", lambda self, closure=None: steps.append(1))
     _row(setting, "gradient_ascent", {"epochs": "100", "max_steps": "7"})
     assert len(steps) == 7
+
+
+@pytest.mark.parametrize("name", ["finetune", "gradient_ascent"])
+def test_sgd_baselines_use_heavy_ball_momentum_as_unlearn_sparse(tmp_path, monkeypatch, name):
+    built = []
+    module = __import__(f"unlearnbench.methods.{name}", fromlist=["make_optimizer"])
+    real = module.make_optimizer
+    monkeypatch.setattr(module, "make_optimizer", lambda *a, **k: built.append(real(*a, **k)) or built[-1])
+    _row(tiny_setting(tmp_path), name, {"epochs": "1"})
+    group = built[0].param_groups[0]
+    assert group["momentum"] == 0.9 and group["nesterov"] is False

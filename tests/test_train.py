@@ -10,8 +10,8 @@ from helpers import make_tiny
 from unlearnbench.data import to_device
 from unlearnbench.errors import DivergedError
 from unlearnbench.models import build_model
-from unlearnbench.recipes import Recipe
-from unlearnbench.train import accuracy, batches, fit, predict
+from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
+from unlearnbench.train import accuracy, batches, fit, make_optimizer, predict, recipe_optimizer
 
 RECIPE = Recipe(epochs=5, lr=0.05, batch_size=32)
 
@@ -58,3 +58,18 @@ def test_non_finite_loss_raises_diverged(tiny):
 
 def test_accuracy_of_empty_split_is_nan():
     assert math.isnan(accuracy(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)))
+
+
+def test_sgd_is_heavy_ball_unless_nesterov_is_asked_for():
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    assert make_optimizer(params, "sgd", 0.1, momentum=0.9).param_groups[0]["nesterov"] is False
+    assert make_optimizer(params, "sgd", 0.1, momentum=0.9, nesterov=True).param_groups[0]["nesterov"] is True
+    assert make_optimizer(params, "sgd", 0.1, momentum=0.0, nesterov=True).param_groups[0]["nesterov"] is False
+
+
+def test_recipes_keep_nesterov_and_their_keys():
+    recipe = default_recipe("mnist", "mlp")
+    opt = recipe_optimizer([torch.nn.Parameter(torch.zeros(2))], recipe)
+    assert recipe.nesterov and opt.param_groups[0]["nesterov"]
+    assert "nesterov" not in recipe_identity(recipe)  # stored cells and cached models keep their identity
+    assert recipe_identity(default_recipe("mnist", "mlp", {"nesterov": "false"}))["nesterov"] is False

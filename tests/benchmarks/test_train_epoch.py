@@ -9,7 +9,7 @@ from unlearnbench.reference import dataloader_epoch, plain_optimizer
 from unlearnbench.data import load_data
 from unlearnbench.models import build_model
 from unlearnbench.recipes import default_recipe
-from unlearnbench.train import make_optimizer, train_steps
+from unlearnbench.train import recipe_optimizer, train_steps
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def _setup(data):
 @pytest.mark.benchmark(group="train-epoch-mnist-mlp")
 def test_harness_epoch(benchmark, mnist):
     model, recipe = _setup(mnist)
-    opt = make_optimizer(model.parameters(), recipe.optimizer, recipe.lr / 10, recipe.momentum, recipe.weight_decay)
+    opt = recipe_optimizer(model.parameters(), recipe, lr_scale=0.1)
     gen = torch.Generator().manual_seed(0)
     benchmark.pedantic(lambda: train_steps(model, mnist.x_train, mnist.y_train, opt, batch_size=recipe.batch_size,
                                            generator=gen), rounds=5, warmup_rounds=1)
