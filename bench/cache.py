@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
@@ -36,6 +37,14 @@ def content_key(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+@dataclass(frozen=True)
+class TrainingTime:
+    """Seconds a model's training took and where they were measured (device, threads, machine load, date)."""
+
+    seconds: float
+    measured: dict[str, Any] = field(default_factory=dict)
+
+
 class ModelCache:
     """Saves and loads state dicts under `root`, verifying the key and the architecture on load."""
 
@@ -60,8 +69,8 @@ class ModelCache:
                 if fcntl is not None:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def load(self, payload: dict[str, Any], model: nn.Module) -> Optional[float]:
-        """Loads weights into `model` and returns the stored training seconds; None when absent or invalid."""
+    def load(self, payload: dict[str, Any], model: nn.Module) -> Optional[TrainingTime]:
+        """Loads weights into `model` and returns the stored training time; None when absent or invalid."""
         path = self.path(payload)
         if not path.exists():
             return None
@@ -70,20 +79,21 @@ class ModelCache:
             if blob.get("format") != FORMAT or blob.get("payload") != json.loads(json.dumps(payload, default=str)):
                 raise ValueError("the stored key does not match")
             model.load_state_dict(blob["state_dict"], strict=True)
-            return float(blob["train_seconds"])
+            return TrainingTime(float(blob["train_seconds"]), dict(blob.get("measured") or {}))
         except Exception as exc:  # any unreadable or mismatched file is retrained, never trusted
             print(f"unlearnbench: ignoring cached model {path.name} ({type(exc).__name__}: {exc}); retraining",
                   file=sys.stderr)
             return None
 
-    def save(self, payload: dict[str, Any], model: nn.Module, train_seconds: float) -> Path:
+    def save(self, payload: dict[str, Any], model: nn.Module, time: TrainingTime) -> Path:
         """Writes the model atomically (temporary file, then rename) so readers never see half a file."""
         path = self.path(payload)
         path.parent.mkdir(parents=True, exist_ok=True)
         blob = {
             "format": FORMAT,
             "payload": json.loads(json.dumps(payload, default=str)),
-            "train_seconds": float(train_seconds),
+            "train_seconds": float(time.seconds),
+            "measured": json.loads(json.dumps(time.measured, default=str)),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         }
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")

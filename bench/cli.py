@@ -1,31 +1,28 @@
-"""The `unlearnbench` command line: run, results, and listings of what is registered."""
+"""The `unlearnbench` command line: run, sweep, bench, results, reports, and listings of what is registered.
+
+Each command imports what it needs when it runs, so `--help` and a mistyped command answer without loading torch's
+companions (scikit-learn, SciPy, matplotlib, Jinja2) or any plugin.
+"""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Optional, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
-from unlearnbench.data import DATASETS
 from unlearnbench.errors import UserError
-from unlearnbench.forget import parse_forget
-from unlearnbench.method import METHODS
-from unlearnbench.models import MODELS
-from unlearnbench.plugins import load_plugins
-from unlearnbench.reports.html import write_report
-from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
-from unlearnbench.reports.paper import write_figures
-from unlearnbench.reports.table import FORMATS, format_table
-from unlearnbench.environment import device_name
-from unlearnbench.runner import RunRequest, run
-from unlearnbench.speed import format_speed, speed_report
-from unlearnbench.store import open_store
-from unlearnbench.suite import load_suite
-from unlearnbench.sweep import sweep
+
+if TYPE_CHECKING:
+    from unlearnbench.runner import RunRequest
 
 DEFAULT_OUT = Path("unlearnbench-out")
 DEFAULT_METHODS = "original,retrain,finetune,gradient_ascent,unsir"
+# Names of the renderers in reports.table.FORMATS and reports.leaderboard.LEADERBOARD_FORMATS, spelled here so the
+# parser needs neither module (a test keeps them equal).
+TABLE_FORMATS = ("csv", "json", "table")
+LEADERBOARD_FORMAT_NAMES = ("csv", "html", "md")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,18 +63,25 @@ def _cache_dir(args: argparse.Namespace) -> Optional[Path]:
     return Path(args.cache_dir) if args.cache_dir else None
 
 
-def _setting_request(args: argparse.Namespace, **extra: Any) -> RunRequest:
+def _setting_request(args: argparse.Namespace, **extra: Any) -> "RunRequest":
     """The RunRequest that the shared setting options (dataset ... --recipe) describe, plus `extra` fields."""
+    from unlearnbench.forget import parse_forget
+    from unlearnbench.runner import RunRequest
+
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     return RunRequest(dataset=args.dataset, model=args.model, methods=methods, forget=parse_forget(args.forget),
                       device=args.device, data_root=args.data_root, cache_dir=_cache_dir(args),
-                      recipe=_key_values(args.recipe, "--recipe"), **extra)
+                      recipe=_key_values(args.recipe, "--recipe"), threads=args.threads, **extra)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs the requested methods on one setting and prints the results table."""
+    from unlearnbench.reports.table import format_table
+    from unlearnbench.runner import run
+    from unlearnbench.store import open_store
+
     request = _setting_request(args, params=_method_params(args.set), seed=args.seed, download=args.download,
-                               mia_shadows=args.mia_shadows)
+                               mia_shadows=args.mia_shadows, remeasure_retrain=args.remeasure_retrain)
     store = open_store(Path(args.out))
     try:
         rows = run(request, store, None if args.quiet else _progress)
@@ -92,6 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _write_report(rows: list[dict[str, Any]], target: Path, store: Path) -> Path:
     """Writes the HTML report; a path that cannot be written is a user error (the rows stay stored)."""
+    from unlearnbench.reports.html import write_report
+
     try:
         return write_report(rows, target, str(store))
     except OSError as exc:
@@ -100,9 +106,15 @@ def _write_report(rows: list[dict[str, Any]], target: Path, store: Path) -> Path
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Runs a suite's pending cells, then renders the report of the whole store."""
+    from unlearnbench.store import open_store
+    from unlearnbench.suite import load_suite
+    from unlearnbench.sweep import sweep
+
     suite = load_suite(args.suite, data_root=args.data_root, cache_dir=_cache_dir(args))
     if args.workers < 1:
         raise UserError(f"--workers {args.workers} must be at least 1")
+    suite = dataclasses.replace(suite, requests=tuple(
+        dataclasses.replace(r, threads=args.threads, remeasure_retrain=args.remeasure_retrain) for r in suite.requests))
     store = open_store(Path(args.out))
     try:
         summary = sweep(suite, store, backend=args.backend, workers=args.workers, rerun=args.rerun,
@@ -120,14 +132,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Prints per-method seconds, ratios to reference loops, and achieved GFLOP/s against the measured peak."""
+    from unlearnbench.environment import device_name
+    from unlearnbench.speed import format_speed, speed_report
+
     if args.repeat < 1:
         raise UserError(f"--repeat {args.repeat} must be at least 1")
-    peak, rows, setting = speed_report(_setting_request(args), args.repeat, None if args.quiet else _progress)
-    print(format_speed(peak, rows, setting, device_name(setting.data.device)))
+    report = speed_report(_setting_request(args), args.repeat, None if args.quiet else _progress)
+    print(format_speed(report, device_name(report.setting.data.device)))
     return 0
 
 
 def _stored_rows(out: str) -> tuple[list[dict[str, Any]], Path]:
+    from unlearnbench.store import open_store
+
     store = open_store(Path(out), create=False)
     try:
         return store.rows(), store.path
@@ -137,6 +154,8 @@ def _stored_rows(out: str) -> tuple[list[dict[str, Any]], Path]:
 
 def cmd_results(args: argparse.Namespace) -> int:
     """Prints stored rows as a table, JSON or CSV."""
+    from unlearnbench.reports.table import FORMATS
+
     print(FORMATS[args.format](_stored_rows(args.out)[0]))
     return 0
 
@@ -150,12 +169,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     """Prints the methods ranked by retrain gap per setting."""
+    from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
+
     print(LEADERBOARD_FORMATS[args.format](_stored_rows(args.out)[0]))
     return 0
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
     """Writes paper figures (PDF, SVG, PNG) and LaTeX tables to a folder."""
+    from unlearnbench.reports.paper import write_figures
+
     rows, _ = _stored_rows(args.out)
     try:
         written = write_figures(rows, Path(args.to))
@@ -167,7 +190,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Lists registered methods, datasets or models."""
-    load_plugins()
+    from unlearnbench.data import DATASETS
+    from unlearnbench.method import METHODS
+    from unlearnbench.models import MODELS
+
     if args.command == "methods":
         for name in METHODS.names():
             cls = METHODS.get(name)
@@ -195,6 +221,10 @@ SHARED_OPTIONS: dict[str, dict[str, Any]] = {
     "--quiet": dict(action="store_true", help="no progress lines"),
     "--recipe": dict(action="append", default=[], metavar="FIELD=VALUE",
                      help="override the training recipe, e.g. epochs=3 or precision=bf16 (repeatable)"),
+    "--threads": dict(type=int, default=0, metavar="N",
+                      help="CPU threads (default 0: measured choice per dataset/model, see README Speed)"),
+    "--remeasure-retrain": dict(action="store_true",
+                                help="train and time the retrained model again even when it is cached"),
 }
 
 
@@ -210,9 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(prog="unlearnbench", description="Benchmark machine-unlearning methods on image classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    setting = ("--dataset", "--model", "--methods", "--forget", "--device", "--data-root", "--cache-dir", "--recipe")
+    setting = ("--dataset", "--model", "--methods", "--forget", "--device", "--data-root", "--cache-dir", "--recipe",
+               "--threads")
     run_p = _command(sub, "run", "run methods on one dataset/model/forget setting", cmd_run, *setting, "--out",
-                     "--quiet")
+                     "--quiet", "--remeasure-retrain")
     run_p.add_argument("--seed", type=int, default=0, help="seed of training and methods (default: 0)")
     run_p.add_argument("--download", action="store_true", help="download missing torchvision datasets")
     run_p.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
@@ -221,9 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="per-example (LiRA-style) attack with K original + K retrained shadow models "
                             "(default 0: off)")
     res_p = _command(sub, "results", "print stored results", cmd_results, "--out")
-    res_p.add_argument("--format", choices=sorted(FORMATS), default="table")
+    res_p.add_argument("--format", choices=TABLE_FORMATS, default="table")
     sw_p = _command(sub, "sweep", "run a suite file's grid, resuming where it stopped", cmd_sweep, "--out",
-                    "--data-root", "--cache-dir", "--quiet")
+                    "--data-root", "--cache-dir", "--quiet", "--threads", "--remeasure-retrain")
     sw_p.add_argument("suite", help="a suite .toml file, or a built-in suite: smoke, mnist, cifar10")
     sw_p.add_argument("--backend", default="local", choices=("local", "ray"), help="where cells run (default local)")
     sw_p.add_argument("--workers", type=int, default=1, help="settings run at once (default 1)")
@@ -236,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep_p = _command(sub, "report", "render the self-contained HTML report from the store", cmd_report, "--out")
     rep_p.add_argument("--html", help="where to write it (default: OUT/report.html)")
     lb_p = _command(sub, "leaderboard", "methods ranked by retrain gap per setting", cmd_leaderboard, "--out")
-    lb_p.add_argument("--format", choices=sorted(LEADERBOARD_FORMATS), default="md")
+    lb_p.add_argument("--format", choices=LEADERBOARD_FORMAT_NAMES, default="md")
     fig_p = _command(sub, "figures", "paper figures (PDF, SVG, PNG) and LaTeX tables", cmd_figures, "--out")
     fig_p.add_argument("--to", required=True, help="folder to write the figures into")
     for name in ("methods", "datasets", "models"):
@@ -250,6 +281,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args: Any = build_parser().parse_args(argv)
     try:
+        from unlearnbench.plugins import load_plugins
+
+        load_plugins()  # once, here at the entry point: every command after this sees every method and dataset
         return args.func(args)
     except UserError as exc:
         print(f"unlearnbench: error: {exc}", file=sys.stderr)

@@ -106,9 +106,6 @@ def load_data(name: str, device: torch.device, root: str | os.PathLike | None = 
         UnknownNameError: `name` is not a registered dataset.
         UserError: the files are missing or unreadable.
     """
-    from unlearnbench.plugins import load_plugins  # here, not at import: plugin modules import this one
-
-    load_plugins()
     loader = DATASETS.get(name)
     path = resolve_data_root(root)
     if path is not None and not path.is_dir():

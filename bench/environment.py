@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from unlearnbench import __version__
+from unlearnbench.threads import WAIT_POLICY
 
 
 def _cpu_name() -> str:
@@ -53,6 +54,7 @@ def collect_environment(device: torch.device) -> dict[str, Any]:
         "device_name": device_name(device),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": WAIT_POLICY,
         "gpu_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
         "platform": platform.platform(),
     }

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -52,6 +52,7 @@ class Reference:
     seconds: float
     signal: dict[str, float]
     shadows: Optional[ShadowStats] = None
+    seconds_reused_from: Optional[dict[str, Any]] = None  # where `seconds` was measured, when not in this run
 
 
 def _inputs(model: nn.Module, outputs: Outputs, reference: Optional[Reference], seed: int,
@@ -82,10 +83,11 @@ def build_reference(setting: Setting, progress: Optional[Progress] = None, shado
     ref_outputs = split_outputs(retrained.model, setting)
     ref_metrics = compute_metrics(_inputs(retrained.model, ref_outputs, None, setting.seed, stats))
     original = setting.trained("original").model
-    partial = Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds, {}, stats)
+    reused_from = retrained.time.measured if retrained.cached else None
+    partial = Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds, {}, stats, reused_from)
     orig_metrics = compute_metrics(_inputs(original, split_outputs(original, setting), partial, setting.seed, stats))
     return Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds,
-                     setting_summary(orig_metrics, ref_metrics), stats)
+                     setting_summary(orig_metrics, ref_metrics), stats, reused_from)
 
 
 def stage_accuracies(model: nn.Module, setting: Setting) -> dict[str, float]:

@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import traceback
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 import hashlib
 import json
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 import torch
 import torch.nn.functional as F
 
 from unlearnbench.cache import ModelCache, default_cache_dir
 from unlearnbench.config import config_dict, config_hash
+from unlearnbench.contention import LoadProbe
 from unlearnbench.context import UnlearnContext
 from unlearnbench.data import DATASETS, load_data
 from unlearnbench.environment import collect_environment
@@ -24,10 +26,10 @@ from unlearnbench.forget import check_forget, split_by_classes
 from unlearnbench.method import METHODS, Method
 from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models import MODELS
-from unlearnbench.plugins import load_plugins
 from unlearnbench.recipes import default_recipe, recipe_identity
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.store import ResultStore
+from unlearnbench.threads import cpu_threads
 from unlearnbench.timing import PhaseTimer, peak_memory_bytes
 from unlearnbench.train import make_optimizer, train_steps
 
@@ -54,6 +56,8 @@ class RunRequest:
     cache_dir: Optional[Path] = None
     recipe: dict[str, Any] = field(default_factory=dict)  # overrides of the default training recipe
     mia_shadows: int = 0  # shadow models per side for the per-example attack (0: off)
+    threads: int = 0  # CPU threads (0: the measured choice for the dataset/model, unlearnbench.threads)
+    remeasure_retrain: bool = False  # train and time the retrained model again even when it is cached
 
     def method_specs(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, parameter overrides) of every method to run, in order."""
@@ -73,7 +77,6 @@ def resolve_device(name: str) -> torch.device:
 
 def build_methods(request: RunRequest) -> list[Method]:
     """Instantiates every requested method with validated hyperparameters, before any work starts."""
-    load_plugins()
     specs = request.method_specs()
     names = [name for name, _ in specs]
     stray = sorted(set(request.params) - set(names))
@@ -97,7 +100,6 @@ def cell_key(request: RunRequest, method: Method) -> str:
 
 def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) -> Setting:
     """Loads the data, checks the forget spec, and sets up the model cache."""
-    load_plugins()
     device = resolve_device(request.device)
     recipe = default_recipe(request.dataset, request.model, request.recipe)
     DATASETS.get(request.dataset)  # fail on bad names before any loading
@@ -112,7 +114,23 @@ def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) ->
         dataset=request.dataset, model=request.model, forget=request.forget, seed=request.seed, recipe=recipe,
         data=data, split=split_by_classes(data.y_train, data.y_test, request.forget),
         cache=ModelCache(request.cache_dir or default_cache_dir()),
+        remeasure=frozenset({"retrain"}) if request.remeasure_retrain else frozenset(),
     )
+
+
+@contextmanager
+def setting_threads(request: RunRequest) -> Iterator[int]:
+    """Runs the block with the setting's CPU thread count (see unlearnbench.threads), restoring it afterwards."""
+    before = torch.get_num_threads()
+    if request.threads < 0:
+        raise UserError(f"--threads {request.threads} must be 0 (automatic) or a positive count")
+    on_cpu = resolve_device(request.device).type == "cpu"
+    chosen = cpu_threads(request.dataset, request.model, before, request.threads or None) if on_cpu else before
+    torch.set_num_threads(chosen)
+    try:
+        yield chosen
+    finally:
+        torch.set_num_threads(before)
 
 
 def warm_up(setting: Setting) -> None:
@@ -156,10 +174,15 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
     ctx = UnlearnContext(method.name, method.access, setting, timer, rng, on_checkpoint)
     try:
         model = setting.trained("original").model
+        probe = LoadProbe()
         timer.start()
         with setting.autocast():
             model = method.unlearn(model, ctx)
         row["time_s"] = timer.stop()
+        # Per cell: what else ran meanwhile, and where any reused seconds (its own, and the speedup's
+        # denominator) were measured.
+        row["env"] = {**env, "load": probe.finish(), "reused_measurements": dict(timer.reused),
+                      "retrain_seconds_reused_from": reference.seconds_reused_from}
         row["peak_mem_bytes"] = peak_memory_bytes(setting.data.device)
         row["phases"], row["reused_phases"] = dict(timer.phases), sorted(timer.reused)
         row["metrics"] = {**score(model, setting, reference, row["time_s"]), **stages}
@@ -176,19 +199,20 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
     """Runs every requested method on the setting, handing each row to `on_row` as soon as it is done."""
     methods = build_methods(request)
     check_shadow_count(request.mia_shadows)  # before any training
-    setting = prepare_setting(request, progress)
-    setting.trained("original", progress)
-    reference = build_reference(setting, progress, request.mia_shadows)
-    warm_up(setting)
-    env = collect_environment(setting.data.device)
-    run_id = run_id or uuid.uuid4().hex[:12]
-    rows = []
-    for i, method in enumerate(methods, 1):
-        if progress:
-            progress(f"[{i}/{len(methods)}] {method.name}")
-        row = run_cell(setting, method, run_id, env, reference, cell_key(request, method))
-        on_row(row)
-        rows.append(row)
+    with setting_threads(request):
+        setting = prepare_setting(request, progress)
+        setting.trained("original", progress)
+        reference = build_reference(setting, progress, request.mia_shadows)
+        warm_up(setting)
+        env = collect_environment(setting.data.device)
+        run_id = run_id or uuid.uuid4().hex[:12]
+        rows = []
+        for i, method in enumerate(methods, 1):
+            if progress:
+                progress(f"[{i}/{len(methods)}] {method.name}")
+            row = run_cell(setting, method, run_id, env, reference, cell_key(request, method))
+            on_row(row)
+            rows.append(row)
     return rows
 
 

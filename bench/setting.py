@@ -6,13 +6,16 @@ import copy
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Optional
+from datetime import datetime, timezone
+from typing import Any, Callable, ContextManager, Optional
 
 import torch
 from torch import nn
 
-from unlearnbench.cache import ModelCache
+from unlearnbench.cache import ModelCache, TrainingTime
+from unlearnbench.contention import LoadProbe
 from unlearnbench.data import Data
+from unlearnbench.environment import device_name
 from unlearnbench.forget import Split
 from unlearnbench.models import build_model
 from unlearnbench.recipes import Recipe, recipe_identity
@@ -24,11 +27,16 @@ Progress = Callable[..., None]  # (message, transient=False)
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A model with the seconds its training took and whether it came from the cache."""
+    """A model with its training time (and where that was measured) and whether it came from the cache."""
 
     model: nn.Module
-    seconds: float
+    time: TrainingTime
     cached: bool
+
+    @property
+    def seconds(self) -> float:
+        """Seconds its training took when it was measured."""
+        return self.time.seconds
 
 
 @dataclass
@@ -43,6 +51,7 @@ class Setting:
     data: Data
     split: Split
     cache: ModelCache
+    remeasure: frozenset[str] = frozenset()  # kinds trained (and timed) again even when cached
     _memo: dict[str, TrainedModel] = dataclasses.field(default_factory=dict, repr=False)
 
     def generator(self, offset: int = 0) -> torch.Generator:
@@ -73,8 +82,10 @@ class Setting:
         return contextlib.nullcontext()
 
     def _payload(self, kind: str) -> dict:
+        # The device kind is part of the key: weights and, above all, stored training seconds belong to one.
         payload = {"kind": kind, "dataset": self.dataset, "model": self.model, "seed": self.seed,
-                   "recipe": recipe_identity(self.recipe), "trainer_version": TRAINER_VERSION}
+                   "recipe": recipe_identity(self.recipe), "trainer_version": TRAINER_VERSION,
+                   "device": self.data.device.type}
         if kind == "retrain":
             payload["forget"] = list(self.forget)
         return payload
@@ -87,7 +98,7 @@ class Setting:
         if kind not in self._memo:
             self._memo[kind] = self._train_or_load(kind, progress)
         memo = self._memo[kind]
-        return TrainedModel(copy.deepcopy(memo.model), memo.seconds, memo.cached)
+        return TrainedModel(copy.deepcopy(memo.model), memo.time, memo.cached)
 
     def _train_or_load(self, kind: str, progress: Optional[Progress]) -> TrainedModel:
         payload = self._payload(kind)
@@ -96,9 +107,9 @@ class Setting:
 
     def _load_or_fit(self, kind: str, payload: dict, progress: Optional[Progress]) -> TrainedModel:
         model = self.new_model()
-        seconds = self.cache.load(payload, model)
-        if seconds is not None:
-            return TrainedModel(model, seconds, cached=True)
+        stored = None if kind in self.remeasure else self.cache.load(payload, model)
+        if stored is not None:
+            return TrainedModel(model, stored, cached=True)
         idx = self.split.retain_train if kind == "retrain" else None
         x = self.data.x_train if idx is None else self.data.x_train[idx]
         y = self.data.y_train if idx is None else self.data.y_train[idx]
@@ -108,11 +119,17 @@ class Setting:
                 progress(f"training {kind} {self.dataset}/{self.model}: epoch {epoch}/{total}", transient=epoch < total)
 
         synchronize(self.data.device)
-        t0 = time.perf_counter()
+        probe, t0 = LoadProbe(), time.perf_counter()
         with self.autocast():
             fit(model, x, y, self.recipe, self.generator(offset=1 if kind == "retrain" else 0),
                 augment=self.data.augment, on_epoch=on_epoch)
         synchronize(self.data.device)
-        seconds = time.perf_counter() - t0
-        self.cache.save(payload, model, seconds)
-        return TrainedModel(model, seconds, cached=False)
+        measured = TrainingTime(time.perf_counter() - t0, self._measured_in(probe))
+        self.cache.save(payload, model, measured)
+        return TrainedModel(model, measured, cached=False)
+
+    def _measured_in(self, probe: LoadProbe) -> dict[str, Any]:
+        """Where a training time was taken: device, threads, machine load and date."""
+        return {"device": str(self.data.device), "device_name": device_name(self.data.device),
+                "torch_threads": torch.get_num_threads(), "load": probe.finish(),
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -11,9 +11,11 @@ import torch
 from torch import nn
 
 from unlearnbench.cache import ModelCache
+from unlearnbench.contention import LoadProbe
 from unlearnbench.context import UnlearnContext
 from unlearnbench.reference import REFERENCES, dataloader_epoch, dataloader_predict, plain_optimizer
-from unlearnbench.runner import METHOD_RNG_OFFSET, RunRequest, build_methods, prepare_setting, warm_up
+from unlearnbench.runner import (METHOD_RNG_OFFSET, RunRequest, build_methods, prepare_setting, setting_threads,
+                                 warm_up)
 from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer, synchronize
 from unlearnbench.train import predict, recipe_optimizer, train_steps
@@ -186,29 +188,46 @@ def _eval_row(setting: Setting, repeat: int) -> SpeedRow:
     return SpeedRow.measured("eval pass", eval_s, work, reference_seconds=ref_s)
 
 
+@dataclass(frozen=True)
+class SpeedReport:
+    """What `unlearnbench bench` measured: the peak, a row per method plus the epoch and eval pass, and the
+    conditions (threads, machine load) they were measured under."""
+
+    peak: float  # measured matmul GFLOP/s in the recipe's precision
+    rows: list[SpeedRow]
+    setting: Setting
+    threads: int
+    load: dict[str, Any]
+
+
 def speed_report(request: RunRequest, repeat: int = 1,
-                 progress: Optional[Callable[..., None]] = None) -> tuple[float, list[SpeedRow], Setting]:
-    """(measured peak GFLOP/s in the recipe's precision, a row per method, the training epoch, the eval pass)."""
+                 progress: Optional[Callable[..., None]] = None) -> SpeedReport:
+    """Times every requested method beside its reference loop, then the training epoch and the eval pass."""
     methods = build_methods(request)
-    setting = prepare_setting(request, progress)
-    setting.trained("original", progress)
-    warm_up(setting)
-    peak = matmul_peak(setting.data.device, PEAK_DTYPES[setting.recipe.precision])
-    rows = []
-    with tempfile.TemporaryDirectory() as scratch, setting.autocast():  # the references run in the same precision
-        for method in methods:
-            setting.cache = ModelCache(tempfile.mkdtemp(dir=scratch))  # empty: retrain is measured, never reused
+    with setting_threads(request):
+        setting = prepare_setting(request, progress)
+        setting.trained("original", progress)
+        warm_up(setting)
+        probe = LoadProbe()
+        peak = matmul_peak(setting.data.device, PEAK_DTYPES[setting.recipe.precision])
+        rows = []
+        # The references run in the same precision.
+        with tempfile.TemporaryDirectory() as scratch, setting.autocast():
+            for method in methods:
+                setting.cache = ModelCache(tempfile.mkdtemp(dir=scratch))  # empty: retrain is measured, not reused
+                if progress:
+                    progress(f"timing {method.name}")
+                rows.append(_method_row(setting, method, repeat))
             if progress:
-                progress(f"timing {method.name}")
-            rows.append(_method_row(setting, method, repeat))
-        if progress:
-            progress("timing the training epoch and evaluation pass")
-        rows.append(_epoch_row(setting, repeat))
-    return peak, [*rows, _eval_row(setting, repeat)], setting
+                progress("timing the training epoch and evaluation pass")
+            rows.append(_epoch_row(setting, repeat))
+        rows.append(_eval_row(setting, repeat))
+        return SpeedReport(peak, rows, setting, torch.get_num_threads(), probe.finish())
 
 
-def format_speed(peak: float, rows: list[SpeedRow], setting: Setting, device_name: str) -> str:
+def format_speed(report: SpeedReport, device_name: str) -> str:
     """The report as a fixed-width table."""
+    peak, rows, setting = report.peak, report.rows, report.setting
     header = ["what", "seconds", "reference s", "ratio", "samples/s", "GFLOP", "GFLOP/s", "% of peak", "phases (s)"]
     lines = []
     for r in rows:
@@ -220,13 +239,17 @@ def format_speed(peak: float, rows: list[SpeedRow], setting: Setting, device_nam
                       " ".join(f"{k}={v:.3f}" for k, v in r.phases.items()) or "-"])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     title = (f"{setting.dataset}/{setting.model} forget {','.join(map(str, setting.forget))} on "
-             f"{setting.data.device} ({device_name}); measured {setting.recipe.precision} matmul peak {peak:.0f} GFLOP/s")
+             f"{setting.data.device} ({device_name}, {report.threads} threads); measured "
+             f"{setting.recipe.precision} matmul peak {peak:.0f} GFLOP/s")
     body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, ["-" * w for w in widths]]
             + lines]
     notes = ["ratio = reference seconds / harness seconds (plain DataLoader loop of the same recipe, same run); "
              "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed",
              "samples/s counts samples through the model's forward; at 100 % of peak it would be "
              "samples/s x 100 / (% of peak)"]
+    if report.load["busy"]:
+        notes.append(f"busy machine: other processes used {report.load['other_cpu_cores']:.2f} cores on average "
+                     "while this ran; seconds are inflated (ratios less so: both sides ran under the same load)")
     if setting.recipe.precision != "fp32":
         notes.append(f"methods, references and the epoch ran under {setting.recipe.precision} autocast; "
                      "the eval pass runs in fp32 (as metrics do), so its % is against the same peak only nominally")

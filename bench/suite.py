@@ -11,7 +11,6 @@ from unlearnbench.data import DATASETS
 from unlearnbench.errors import UnknownNameError, UserError
 from unlearnbench.method import METHODS
 from unlearnbench.models import MODELS
-from unlearnbench.plugins import load_plugins
 from unlearnbench.recipes import default_recipe
 from unlearnbench.runner import RunRequest
 
@@ -101,7 +100,6 @@ def _method_grid(where: str, methods: Any, model: str, dataset: str) -> list[tup
 
 def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Optional[Path] = None) -> Suite:
     """Reads and validates a suite file; every error names the file and the key."""
-    load_plugins()
     path = resolve_suite_path(name_or_path)
     label = path.name
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import resource
 import torch
@@ -49,7 +49,7 @@ class PhaseTimer:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         self.phases: dict[str, float] = {}
-        self.reused: set[str] = set()  # phases whose seconds come from an earlier measurement
+        self.reused: dict[str, dict[str, Any]] = {}  # phase -> where its earlier measurement was taken
         self._excluded = 0.0
         self._recorded = 0.0
         self._start: Optional[float] = None
@@ -92,9 +92,10 @@ class PhaseTimer:
             synchronize(self.device)
             self._excluded += time.perf_counter() - t0
 
-    def record(self, name: str, seconds: float, reused: bool) -> None:
-        """Books `seconds` measured elsewhere as phase `name`; `reused` marks a measurement from an earlier run."""
+    def record(self, name: str, seconds: float, reused_from: Optional[dict[str, Any]] = None) -> None:
+        """Books `seconds` measured elsewhere as phase `name`; `reused_from` describes an earlier run's measurement
+        (device, threads, load, date) when the seconds were not measured in this run."""
         self.phases[name] = self.phases.get(name, 0.0) + seconds
-        if reused:
-            self.reused.add(name)
+        if reused_from is not None:
+            self.reused[name] = reused_from
         self._recorded += seconds

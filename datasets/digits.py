@@ -6,8 +6,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from unlearnbench.data import RawSplits, register_dataset
 
@@ -19,6 +17,9 @@ PIXEL_MAX = 16.0  # load_digits pixels are integers 0..16
 @register_dataset("digits")
 def load(root: Optional[Path], download: bool) -> RawSplits:
     """Digits with a fixed stratified 1,347/450 split; `root` and `download` are unused."""
+    from sklearn.datasets import load_digits  # scikit-learn loads with the data, not with the plugin list
+    from sklearn.model_selection import train_test_split
+
     bunch = load_digits()
     images = bunch.images.astype(np.uint8)[:, None]  # (1797, 1, 8, 8)
     labels = bunch.target.astype(np.int64)

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-from scipy import stats
+
+from unlearnbench.reports.provenance import speedup_reused, time_reused
 
 CONFIDENCE = 0.95
 FIRST = ("original", "retrain")  # the before/after reference rows lead every table
+PER_CELL_ENV = ("load", "reused_measurements", "retrain_seconds_reused_from")  # not part of a setting's environment
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ def mean_ci(values: Sequence[float]) -> Stat:
         return Stat(math.nan, math.nan, 0)
     if len(finite) == 1:
         return Stat(float(finite[0]), math.nan, 1)
+    from scipy import stats  # SciPy loads when an interval is first needed, not at start-up
+
     sem = finite.std(ddof=1) / math.sqrt(len(finite))
     return Stat(float(finite.mean()), float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(finite) - 1) * sem), len(finite))
 
@@ -45,6 +49,9 @@ class MethodResult:
     metrics: dict[str, Stat]
     time: Stat
     phases: dict[str, Stat]
+    reused_phases: list[str] = field(default_factory=list)  # phases with seconds from an earlier run in any seed
+    time_reused: bool = False  # some seed's seconds were measured in an earlier run
+    speedup_reused: bool = False  # some seed's speedup divides by retrain seconds from an earlier run
 
     @property
     def zero_glance(self) -> bool:
@@ -63,6 +70,7 @@ class SettingResult:
     methods: list[MethodResult] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     envs: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the ok rows aggregated here, newest per cell
 
     @property
     def title(self) -> str:
@@ -100,6 +108,8 @@ def _method_result(rows: list[dict[str, Any]], label: str) -> MethodResult:
         metrics={n: mean_ci([r["metrics"].get(n) for r in rows]) for n in names},
         time=mean_ci([r["time_s"] for r in rows]),
         phases={p: mean_ci([r["phases"].get(p) for r in rows]) for p in phases},
+        reused_phases=sorted({p for r in rows for p in r.get("reused_phases") or []}),
+        time_reused=any(time_reused(r) for r in rows), speedup_reused=any(speedup_reused(r) for r in rows),
     )
 
 
@@ -111,11 +121,13 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[SettingResult]:
         key = (row["dataset"], row["model"], tuple(row["forget"]), json.dumps(row["recipe"], sort_keys=True))
         setting = settings.setdefault(key, SettingResult(row["dataset"], row["model"], list(row["forget"]),
                                                          row["recipe"]))
-        if row.get("env") and row["env"] not in setting.envs:
-            setting.envs.append(row["env"])
+        env = {k: v for k, v in (row.get("env") or {}).items() if k not in PER_CELL_ENV}
+        if env and env not in setting.envs:
+            setting.envs.append(env)
         if row["status"] != "ok":
             setting.failed.append(row)
             continue
+        setting.rows.append(row)
         cells.setdefault(key, {}).setdefault((row["method"], row["params_hash"]), []).append(row)
     for key, setting in settings.items():
         groups = cells.get(key, {})

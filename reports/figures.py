@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from unlearnbench.reports.aggregate import MethodResult, SettingResult
+from unlearnbench.reports.provenance import REUSED_MARK
 
 # Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -89,10 +90,14 @@ def phase_bars(setting: SettingResult) -> Figure:
     left = np.zeros(len(methods))
     for i, phase in enumerate(phases):
         widths = np.array([m.phases[phase].mean if phase in m.phases else 0.0 for m in methods])
-        ax.barh(y, widths, left=left, label=phase, color=PALETTE[i % len(PALETTE)])
+        # Seconds reused from an earlier run's measurement are hatched: they were not timed in this run.
+        bars = ax.barh(y, widths, left=left, label=phase, color=PALETTE[i % len(PALETTE)])
+        for bar, m in zip(bars, methods):
+            bar.set_hatch("////" if phase in m.reused_phases else "")
         left += widths
     for yi, m in zip(y, methods):
-        ax.text(m.time.mean, yi, f" {m.time.mean:.3g} s", va="center", fontsize=7)
+        mark = f"{REUSED_MARK} (reused)" if m.time_reused else ""
+        ax.text(m.time.mean, yi, f" {m.time.mean:.3g} s{mark}", va="center", fontsize=7)
     ax.set_yticks(y, [m.label for m in methods])
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel("seconds of unlearn() (symmetric log)")
@@ -121,14 +126,19 @@ def pareto_scatter(setting: SettingResult) -> Figure:
                                   and math.isfinite(m.metrics["retrain_gap"].mean)]
     points = [(m.time.mean, m.metrics["retrain_gap"].mean) for m in usable]
     for i, (m, (t, g)) in enumerate(zip(usable, points)):
-        ax.scatter([t], [g], color=PALETTE[i % len(PALETTE)], zorder=3, label=m.label)
-        ax.annotate(m.label, (t, g), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        colour = PALETTE[i % len(PALETTE)]
+        # A hollow marker: the time was measured in an earlier run (cached retrain), not in this one.
+        face = "none" if m.time_reused else colour
+        label = m.label + (REUSED_MARK if m.time_reused else "")
+        ax.scatter([t], [g], facecolors=face, edgecolors=colour, zorder=3, label=label)
+        ax.annotate(label, (t, g), textcoords="offset points", xytext=(4, 4), fontsize=7)
     front = pareto_front(points)
     if front:
         ax.step([points[i][0] for i in front], [points[i][1] for i in front], where="post", color="0.4",
                 linestyle="dashed", linewidth=1, label="Pareto front")
     ax.set_xscale("log")
-    ax.set_xlabel("seconds of unlearn() (log)")
+    reused = f"; hollow, {REUSED_MARK}: seconds reused from an earlier run" if any(m.time_reused for m in usable) else ""
+    ax.set_xlabel(f"seconds of unlearn() (log){reused}")
     ax.set_ylabel("retrain gap (lower is better)")
     ax.set_title(f"Cost vs fidelity: {setting.title}")
     return fig

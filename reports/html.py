@@ -5,14 +5,15 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional, Sequence
-
-import jinja2
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
-from unlearnbench.reports.figures import FIGURES, render_svg
+from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
 from unlearnbench.reports.rows import format_speedup
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -80,6 +81,13 @@ def cell(method: MethodResult, name: str) -> Optional[Stat]:
     return method.metrics.get(name)
 
 
+def reused_mark(method: MethodResult, name: str) -> str:
+    """The reused-measurement mark for a method's seconds or speedup column, else ''."""
+    if (name == "time_s" and method.time_reused) or (name == "speedup_vs_retrain" and method.speedup_reused):
+        return REUSED_MARK
+    return ""
+
+
 def signal_notes(setting: SettingResult) -> list[str]:
     """Warnings for attacks that cannot separate the original from the retrained model here."""
     notes = []
@@ -91,10 +99,13 @@ def signal_notes(setting: SettingResult) -> list[str]:
     return notes
 
 
-def template_environment() -> jinja2.Environment:
+def template_environment() -> "jinja2.Environment":
+    """The Jinja2 environment of the report templates: autoescaped, strict about undefined names."""
+    import jinja2  # loads with the first rendering, not at start-up
+
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(fmt=fmt, delta=delta, cell=cell)
+    env.globals.update(fmt=fmt, delta=delta, cell=cell, reused_mark=reused_mark)
     return env
 
 
@@ -110,8 +121,11 @@ def _with_peak_memory(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def render_report(rows: Sequence[dict[str, Any]], store: str = "results.db") -> str:
     """The whole report as one HTML string."""
+    from unlearnbench.reports.figures import FIGURES, render_svg  # matplotlib loads with the first report
+
     settings = aggregate(_with_peak_memory(rows))
-    views = [SettingView(s, signal_notes(s), [(name, render_svg(name, s)) for name in FIGURES] if s.methods else [])
+    views = [SettingView(s, provenance_notes(s.rows) + signal_notes(s),
+                         [(name, render_svg(name, s)) for name in FIGURES] if s.methods else [])
              for s in settings]
     present = {n for s in settings for m in s.methods for n in m.metrics} | {"time_s"}
     columns = [c for c in COLUMNS if c.name in present]

@@ -63,14 +63,17 @@ def setting_table(setting: SettingResult) -> str:
             if stat.n > 1 and math.isfinite(stat.half_width):
                 text += rf"$\pm${stat.half_width * scale:.{digits}f}"
             is_best = m.method not in ENDPOINTS and math.isclose(stat.mean, best[name], rel_tol=0, abs_tol=1e-12)
-            cells.append(rf"\textbf{{{text}}}" if is_best else text)
+            mark = "$^*$" if name == "time_s" and m.time_reused else ""
+            cells.append((rf"\textbf{{{text}}}" if is_best else text) + mark)
         label = latex_escape(m.label) + (r"$^\dagger$" if m.zero_glance and m.method not in ENDPOINTS
                                          else "")
         lines.append(label + " & " + " & ".join(cells) + r" \\")
     seeds = len(setting.seeds)
     caption = (f"{latex_escape(setting.title)}. Mean over {seeds} seed{'s' if seeds != 1 else ''}"
                + (r" $\pm$ 95\,\% CI" if seeds > 1 else "") + ". Accuracies in \\%. Bold: closest to retrain "
-               r"(gap, seconds: lowest) among the methods. $^\dagger$: zero-glance.")
+               r"(gap, seconds: lowest) among the methods. $^\dagger$: zero-glance."
+               + (r" $^*$: seconds reused from the cached retrained model's training, measured in an earlier run."
+                  if any(m.time_reused for m in setting.methods) else ""))
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 

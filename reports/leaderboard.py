@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
 from unlearnbench.reports.html import template_environment
+from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
 from unlearnbench.reports.rows import format_speedup
 
 
@@ -24,6 +25,8 @@ class Entry:
     speedup: Stat
     time: Stat
     seeds: int
+    time_reused: bool = False  # seconds from an earlier run's measurement (a cached retrain)
+    speedup_reused: bool = False  # divides by retrain seconds from an earlier run
 
 
 def _stat_text(stat: Stat, digits: int = 4) -> str:
@@ -33,8 +36,12 @@ def _stat_text(stat: Stat, digits: int = 4) -> str:
     return text + (f" ± {stat.half_width:.{digits}f}" if stat.n > 1 and math.isfinite(stat.half_width) else "")
 
 
-def _speed_text(stat: Stat) -> str:
-    return format_speedup(stat.mean)
+def _speed_text(stat: Stat, reused: bool = False) -> str:
+    return format_speedup(stat.mean) + (REUSED_MARK if reused and math.isfinite(stat.mean) else "")
+
+
+def _time_text(stat: Stat, reused: bool = False) -> str:
+    return _stat_text(stat, 3) + (REUSED_MARK if reused and math.isfinite(stat.mean) else "")
 
 
 def rank(settings: Sequence[SettingResult]) -> list[Entry]:
@@ -47,24 +54,38 @@ def rank(settings: Sequence[SettingResult]) -> list[Entry]:
         for i, m in enumerate(scored, 1):
             entries.append(Entry(s.title, i, m.label, m.zero_glance, m.metrics["retrain_gap"],
                                  m.metrics.get("speedup_vs_retrain", Stat(math.nan, math.nan, 0)), m.time,
-                                 len(m.seeds)))
+                                 len(m.seeds), m.time_reused, m.speedup_reused))
     return entries
+
+
+def setting_notes(settings: Sequence[SettingResult]) -> dict[str, list[str]]:
+    """Per setting title, the warnings about its seconds (reused measurements, busy machine)."""
+    return {s.title: provenance_notes(s.rows) for s in settings}
 
 
 def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """One Markdown table per setting, ready to paste into a README."""
-    out = []
-    current = None
-    for e in rank(aggregate(rows)):
-        if e.setting != current:
-            current = e.setting
-            out += ["" if out else None, f"### {e.setting}", "",
-                    "| rank | method | retrain gap ↓ | speedup vs retrain | seconds | seeds | zero-glance |",
-                    "|---:|---|---:|---:|---:|---:|:---:|"]
-        method = e.method.replace("|", "\\|")
-        out.append(f"| {e.rank} | {method} | {_stat_text(e.gap)} | {_speed_text(e.speedup)} | "
-                   f"{_stat_text(e.time, 3)} | {e.seeds} | {'yes' if e.zero_glance else 'no'} |")
+    out: list[str] = []
+    settings = aggregate(rows)
+    notes = setting_notes(settings)
+    for setting, entries in _by_setting(rank(settings)):
+        out += ["" if out else None, f"### {setting}", "",
+                "| rank | method | retrain gap ↓ | speedup vs retrain | seconds | seeds | zero-glance |",
+                "|---:|---|---:|---:|---:|---:|:---:|"]
+        for e in entries:
+            method = e.method.replace("|", "\\|")
+            out.append(f"| {e.rank} | {method} | {_stat_text(e.gap)} | {_speed_text(e.speedup, e.speedup_reused)} | "
+                       f"{_time_text(e.time, e.time_reused)} | {e.seeds} | {'yes' if e.zero_glance else 'no'} |")
+        if notes[setting]:
+            out += [""] + [f"> {note}" for note in notes[setting]]
     return "\n".join(line for line in out if line is not None) or "(no results stored)"
+
+
+def _by_setting(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        groups.setdefault(e.setting, []).append(e)
+    return list(groups.items())
 
 
 def leaderboard_csv(rows: Sequence[dict[str, Any]]) -> str:
@@ -72,17 +93,19 @@ def leaderboard_csv(rows: Sequence[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["setting", "rank", "method", "retrain_gap", "retrain_gap_ci95", "speedup_vs_retrain",
-                     "time_s", "time_s_ci95", "seeds", "zero_glance"])
+                     "time_s", "time_s_ci95", "seeds", "zero_glance", "time_reused", "speedup_reused"])
     for e in rank(aggregate(rows)):
         writer.writerow([e.setting, e.rank, e.method, e.gap.mean, e.gap.half_width, e.speedup.mean, e.time.mean,
-                         e.time.half_width, e.seeds, e.zero_glance])
+                         e.time.half_width, e.seeds, e.zero_glance, e.time_reused, e.speedup_reused])
     return buffer.getvalue()
 
 
 def leaderboard_html(rows: Sequence[dict[str, Any]]) -> str:
     """A self-contained HTML page of the ranking."""
+    settings = aggregate(rows)
     return template_environment().get_template("leaderboard.html.j2").render(
-        entries=rank(aggregate(rows)), stat=_stat_text, speed=_speed_text)
+        groups=_by_setting(rank(settings)), notes=setting_notes(settings), stat=_stat_text, speed=_speed_text,
+        seconds=_time_text)
 
 
 LEADERBOARD_FORMATS = {"md": leaderboard_markdown, "csv": leaderboard_csv, "html": leaderboard_html}

@@ -8,6 +8,7 @@ import math
 from typing import Any, Sequence
 
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
+from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes, speedup_reused, time_reused
 from unlearnbench.reports.rows import flat_row, format_speedup, public_row
 
 # (header, metric name): the columns a reader compares first; every metric is in JSON/CSV.
@@ -22,7 +23,7 @@ def _pct(value: Any) -> str:
 
 
 def _phases(phases: dict[str, float], reused: Sequence[str]) -> str:
-    return " ".join(f"{k}={v:.2f}{'*' if k in reused else ''}" for k, v in phases.items()) or "-"
+    return " ".join(f"{k}={v:.2f}{REUSED_MARK if k in reused else ''}" for k, v in phases.items()) or "-"
 
 
 # (header, metric name, format) of the privacy and fidelity block.
@@ -77,15 +78,17 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     for row in rows:
         metrics = row.get("metrics") or {}
         time_s = f"{row['time_s']:.3f}" if row.get("time_s") is not None else "-"
+        time_s += REUSED_MARK if time_reused(row) else ""
         lines.append([str(row.get("id", "")), _setting(row), str(row["seed"]), row["method"], row["status"], time_s,
                       *[_pct(metrics.get(m)) for _, m in ACCURACY_COLUMNS],
                       _phases(row.get("phases") or {}, row.get("reused_phases") or [])])
     shown = [c for c in PRIVACY_COLUMNS if any(c[1] in (row.get("metrics") or {}) for row in rows)]
     privacy = [[str(row.get("id", "")), row["method"],
-                *[_fmt((row.get("metrics") or {}).get(m), f) for _, m, f in shown]] for row in rows]
+                *[_fmt((row.get("metrics") or {}).get(m), f) + (REUSED_MARK if f == "speedup" and speedup_reused(row)
+                                                               else "") for _, m, f in shown]] for row in rows]
     out = _grid(header, lines) + [""] + _grid(["id", "method", *[h for h, _, _ in shown]], privacy)
-    notes = ["accuracies in %; * = seconds reused from the cached measurement; "
-             "MIA scores and distances are best when closest to the retrain row"]
+    notes = ["accuracies in %; MIA scores and distances are best when closest to the retrain row"]
+    notes += provenance_notes(rows)
     notes += signal_notes(rows)
     notes += [f"cell {row.get('id', '?')} ({row['method']}) failed: {row['error']}" for row in rows
               if row["status"] != "ok"]

@@ -7,7 +7,7 @@ import textwrap
 
 import torch
 
-from unlearnbench.cache import ModelCache
+from unlearnbench.cache import ModelCache, TrainingTime
 from unlearnbench.models import build_model
 
 PAYLOAD = {"kind": "original", "dataset": "tiny", "model": "mlp", "seed": 0}
@@ -19,9 +19,9 @@ def _model(seed=0):
 
 def test_round_trip_restores_weights_and_seconds(tmp_path):
     cache = ModelCache(tmp_path)
-    cache.save(PAYLOAD, _model(seed=1), 12.5)
+    cache.save(PAYLOAD, _model(seed=1), TrainingTime(12.5, {"device_name": "cpu"}))
     fresh = _model(seed=2)
-    assert cache.load(PAYLOAD, fresh) == 12.5
+    assert cache.load(PAYLOAD, fresh) == TrainingTime(12.5, {"device_name": "cpu"})
     assert all(torch.equal(p, q) for p, q in zip(fresh.parameters(), _model(seed=1).parameters()))
 
 
@@ -31,7 +31,7 @@ def test_missing_file_is_a_miss(tmp_path):
 
 def test_corrupt_file_is_a_miss_not_an_error(tmp_path, capsys):
     cache = ModelCache(tmp_path)
-    cache.save(PAYLOAD, _model(), 1.0)
+    cache.save(PAYLOAD, _model(), TrainingTime(1.0))
     cache.path(PAYLOAD).write_bytes(b"not a checkpoint")
     assert cache.load(PAYLOAD, _model()) is None
     assert "retraining" in capsys.readouterr().err
@@ -39,7 +39,7 @@ def test_corrupt_file_is_a_miss_not_an_error(tmp_path, capsys):
 
 def test_file_for_another_architecture_is_a_miss(tmp_path):
     cache = ModelCache(tmp_path)
-    cache.save(PAYLOAD, build_model("cnn", (1, 8, 8), 4, seed=0), 1.0)
+    cache.save(PAYLOAD, build_model("cnn", (1, 8, 8), 4, seed=0), TrainingTime(1.0))
     assert cache.load(PAYLOAD, _model()) is None
 
 
@@ -50,21 +50,21 @@ def test_key_covers_every_payload_field(tmp_path):
 
 
 def test_no_temporary_files_are_left_behind(tmp_path):
-    ModelCache(tmp_path).save(PAYLOAD, _model(), 1.0)
+    ModelCache(tmp_path).save(PAYLOAD, _model(), TrainingTime(1.0))
     assert [p.suffix for p in tmp_path.iterdir()] == [".pt"]
 
 
 def test_concurrent_workers_train_a_key_once(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
-        from unlearnbench.cache import ModelCache
+        from unlearnbench.cache import ModelCache, TrainingTime
         from unlearnbench.models import build_model
         cache, payload = ModelCache({str(tmp_path)!r}), {PAYLOAD!r}
         with cache.lock(payload):
             model = build_model("mlp", (1, 8, 8), 4, seed=0)
             if cache.load(payload, model) is None:
                 time.sleep(0.5)  # a slow 'training' that a second worker must not repeat
-                cache.save(payload, model, 1.0)
+                cache.save(payload, model, TrainingTime(1.0))
                 print("trained")
             else:
                 print("loaded")

@@ -5,20 +5,30 @@ import csv
 import io
 import json
 import os
+import shutil
 import stat
+import subprocess
+import sys
 
 import pytest
+
+from unlearnbench.cli import main
 
 TINY = ["--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--methods", "original", "--quiet"]
 
 
+@pytest.fixture(scope="module")
+def stored_once(tmp_path_factory):
+    """An out dir holding one successful run, made once per module."""
+    root = tmp_path_factory.mktemp("stored")
+    assert main(["run", *TINY, "--out", str(root / "out"), "--cache-dir", str(root / "cache")]) == 0
+    return root / "out"
+
+
 @pytest.fixture
-def stored(cli, tmp_path):
-    """An out dir holding one successful run."""
-    out = str(tmp_path / "out")
-    code, stdout, _ = cli("run", *TINY, "--out", out)
-    assert code == 0 and "original" in stdout
-    return out
+def stored(stored_once, tmp_path):
+    """A private copy of that out dir: a test may add to it or break it."""
+    return str(shutil.copytree(stored_once, tmp_path / "out"))
 
 
 def test_run_prints_a_results_table(stored, cli):
@@ -113,3 +123,24 @@ def test_table_flags_attacks_without_signal():
 def test_bench_prints_the_speed_table(cli):
     code, out, _ = cli("bench", "--dataset", "tiny", "--device", "cpu", "--methods", "original,unsir", "--quiet")
     assert code == 0 and "measured fp32 matmul peak" in out and "train epoch" in out and "unsir" in out
+
+
+def test_help_loads_no_heavy_library_and_no_plugin():
+    script = ("import sys\nfrom unlearnbench.cli import main\ntry:\n    main(['run', '--help'])\nexcept SystemExit:\n"
+              "    pass\nprint(sorted(m for m in ('sklearn', 'scipy', 'matplotlib', 'jinja2', 'torch', "
+              "'unlearnbench.methods.unsir') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_parser_format_names_match_the_renderers():
+    from unlearnbench.cli import LEADERBOARD_FORMAT_NAMES, TABLE_FORMATS
+    from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
+    from unlearnbench.reports.table import FORMATS
+
+    assert TABLE_FORMATS == tuple(sorted(FORMATS)) and LEADERBOARD_FORMAT_NAMES == tuple(sorted(LEADERBOARD_FORMATS))
+
+
+def test_negative_thread_count_is_one_line(cli):
+    code, _, err = cli("run", "--dataset", "tiny", "--threads", "-1")
+    assert code == 2 and "--threads -1 must be 0 (automatic) or a positive count" in err

@@ -56,7 +56,8 @@ def test_matmul_peak_is_a_positive_rate():
 def test_report_times_every_method_against_its_reference(tmp_path):
     request = RunRequest(dataset="tiny", device="cpu", cache_dir=tmp_path, recipe=TINY_RECIPE,
                          methods=("original", "retrain", "finetune", "gradient_ascent", "unsir"))
-    peak, rows, setting = speed_report(request)
+    report = speed_report(request)
+    rows, setting = report.rows, report.setting
     names = [r.name for r in rows]
     assert names == ["original", "retrain", "finetune", "gradient_ascent", "unsir", "train epoch", "eval pass"]
     by_name = {r.name: r for r in rows}
@@ -64,7 +65,7 @@ def test_report_times_every_method_against_its_reference(tmp_path):
     assert all(by_name[n].reference_seconds > 0 and by_name[n].gflop > 0 for n in names[1:])
     assert set(by_name["unsir"].phases) == {"noise", "impair", "repair"}
     assert by_name["retrain"].phases["train"] > 0  # measured here, not reused from a cache
-    text = format_speed(peak, rows, setting, "cpu")
+    text = format_speed(report, "cpu")
     assert "measured fp32 matmul peak" in text and "unsir" in text and "samples/s" in text
     assert by_name["train epoch"].samples == len(setting.data.x_train)
 
@@ -74,6 +75,5 @@ def test_report_in_bf16_measures_the_bf16_peak_and_says_so(tmp_path):
     request = RunRequest(dataset="tiny", device="cpu", cache_dir=tmp_path, methods=("unsir",),
                          params={"unsir": {"noise_batch": "16", "noise_copies": "2", "noise_steps": "5"}},
                          recipe={**TINY_RECIPE, "precision": "bf16"})
-    peak, rows, setting = speed_report(request)
-    text = format_speed(peak, rows, setting, "cpu")
+    text = format_speed(speed_report(request), "cpu")
     assert "measured bf16 matmul peak" in text and "ran under bf16 autocast" in text

@@ -42,8 +42,8 @@ def test_recorded_seconds_replace_wall_time(clock):
     timer.start()
     with timer.excluded():
         clock[0] += 0.3  # loading from the cache
-    timer.record("train", 42.0, reused=True)
-    assert timer.stop() == 42.0 and timer.reused == {"train"}
+    timer.record("train", 42.0, reused_from={"device": "cpu"})
+    assert timer.stop() == 42.0 and timer.reused == {"train": {"device": "cpu"}}
 
 
 def test_peak_memory_is_positive_on_cpu():

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score, roc_curve
 from torch import Tensor
 
 from unlearnbench.errors import UserError
@@ -69,6 +68,8 @@ def fit_shadows(in_conf: list[Tensor], out_conf: list[Tensor]) -> ShadowStats:
 
 def attack_summary(target: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     """ROC-AUC and TPR at 1 % FPR of telling the target's scores (positive) from the reference's (negative)."""
+    from sklearn.metrics import roc_auc_score, roc_curve  # scikit-learn loads on first scoring, not at start-up
+
     labels = np.r_[np.ones(len(target)), np.zeros(len(reference))]
     scores = np.r_[target, reference]
     fpr, tpr, _ = roc_curve(labels, scores)

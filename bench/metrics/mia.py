@@ -10,10 +10,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_validate
-from sklearn.svm import SVC
 
 from unlearnbench.metrics.base import MetricInputs, register_metric
 
@@ -48,6 +44,8 @@ def sample_loss(logits: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
 def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
     if len(positive) == 0 or len(negative) == 0:
         return math.nan
+    from sklearn.metrics import roc_auc_score  # scikit-learn loads on first scoring, not at start-up
+
     labels = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
     return float(roc_auc_score(labels, np.r_[positive, negative]))
 
@@ -71,6 +69,8 @@ def _fit_and_target(feature, inputs: MetricInputs, model) -> tuple[float, float]
 @register_metric("mia_entropy", better="closer_to_retrain", produces=("mia_entropy", "mia_entropy_auc"))
 def mia_entropy(inputs: MetricInputs) -> dict[str, float]:
     """Bad Teacher / SSD / UNSIR authors' attack: share of forget-train an entropy-based LR calls member."""
+    from sklearn.linear_model import LogisticRegression
+
     feature = lambda o, s: entropy(o.logits(s))  # noqa: E731
     rate, auc = _fit_and_target(feature, inputs, LogisticRegression(class_weight="balanced"))
     return {"mia_entropy": rate, "mia_entropy_auc": auc}
@@ -79,6 +79,8 @@ def mia_entropy(inputs: MetricInputs) -> dict[str, float]:
 @register_metric("mia_svc", better="closer_to_retrain", produces=("mia_svc", "mia_svc_auc"))
 def mia_svc(inputs: MetricInputs) -> dict[str, float]:
     """Unlearn-Sparse 'MIA-efficacy': share of forget-train an RBF SVC on true-class confidence calls non-member."""
+    from sklearn.svm import SVC
+
     out = inputs.outputs
     feature = lambda o, s: true_confidence(o.logits(s), o.labels(s))  # noqa: E731
     # Equal sides, as Unlearn-Sparse fits as many retain samples as there are non-members.
@@ -95,6 +97,9 @@ def mia_svc(inputs: MetricInputs) -> dict[str, float]:
 @register_metric("mia_loss", better="closer_to_retrain", produces=("mia_loss", "mia_loss_auc"))
 def mia_loss(inputs: MetricInputs) -> dict[str, float]:
     """NeurIPS 2023 challenge kit: cross-validated accuracy of an LR on loss, forget-train vs held-out same classes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_validate
+
     out, rng = inputs.outputs, np.random.default_rng(inputs.seed)
     forget = sample_loss(out.logits("forget_train"), out.labels("forget_train"))
     held_out = sample_loss(out.logits("forget_test"), out.labels("forget_test"))

@@ -1,7 +1,9 @@
 """Benchmarks are deselected from the default run; `pytest -m benchmark tests/benchmarks` runs them."""
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,3 +15,21 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "benchmarks" in Path(str(item.fspath)).parts:
             item.add_marker(pytest.mark.benchmark)
+
+
+@pytest.fixture(params=("idle", "busy"))
+def load(request):
+    """'idle', or 'busy': one CPU-bound process spins beside the benchmark, as on a machine doing something else.
+
+    Harness and reference run under the same load in one group, so the ratio shows whether the lead survives it.
+    """
+    if request.param == "idle":
+        yield "idle"
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.2)  # let it take its core before timing starts
+    try:
+        yield "busy"
+    finally:
+        spinner.kill()
+        spinner.wait()

@@ -27,13 +27,13 @@ def setting(request):
     return s
 
 
-def _group(benchmark, setting, name):
-    benchmark.group = f"{name}-{setting.dataset}-forget{''.join(map(str, setting.forget))}"
+def _group(benchmark, setting, name, load):
+    benchmark.group = f"{name}-{setting.dataset}-forget{''.join(map(str, setting.forget))}-{load}"
 
 
 @pytest.mark.parametrize("name", TIMED)
-def test_harness(benchmark, setting, name, tmp_path):
-    _group(benchmark, setting, name)
+def test_harness(benchmark, setting, name, tmp_path, load):
+    _group(benchmark, setting, name, load)
     method = METHODS.get(name).from_params(model="mlp")
     original_cache = setting.cache
     rounds = iter(range(100))
@@ -52,8 +52,8 @@ def test_harness(benchmark, setting, name, tmp_path):
 
 
 @pytest.mark.parametrize("name", TIMED)
-def test_reference(benchmark, setting, name):
-    _group(benchmark, setting, name)
+def test_reference(benchmark, setting, name, load):
+    _group(benchmark, setting, name, load)
     method = METHODS.get(name).from_params(model="mlp")
     reference = REFERENCES.get(name)
     benchmark.pedantic(lambda: reference(setting.trained("original").model, method.cfg, setting),

@@ -23,8 +23,8 @@ def _setup(data):
 
 
 @needs_mnist
-@pytest.mark.benchmark(group="train-epoch-mnist-mlp")
-def test_harness_epoch(benchmark, mnist):
+def test_harness_epoch(benchmark, mnist, load):
+    benchmark.group = f"train-epoch-mnist-mlp-{load}"
     model, recipe = _setup(mnist)
     opt = recipe_optimizer(model.parameters(), recipe, lr_scale=0.1)
     gen = torch.Generator().manual_seed(0)
@@ -33,8 +33,8 @@ def test_harness_epoch(benchmark, mnist):
 
 
 @needs_mnist
-@pytest.mark.benchmark(group="train-epoch-mnist-mlp")
-def test_reference_dataloader_epoch(benchmark, mnist):
+def test_reference_dataloader_epoch(benchmark, mnist, load):
+    benchmark.group = f"train-epoch-mnist-mlp-{load}"
     model, recipe = _setup(mnist)
     opt = plain_optimizer(model, recipe, lr_scale=0.1)
     benchmark.pedantic(lambda: dataloader_epoch(model, mnist.x_train, mnist.y_train, opt, recipe.batch_size, seed=0),

@@ -1,0 +1,40 @@
+"""CPU thread policy: how OpenMP threads wait, and how many threads each built-in (dataset, model) runs with.
+
+Imported by the package's `__init__` before anything loads torch, because GNU OpenMP reads its wait policy once,
+when torch loads it.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
+
+
+def configure_openmp() -> str:
+    """Makes idle OpenMP threads sleep instead of spin, unless the user chose otherwise; returns the policy in force.
+
+    GNU OpenMP (PyTorch's CPU thread pool) spins at every barrier before it sleeps. When another process holds a
+    core, every tiny parallel region then waits for a descheduled team member: UNSIR's MNIST/mlp noise phase went
+    from 0.12 s to 0.57-0.67 s beside one busy process on 2 cores. Passive waiting kept it at 0.18-0.25 s and costs
+    nothing measurable on an idle machine (README, Speed).
+    """
+    if "torch" in sys.modules:  # libgomp has read its environment already: say so instead of pretending
+        return os.environ.get(WAIT_POLICY_ENV, "default") + " (torch was imported before unlearnbench)"
+    os.environ.setdefault(WAIT_POLICY_ENV, "PASSIVE")
+    return os.environ[WAIT_POLICY_ENV]
+
+
+WAIT_POLICY = configure_openmp()
+
+# (dataset, model) -> CPU threads, measured here (README, Speed: 1 vs 2 threads per built-in model, idle and beside
+# one busy process, passive waiting). Pairs not listed use every thread torch has.
+SINGLE_THREADED: frozenset[tuple[str, str]] = frozenset()
+
+
+def cpu_threads(dataset: str, model: str, available: int, requested: Optional[int] = None) -> int:
+    """Threads to run a (dataset, model) setting with on the CPU: `requested`, else the measured choice."""
+    if requested:
+        return requested
+    return 1 if (dataset, model) in SINGLE_THREADED else available
