@@ -7,7 +7,6 @@ from multiprocessing import get_context
 from typing import Any, Callable, Optional, Sequence
 
 from unlearnbench.errors import UserError
-from unlearnbench.plugins import load_plugins
 from unlearnbench.progress import SweepProgress
 from unlearnbench.registry import Registry
 from unlearnbench.runner import RunRequest, execute
@@ -24,7 +23,6 @@ def _label(request: RunRequest) -> str:
 
 def execute_collect(request: RunRequest, run_id: str, threads: int = 0) -> list[dict[str, Any]]:
     """Runs one request in a worker and returns its rows (the driver stores them)."""
-    load_plugins()  # a worker process is an entry point of its own: nothing is registered in it yet
     if threads:
         import torch
 

@@ -281,9 +281,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args: Any = build_parser().parse_args(argv)
     try:
-        from unlearnbench.plugins import load_plugins
-
-        load_plugins()  # once, here at the entry point: every command after this sees every method and dataset
         return args.func(args)
     except UserError as exc:
         print(f"unlearnbench: error: {exc}", file=sys.stderr)

@@ -66,7 +66,7 @@ class Data:
 
 
 Loader = Callable[[Optional[Path], bool], RawSplits]
-DATASETS: Registry[Loader] = Registry("dataset")
+DATASETS: Registry[Loader] = Registry("dataset", plugins=True)
 register_dataset = DATASETS.register
 
 

@@ -62,5 +62,5 @@ class _MethodRegistry(Registry[type[Method]]):
         super().add(name, obj)
 
 
-METHODS: Registry[type[Method]] = _MethodRegistry("method", base=Method)
+METHODS: Registry[type[Method]] = _MethodRegistry("method", base=Method, plugins=True)
 register_method = METHODS.register

@@ -18,10 +18,17 @@ def _origin(obj: object) -> str:
 class Registry(Generic[T]):
     """Maps lowercase names to registered objects; misses suggest close names."""
 
-    def __init__(self, kind: str, base: type | None = None) -> None:
+    def __init__(self, kind: str, base: type | None = None, plugins: bool = False) -> None:
         self.kind = kind
         self._base = base
+        self._plugins = plugins  # filled from the plugin packages and entry points on the first lookup
         self._items: dict[str, T] = {}
+
+    def _populate(self) -> None:
+        if self._plugins:
+            from unlearnbench.plugins import load_plugins  # here: plugin modules import the registries
+
+            load_plugins()  # imports each plugin once per process; later calls return at once
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers an object under `name`."""
@@ -51,6 +58,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Returns the object registered as `name`, or raises UnknownNameError with suggestions."""
+        self._populate()
         try:
             return self._items[name]
         except KeyError:
@@ -61,13 +69,16 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """Sorted registered names."""
+        self._populate()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self._populate()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
+        self._populate()
         return len(self._items)

@@ -28,9 +28,11 @@ def configure_openmp() -> str:
 
 WAIT_POLICY = configure_openmp()
 
-# (dataset, model) -> CPU threads, measured here (README, Speed: 1 vs 2 threads per built-in model, idle and beside
-# one busy process, passive waiting). Pairs not listed use every thread torch has.
-SINGLE_THREADED: frozenset[tuple[str, str]] = frozenset()
+# Settings whose steps are too small to share among threads: one thread was faster than two on every workload
+# (unsir, a finetune epoch, a training epoch), idle (0.76-0.94x for two) and beside a busy process (0.69-0.77x).
+# Every other built-in pair measured was 1.2-1.8x faster idle with two threads (mnist/mlp, mnist/cnn, digits/cnn's
+# unsir, digits/resnet18, digits/allcnn), so it keeps every thread torch has. Table and command: README, Speed.
+SINGLE_THREADED: frozenset[tuple[str, str]] = frozenset({("digits", "mlp")})
 
 
 def cpu_threads(dataset: str, model: str, available: int, requested: Optional[int] = None) -> int:

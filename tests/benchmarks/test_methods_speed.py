@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from conftest_paths import HAVE_MNIST, MNIST_ROOT
 from helpers import context
@@ -9,6 +10,7 @@ from unlearnbench.method import METHODS
 from unlearnbench.plugins import load_plugins
 from unlearnbench.reference import REFERENCES
 from unlearnbench.runner import RunRequest, prepare_setting
+from unlearnbench.threads import cpu_threads
 
 load_plugins()
 SETTINGS = [("digits", (0,)), ("mnist", (0,)), ("mnist", (0, 2))]
@@ -21,10 +23,13 @@ def setting(request):
     dataset, forget = request.param
     if dataset == "mnist" and not HAVE_MNIST:
         pytest.skip(f"MNIST files not found under {MNIST_ROOT}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(cpu_threads(dataset, "mlp", before))  # the thread count `unlearnbench run` uses here
     s = prepare_setting(RunRequest(dataset=dataset, model="mlp", forget=forget, device="cpu",
                                    data_root=str(MNIST_ROOT) if dataset == "mnist" else None))
     s.trained("original")
-    return s
+    yield s
+    torch.set_num_threads(before)
 
 
 def _group(benchmark, setting, name, load):
@@ -34,7 +39,7 @@ def _group(benchmark, setting, name, load):
 @pytest.mark.parametrize("name", TIMED)
 def test_harness(benchmark, setting, name, tmp_path, load):
     _group(benchmark, setting, name, load)
-    method = METHODS.get(name).from_params(model="mlp")
+    method = METHODS.get(name).from_params(model="mlp", dataset=setting.dataset)  # the defaults `run` uses
     original_cache = setting.cache
     rounds = iter(range(100))
 
@@ -54,7 +59,7 @@ def test_harness(benchmark, setting, name, tmp_path, load):
 @pytest.mark.parametrize("name", TIMED)
 def test_reference(benchmark, setting, name, load):
     _group(benchmark, setting, name, load)
-    method = METHODS.get(name).from_params(model="mlp")
+    method = METHODS.get(name).from_params(model="mlp", dataset=setting.dataset)  # the defaults `run` uses
     reference = REFERENCES.get(name)
     benchmark.pedantic(lambda: reference(setting.trained("original").model, method.cfg, setting),
                        rounds=ROUNDS.get(name, 5), warmup_rounds=1)
