@@ -69,6 +69,6 @@ def test_concurrent_workers_train_a_key_once(tmp_path):
             else:
                 print("loaded")
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = sorted(p.communicate()[0].strip() for p in procs)
-    assert outputs == ["loaded", "loaded", "trained"]
+    assert outputs == ["loaded", "trained"]

@@ -7,6 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import torch
 
 from helpers import TINY_RECIPE
@@ -58,51 +59,53 @@ def test_after_warm_up_no_method_initialises_anything_inside_its_timed_span(tmp_
     assert {name: modules for name, _, modules in cells if modules} == {}
 
 
-def _run(tmp_path, methods=("retrain", "unsir"), **extra):
-    request = RunRequest(dataset="tiny", methods=methods, device="cpu", cache_dir=tmp_path / "cache",
+def _run(root, methods=("retrain", "gradient_ascent"), **extra):
+    request = RunRequest(dataset="tiny", methods=methods, device="cpu", cache_dir=root / "cache",
                          recipe=TINY_RECIPE, **extra)
-    store = open_store(tmp_path / "out")
+    store = open_store(root / "out")
     try:
         return run(request, store)
     finally:
         store.close()
 
 
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The same request run twice on one cache: (rows measured fresh, rows reusing the cached retrain, root)."""
+    root = tmp_path_factory.mktemp("runs")
+    return _run(root), _run(root), root
+
+
 def test_every_row_records_threads_wait_policy_and_the_load_around_its_cell(tmp_path):
     torch.set_num_threads(2)
-    for row in _run(tmp_path, threads=1):
+    for row in _run(tmp_path, methods=("original",), threads=1):
         env = row["env"]
         assert env["torch_threads"] == 1 and env["omp_wait_policy"]
         assert set(env["load"]) == {"loadavg_before", "loadavg_after", "other_cpu_cores", "busy"}
     assert torch.get_num_threads() == 2  # the setting's thread count is restored afterwards
 
 
-def test_a_cached_retrain_time_is_marked_reused_with_where_it_was_measured(tmp_path):
-    first = _run(tmp_path)
-    again = _run(tmp_path)
+def test_a_cached_retrain_time_is_marked_reused_with_where_it_was_measured(two_runs):
+    first, (retrain, other), _ = two_runs
     assert first[0]["reused_phases"] == [] and first[0]["env"]["retrain_seconds_reused_from"] is None
-    retrain, unsir = again
     measured = retrain["env"]["reused_measurements"]["train"]
     assert retrain["reused_phases"] == ["train"] and measured["device"] == "cpu" and "created" in measured
     assert measured["torch_threads"] >= 1 and "other_cpu_cores" in measured["load"]
-    assert unsir["reused_phases"] == [] and unsir["env"]["retrain_seconds_reused_from"] == measured
+    assert other["reused_phases"] == [] and other["env"]["retrain_seconds_reused_from"] == measured
 
 
-def test_remeasure_retrain_trains_and_times_it_again(tmp_path):
-    _run(tmp_path)
-    retrain, unsir = _run(tmp_path, remeasure_retrain=True)
-    assert retrain["reused_phases"] == [] and unsir["env"]["retrain_seconds_reused_from"] is None
+def test_remeasure_retrain_trains_and_times_it_again(two_runs):
+    retrain, other = _run(two_runs[2], remeasure_retrain=True)
+    assert retrain["reused_phases"] == [] and other["env"]["retrain_seconds_reused_from"] is None
 
 
-def test_cached_models_are_keyed_by_device_kind(tmp_path):
-    _run(tmp_path, methods=("original",))
-    blob = torch.load(next((tmp_path / "cache").glob("original-*.pt")), weights_only=True)
+def test_cached_models_are_keyed_by_device_kind(two_runs):
+    blob = torch.load(next((two_runs[2] / "cache").glob("original-*.pt")), weights_only=True)
     assert blob["payload"]["device"] == "cpu" and blob["measured"]["device"] == "cpu"
 
 
-def test_reused_times_are_marked_in_every_rendering(tmp_path):
-    _run(tmp_path)
-    rows = _run(tmp_path)
+def test_reused_times_are_marked_in_every_rendering(two_runs):
+    rows = two_runs[1]
     assert "train=" in format_table(rows) and "reused from the cached retrained model" in format_table(rows)
     html = render_report(rows)
     assert 'class="reused"' in html and "--remeasure-retrain" in html
@@ -113,14 +116,15 @@ def test_reused_times_are_marked_in_every_rendering(tmp_path):
     assert "$^*$" in latex_tables(rows)
 
 
-def test_fresh_measurements_carry_no_reuse_marks(tmp_path):
-    rows = _run(tmp_path)
+def test_fresh_measurements_carry_no_reuse_marks(two_runs):
+    rows = two_runs[0]
     assert "reused" not in format_table(rows) and 'class="reused"' not in render_report(rows)
     assert "*" not in leaderboard_markdown(rows)
 
 
 def test_load_probe_sees_a_busy_process_beside_it():
-    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass"])
+    spin = "import time\nend = time.time() + 0.8\nwhile time.time() < end: pass"
+    busy = subprocess.Popen([sys.executable, "-c", spin])
     try:
         probe = LoadProbe()
         busy.wait()
