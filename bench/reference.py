@@ -41,8 +41,8 @@ def plain_optimizer(model: nn.Module, recipe: Recipe, lr_scale: float = 1.0) -> 
     lr = recipe.lr * lr_scale
     if recipe.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=recipe.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=lr, momentum=recipe.momentum, nesterov=recipe.nesterov and recipe.momentum > 0,
-                           weight_decay=recipe.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=recipe.momentum,
+                           nesterov=recipe.nesterov and recipe.momentum > 0, weight_decay=recipe.weight_decay)
 
 
 def dataloader_predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:

@@ -137,8 +137,8 @@ def pareto_scatter(setting: SettingResult) -> Figure:
         ax.step([points[i][0] for i in front], [points[i][1] for i in front], where="post", color="0.4",
                 linestyle="dashed", linewidth=1, label="Pareto front")
     ax.set_xscale("log")
-    reused = f"; hollow, {REUSED_MARK}: seconds reused from an earlier run" if any(m.time_reused for m in usable) else ""
-    ax.set_xlabel(f"seconds of unlearn() (log){reused}")
+    hollow = f"; hollow, {REUSED_MARK}: reused from an earlier run" if any(m.time_reused for m in usable) else ""
+    ax.set_xlabel(f"seconds of unlearn() (log){hollow}")
     ax.set_ylabel("retrain gap (lower is better)")
     ax.set_title(f"Cost vs fidelity: {setting.title}")
     return fig

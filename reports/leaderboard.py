@@ -36,12 +36,15 @@ def _stat_text(stat: Stat, digits: int = 4) -> str:
     return text + (f" ± {stat.half_width:.{digits}f}" if stat.n > 1 and math.isfinite(stat.half_width) else "")
 
 
-def _speed_text(stat: Stat, reused: bool = False) -> str:
-    return format_speedup(stat.mean) + (REUSED_MARK if reused and math.isfinite(stat.mean) else "")
+def _speed_text(stat: Stat, reused: bool = False, mark: str = REUSED_MARK) -> str:
+    return format_speedup(stat.mean) + (mark if reused and math.isfinite(stat.mean) else "")
 
 
-def _time_text(stat: Stat, reused: bool = False) -> str:
-    return _stat_text(stat, 3) + (REUSED_MARK if reused and math.isfinite(stat.mean) else "")
+def _time_text(stat: Stat, reused: bool = False, mark: str = REUSED_MARK) -> str:
+    return _stat_text(stat, 3) + (mark if reused and math.isfinite(stat.mean) else "")
+
+
+MARKDOWN_MARK = "\\" + REUSED_MARK  # escaped: a bare '*' can open emphasis or, after '> ', a list
 
 
 def rank(settings: Sequence[SettingResult]) -> list[Entry]:
@@ -74,10 +77,12 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
                 "|---:|---|---:|---:|---:|---:|:---:|"]
         for e in entries:
             method = e.method.replace("|", "\\|")
-            out.append(f"| {e.rank} | {method} | {_stat_text(e.gap)} | {_speed_text(e.speedup, e.speedup_reused)} | "
-                       f"{_time_text(e.time, e.time_reused)} | {e.seeds} | {'yes' if e.zero_glance else 'no'} |")
+            speed = _speed_text(e.speedup, e.speedup_reused, MARKDOWN_MARK)
+            out.append(f"| {e.rank} | {method} | {_stat_text(e.gap)} | {speed} | "
+                       f"{_time_text(e.time, e.time_reused, MARKDOWN_MARK)} | {e.seeds} | "
+                       f"{'yes' if e.zero_glance else 'no'} |")
         if notes[setting]:
-            out += [""] + [f"> {note}" for note in notes[setting]]
+            out += [""] + [f"> {note.replace(REUSED_MARK, MARKDOWN_MARK)}" for note in notes[setting]]
     return "\n".join(line for line in out if line is not None) or "(no results stored)"
 
 

@@ -24,8 +24,9 @@ def describe_measurement(measured: dict[str, Any]) -> str:
         return "measured before unlearnbench stored where (re-measure to know)"
     load = measured.get("load") or {}
     other = load.get("other_cpu_cores")
+    threads = measured.get("torch_threads", "?")
     parts = [f"measured {measured.get('created', '?')} on {measured.get('device_name', '?')} "
-             f"({measured.get('device', '?')})", f"{measured.get('torch_threads', '?')} threads"]
+             f"({measured.get('device', '?')})", f"{threads} thread{'' if threads == 1 else 's'}"]
     if other is not None:
         parts.append(f"other processes {other:.2f} cores" + (" (busy)" if load.get("busy") else ""))
     return ", ".join(parts)
