@@ -201,9 +201,9 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
     check_shadow_count(request.mia_shadows)  # before any training
     with setting_threads(request):
         setting = prepare_setting(request, progress)
+        warm_up(setting)  # first: the retrained model's training seconds are a measurement too
         setting.trained("original", progress)
         reference = build_reference(setting, progress, request.mia_shadows)
-        warm_up(setting)
         env = collect_environment(setting.data.device)
         run_id = run_id or uuid.uuid4().hex[:12]
         rows = []

@@ -206,8 +206,8 @@ def speed_report(request: RunRequest, repeat: int = 1,
     methods = build_methods(request)
     with setting_threads(request):
         setting = prepare_setting(request, progress)
-        setting.trained("original", progress)
         warm_up(setting)
+        setting.trained("original", progress)
         probe = LoadProbe()
         peak = matmul_peak(setting.data.device, PEAK_DTYPES[setting.recipe.precision])
         rows = []
