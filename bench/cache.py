@@ -19,8 +19,10 @@ except ImportError:  # not POSIX: no cross-process lock, atomic renames still ke
 import torch
 from torch import nn
 
+from unlearnbench.errors import UserError
+
 CACHE_ENV = "UNLEARNBENCH_CACHE"
-FORMAT = 1  # bump when the file layout changes
+FORMAT = 2  # bump when the file layout changes (2: checksum and measurement environment)
 
 
 def default_cache_dir() -> Path:
@@ -29,6 +31,21 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "unlearnbench"
+
+
+def checksum(payload: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the training payload and every tensor's name, dtype, shape and bytes, in key order."""
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (the run goes on)."""
+    print(f"unlearnbench: warning: {message}", file=sys.stderr)
 
 
 def content_key(payload: dict[str, Any]) -> str:
@@ -50,6 +67,8 @@ class ModelCache:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise UserError(f"the model cache {str(self.root)!r} is a file, not a folder: give --cache-dir a folder")
 
     def path(self, payload: dict[str, Any]) -> Path:
         """Where the model described by `payload` is stored."""
@@ -59,8 +78,14 @@ class ModelCache:
     def lock(self, payload: dict[str, Any]) -> Iterator[None]:
         """Holds an exclusive inter-process lock on one key, so concurrent workers train it only once."""
         path = self.path(payload).with_suffix(".lock")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as handle:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")
+        except OSError as exc:  # a read-only cache can still be read; concurrent trainings are then not merged
+            warn(f"cannot lock {path} ({exc.strerror or exc}); going on without a lock")
+            yield
+            return
+        with handle:
             if fcntl is not None:
                 fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -76,25 +101,42 @@ class ModelCache:
             return None
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
-            if blob.get("format") != FORMAT or blob.get("payload") != json.loads(json.dumps(payload, default=str)):
-                raise ValueError("the stored key does not match")
-            model.load_state_dict(blob["state_dict"], strict=True)
+            stored_payload = json.loads(json.dumps(payload, default=str))
+            if blob.get("format") != FORMAT or blob.get("payload") != stored_payload:
+                raise ValueError("it was written for another key or by another unlearnbench")
+            state = blob["state_dict"]
+            if blob.get("checksum") != checksum(stored_payload, state):
+                raise ValueError("its checksum does not match: the file is damaged")
+            if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
+                raise ValueError("it holds NaN/inf weights")
+            model.load_state_dict(state, strict=True)
             return TrainingTime(float(blob["train_seconds"]), dict(blob.get("measured") or {}))
-        except Exception as exc:  # any unreadable or mismatched file is retrained, never trusted
-            print(f"unlearnbench: ignoring cached model {path.name} ({type(exc).__name__}: {exc}); retraining",
-                  file=sys.stderr)
+        except Exception as exc:  # any unreadable, damaged or mismatched file is retrained, never trusted
+            reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            warn(f"ignoring cached model {path} ({reason}); retraining it")
             return None
 
     def save(self, payload: dict[str, Any], model: nn.Module, time: TrainingTime) -> Path:
-        """Writes the model atomically (temporary file, then rename) so readers never see half a file."""
+        """Writes the model atomically (temporary file, then rename) so readers never see half a file; a cache that
+        cannot be written is a warning, never a failed run."""
         path = self.path(payload)
+        try:
+            self._write(path, payload, model, time)
+        except OSError as exc:
+            warn(f"cannot write {path} ({exc.strerror or exc}); the model is not cached")
+        return path
+
+    def _write(self, path: Path, payload: dict[str, Any], model: nn.Module, time: TrainingTime) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        stored_payload = json.loads(json.dumps(payload, default=str))
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         blob = {
             "format": FORMAT,
-            "payload": json.loads(json.dumps(payload, default=str)),
+            "payload": stored_payload,
             "train_seconds": float(time.seconds),
             "measured": json.loads(json.dumps(time.measured, default=str)),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "state_dict": state,
+            "checksum": checksum(stored_payload, state),
         }
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         os.close(fd)
@@ -104,4 +146,3 @@ class ModelCache:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-        return path

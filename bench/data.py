@@ -67,7 +67,23 @@ class Data:
 
 Loader = Callable[[Optional[Path], bool], RawSplits]
 DATASETS: Registry[Loader] = Registry("dataset", plugins=True)
-register_dataset = DATASETS.register
+
+
+def register_dataset(name: str, classes: Optional[int] = None) -> Callable[[Loader], Loader]:
+    """Registers a loader as dataset `name`; `classes` declares its class count, so suites can check forget sets
+    without reading the files (undeclared: read once when a suite is checked)."""
+
+    def decorate(loader: Loader) -> Loader:
+        loader.classes = classes  # type: ignore[attr-defined]
+        return DATASETS.register(name)(loader)
+
+    return decorate
+
+
+def class_count(name: str, root: str | os.PathLike | None = None) -> int:
+    """The number of classes of dataset `name`: declared at registration, else read from its files."""
+    declared = getattr(DATASETS.get(name), "classes", None)
+    return declared if declared is not None else load_raw(name, root).num_classes
 
 
 def resolve_data_root(root: str | os.PathLike | None) -> Optional[Path]:
@@ -96,7 +112,32 @@ def to_device(name: str, raw: RawSplits, device: torch.device) -> Data:
     )
 
 
+_RAW: dict[tuple[str, str, bool], RawSplits] = {}
 _RESIDENT: dict[tuple[str, str, bool, str], Data] = {}
+
+
+def load_raw(name: str, root: str | os.PathLike | None = None, download: bool = False) -> RawSplits:
+    """Reads dataset `name` from its files (once per process), before any normalisation or device transfer.
+
+    Raises:
+        UnknownNameError: `name` is not a registered dataset.
+        UserError: the files are missing, unreadable or damaged.
+    """
+    loader = DATASETS.get(name)
+    path = resolve_data_root(root)
+    if path is not None and not path.is_dir():
+        raise UserError(f"data root {str(path)!r} is not a readable directory: pass --data-root DIR or set {DATA_ENV}")
+    key = (name, str(path), download)
+    if key not in _RAW:
+        try:
+            _RAW[key] = loader(path, download)
+        except UserError:
+            raise
+        except Exception as exc:  # a truncated or damaged file fails deep inside its reader
+            detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise UserError(f"cannot read {name} under {str(path)!r} ({detail}): its files look damaged; "
+                            "fetch them again (--download) or replace them") from None
+    return _RAW[key]
 
 
 def load_data(name: str, device: torch.device, root: str | os.PathLike | None = None, download: bool = False) -> Data:
@@ -104,13 +145,10 @@ def load_data(name: str, device: torch.device, root: str | os.PathLike | None = 
 
     Raises:
         UnknownNameError: `name` is not a registered dataset.
-        UserError: the files are missing or unreadable.
+        UserError: the files are missing, unreadable or damaged.
     """
-    loader = DATASETS.get(name)
-    path = resolve_data_root(root)
-    if path is not None and not path.is_dir():
-        raise UserError(f"data root {str(path)!r} is not a readable directory: pass --data-root DIR or set {DATA_ENV}")
-    key = (name, str(path), download, str(device))
+    raw = load_raw(name, root, download)
+    key = (name, str(resolve_data_root(root)), download, str(device))
     if key not in _RESIDENT:
-        _RESIDENT[key] = to_device(name, loader(path, download), device)
+        _RESIDENT[key] = to_device(name, raw, device)
     return _RESIDENT[key]

@@ -22,11 +22,11 @@ from unlearnbench.data import DATASETS, load_data
 from unlearnbench.environment import collect_environment
 from unlearnbench.errors import DataAccessError, DivergedError, UserError
 from unlearnbench.evaluate import Reference, build_reference, stage_accuracies, score
-from unlearnbench.forget import check_forget, split_by_classes
+from unlearnbench.forget import Split, check_forget, split_by_classes
 from unlearnbench.method import METHODS, Method
 from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models import MODELS
-from unlearnbench.recipes import default_recipe, recipe_identity
+from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.store import ResultStore
 from unlearnbench.threads import cpu_threads
@@ -36,6 +36,8 @@ from unlearnbench.train import make_optimizer, train_steps
 METHOD_RNG_OFFSET = 7  # keeps the methods' generator stream apart from the trainers'
 WARM_UP_RNG_OFFSET = 11  # the warm-up's own stream: it must not shift any other draw
 WARM_UP_ROWS = 256
+MAX_SEED = 2**32 - 1  # NumPy's generators (the MIA subsamples) take 32-bit seeds
+MIN_PART = 2  # samples each of forget/retain x train/test needs: the loss attack cross-validates over >= 2 folds
 MethodEntry = Union[str, tuple[str, Mapping[str, Any]]]  # a name (params from RunRequest.params) or (name, params)
 RowSink = Callable[[dict[str, Any]], Any]
 
@@ -84,7 +86,31 @@ def build_methods(request: RunRequest) -> list[Method]:
         raise UserError(f"parameters given for {', '.join(stray)}, which is not among --methods {','.join(names)}")
     if not specs:
         raise UserError("no methods to run: give --methods, e.g. --methods original,unsir")
-    return [METHODS.get(name).from_params(params, request.model, request.dataset) for name, params in specs]
+    methods = [METHODS.get(name).from_params(params, request.model, request.dataset) for name, params in specs]
+    seen: set[tuple[str, str]] = set()
+    for method in methods:
+        if (method.name, config_hash(method.cfg)) in seen:
+            raise UserError(f"--methods lists {method.name} twice with the same parameters: name each method once")
+        seen.add((method.name, config_hash(method.cfg)))
+    return methods
+
+
+def check_seed(seed: int, shadows: int = 0) -> None:
+    """Raises UserError unless `seed` (and the shadow seeds after it) fit the generators' 32-bit range."""
+    if not 0 <= seed <= MAX_SEED - shadows:
+        raise UserError(f"seed {seed} is out of range: use 0..{MAX_SEED - shadows}"
+                        + (f" (the {shadows} shadow models take the seeds after it)" if shadows else ""))
+
+
+def check_split(split: Split, request: RunRequest, recipe: Recipe) -> None:
+    """Raises UserError when a part of the split is too small to train or score (e.g. a tiny train subset)."""
+    for part in ("forget_train", "retain_train", "forget_test", "retain_test"):
+        count = len(getattr(split, part))
+        if count < MIN_PART:
+            subset = (f"; --recipe train_subset={recipe.train_subset} keeps too few train samples, raise it"
+                      if recipe.train_subset and part.endswith("_train") else "")
+            raise UserError(f"{request.dataset} forget {','.join(map(str, request.forget))}: the {part} part has "
+                            f"{count} sample(s), fewer than the {MIN_PART} needed to score it{subset}")
 
 
 def cell_key(request: RunRequest, method: Method) -> str:
@@ -106,13 +132,16 @@ def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) ->
     MODELS.get(request.model)
     if progress:
         progress(f"loading {request.dataset} onto {device}")
+    check_seed(request.seed, request.mia_shadows)
     data = load_data(request.dataset, device, request.data_root, request.download)
     if recipe.train_subset:
         data = data.train_subset(recipe.train_subset)
     check_forget(request.forget, data.num_classes, request.dataset)
+    split = split_by_classes(data.y_train, data.y_test, request.forget)
+    check_split(split, request, recipe)
     return Setting(
         dataset=request.dataset, model=request.model, forget=request.forget, seed=request.seed, recipe=recipe,
-        data=data, split=split_by_classes(data.y_train, data.y_test, request.forget),
+        data=data, split=split,
         cache=ModelCache(request.cache_dir or default_cache_dir()),
         remeasure=frozenset({"retrain"}) if request.remeasure_retrain else frozenset(),
     )

@@ -16,6 +16,7 @@ from unlearnbench.cache import ModelCache, TrainingTime
 from unlearnbench.contention import LoadProbe
 from unlearnbench.data import Data
 from unlearnbench.environment import device_name
+from unlearnbench.errors import DivergedError, UserError
 from unlearnbench.forget import Split
 from unlearnbench.models import build_model
 from unlearnbench.recipes import Recipe, recipe_identity
@@ -120,9 +121,13 @@ class Setting:
 
         synchronize(self.data.device)
         probe, t0 = LoadProbe(), time.perf_counter()
-        with self.autocast():
-            fit(model, x, y, self.recipe, self.generator(offset=1 if kind == "retrain" else 0),
-                augment=self.data.augment, on_epoch=on_epoch)
+        try:
+            with self.autocast():
+                fit(model, x, y, self.recipe, self.generator(offset=1 if kind == "retrain" else 0),
+                    augment=self.data.augment, on_epoch=on_epoch)
+        except DivergedError as exc:  # a recipe the model cannot train with is the user's to change
+            raise UserError(f"training the {kind} model of {self.dataset}/{self.model} {exc.args[0]}: lower "
+                            f"--recipe lr (now {self.recipe.lr:g}) or change the recipe") from None
         synchronize(self.data.device)
         measured = TrainingTime(time.perf_counter() - t0, self._measured_in(probe))
         self.cache.save(payload, model, measured)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from unlearnbench.data import DATASETS
+from unlearnbench.data import DATASETS, class_count
 from unlearnbench.errors import UnknownNameError, UserError
 from unlearnbench.method import METHODS
 from unlearnbench.models import MODELS
 from unlearnbench.recipes import default_recipe
-from unlearnbench.runner import RunRequest
+from unlearnbench.forget import check_forget
+from unlearnbench.runner import RunRequest, check_seed
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,6 +57,8 @@ def resolve_suite_path(name_or_path: str) -> Path:
 
 def _list(where: str, value: Any, kind: type) -> list:
     values = value if isinstance(value, list) else [value]
+    if not values:
+        raise SuiteError(f"{where}: the list is empty, so the grid has no cells; give at least one value")
     for v in values:
         if not isinstance(v, kind) or isinstance(v, bool) and kind is not bool:
             raise SuiteError(f"{where}: expected {kind.__name__} or a list of them, got {v!r}")
@@ -88,6 +91,9 @@ def _method_grid(where: str, methods: Any, model: str, dataset: str) -> list[tup
         if not isinstance(params, dict):
             raise SuiteError(f"{key}: expected a table of parameters (lists make a grid), got {params!r}")
         fields = sorted(params)
+        empty = [f for f in fields if params[f] == []]
+        if empty:
+            raise SuiteError(f"{key}.{empty[0]}: the list is empty, so the grid has no cells; give at least one value")
         for combo in itertools.product(*[params[f] if isinstance(params[f], list) else [params[f]] for f in fields]):
             chosen = dict(zip(fields, combo))
             try:
@@ -98,12 +104,22 @@ def _method_grid(where: str, methods: Any, model: str, dataset: str) -> list[tup
     return out
 
 
+def _class_count(label: str, dataset: str, root: Optional[str]) -> int:
+    """The number of classes of `dataset` (an undeclared, unreadable dataset is the suite's error)."""
+    try:
+        return class_count(dataset, root)
+    except UserError as exc:
+        raise SuiteError(f"{label}: grid.datasets: {exc}") from None
+
+
 def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Optional[Path] = None) -> Suite:
     """Reads and validates a suite file; every error names the file and the key."""
     path = resolve_suite_path(name_or_path)
     label = path.name
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"{label}: not UTF-8 text (byte {exc.start}); save the suite file as UTF-8") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SuiteError(f"{label}: cannot read TOML: {exc}") from None
     unknown = sorted(set(raw) - TOP_KEYS)
@@ -137,6 +153,19 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
     device = raw.get("device", "auto")
     if device not in ("auto", "cpu", "cuda"):
         raise SuiteError(f"{label}: device must be auto, cpu or cuda, got {device!r}")
+    for seed in seeds:
+        try:
+            check_seed(seed, shadows)
+        except UserError as exc:
+            raise SuiteError(f"{label}: grid.seeds: {exc}") from None
+    root = raw.get("data_root", data_root) if data_root is None else data_root
+    for dataset in datasets:  # every forget set against every dataset, before any cell runs
+        classes = _class_count(label, dataset, root)
+        for forget in forgets:
+            try:
+                check_forget(forget, classes, dataset)
+            except UserError as exc:
+                raise SuiteError(f"{label}: grid.forget: {exc}") from None
     requests = []
     for dataset, model in itertools.product(datasets, models):
         try:
@@ -147,6 +176,6 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
         for forget, seed in itertools.product(forgets, seeds):
             requests.append(RunRequest(
                 dataset=dataset, model=model, methods=methods, forget=forget, seed=seed, device=device,
-                data_root=raw.get("data_root", data_root) if data_root is None else data_root,
+                data_root=root,
                 cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows))
     return Suite(str(raw.get("name", path.stem)), path, tuple(requests))

@@ -34,13 +34,13 @@ def _load(class_name: str, label: str, root: Optional[Path], download: bool, cla
     )
 
 
-@register_dataset("cifar10")
+@register_dataset("cifar10", classes=10)
 def load_cifar10(root: Optional[Path], download: bool) -> RawSplits:
     """CIFAR-10: 50,000 train / 10,000 test; files under ROOT/cifar-10-batches-py."""
     return _load("CIFAR10", "CIFAR-10", root, download, 10, CIFAR10_MEAN, CIFAR10_STD)
 
 
-@register_dataset("cifar100")
+@register_dataset("cifar100", classes=100)
 def load_cifar100(root: Optional[Path], download: bool) -> RawSplits:
     """CIFAR-100: 50,000 train / 10,000 test; files under ROOT/cifar-100-python."""
     return _load("CIFAR100", "CIFAR-100", root, download, 100,

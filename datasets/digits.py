@@ -14,7 +14,7 @@ SPLIT_SEED = 0  # fixed so every machine gets the same stratified split
 PIXEL_MAX = 16.0  # load_digits pixels are integers 0..16
 
 
-@register_dataset("digits")
+@register_dataset("digits", classes=10)
 def load(root: Optional[Path], download: bool) -> RawSplits:
     """Digits with a fixed stratified 1,347/450 split; `root` and `download` are unused."""
     from sklearn.datasets import load_digits  # scikit-learn loads with the data, not with the plugin list

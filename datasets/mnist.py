@@ -26,13 +26,13 @@ def _load(class_name: str, label: str, root: Optional[Path], download: bool, mea
     )
 
 
-@register_dataset("mnist")
+@register_dataset("mnist", classes=10)
 def load_mnist(root: Optional[Path], download: bool) -> RawSplits:
     """MNIST: 60,000 train / 10,000 test; files under ROOT/MNIST/raw."""
     return _load("MNIST", "MNIST", root, download, MNIST_MEAN, MNIST_STD)
 
 
-@register_dataset("fashion_mnist")
+@register_dataset("fashion_mnist", classes=10)
 def load_fashion_mnist(root: Optional[Path], download: bool) -> RawSplits:
     """Fashion-MNIST: 60,000 train / 10,000 test; files under ROOT/FashionMNIST/raw."""
     return _load("FashionMNIST", "Fashion-MNIST", root, download, 0.2860, 0.3530)

@@ -33,13 +33,13 @@ def random_splits(n_train: int, n_test: int, shape: tuple[int, int, int], classe
                      augment=augment)
 
 
-@register_dataset("synthetic_cifar10")
+@register_dataset("synthetic_cifar10", classes=10)
 def load_synthetic_cifar10(root: Optional[Path], download: bool) -> RawSplits:
     """Random pixels shaped like CIFAR-10 (50,000 / 10,000, 3x32x32, crop + flip): for speed only."""
     return random_splits(50_000, 10_000, (3, 32, 32), 10, CIFAR10_MEAN, CIFAR10_STD, augment="crop_flip")
 
 
-@register_dataset("synthetic_mnist")
+@register_dataset("synthetic_mnist", classes=10)
 def load_synthetic_mnist(root: Optional[Path], download: bool) -> RawSplits:
     """Random pixels shaped like MNIST (60,000 / 10,000, 1x28x28): for speed only."""
     return random_splits(60_000, 10_000, (1, 28, 28), 10, (MNIST_MEAN,), (MNIST_STD,))
