@@ -85,13 +85,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = open_store(Path(args.out))
     try:
         rows = run(request, store, None if args.quiet else _progress)
-        everything = store.rows()
+        everything = _read_all(store)
     finally:
         store.close()
     print(format_table(rows))
-    report = _write_report(everything, Path(args.out) / "report.html", store.path)
+    report = _report_after_run(everything, Path(args.out) / "report.html", store.path)
     print(f"\nstored {len(rows)} rows in {store.path}; report: {report}")
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _read_all(store: Any) -> list[dict[str, Any]]:
+    """Every decodable row of an open store; rows left out are listed on stderr."""
+    from unlearnbench.store import skipped_note
+
+    rows = store.rows()
+    note = skipped_note(store)
+    if note:
+        print(f"unlearnbench: warning: {note}", file=sys.stderr)
+    return rows
 
 
 def _write_report(rows: list[dict[str, Any]], target: Path, store: Path) -> Path:
@@ -102,6 +113,16 @@ def _write_report(rows: list[dict[str, Any]], target: Path, store: Path) -> Path
         return write_report(rows, target, str(store))
     except OSError as exc:
         raise UserError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
+
+
+def _report_after_run(rows: list[dict[str, Any]], target: Path, store: Path) -> str:
+    """The report of a run or sweep whose rows are stored already: failing to write it is a warning, not a failure."""
+    try:
+        return str(_write_report(rows, target, store))
+    except UserError as exc:
+        print(f"unlearnbench: warning: {exc}; the rows are stored: `unlearnbench report` renders it later",
+              file=sys.stderr)
+        return "not written"
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -120,10 +141,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         summary = sweep(suite, store, backend=args.backend, workers=args.workers, rerun=args.rerun,
                         retry_failed=args.retry_failed, ray_address=args.ray_address,
                         progress=None if args.quiet else _progress)
-        rows = store.rows()
+        rows = _read_all(store)
     finally:
         store.close()
-    report = _write_report(rows, Path(args.out) / "report.html", store.path)
+    report = _report_after_run(rows, Path(args.out) / "report.html", store.path)
     hint = " (rerun them with --retry-failed)" if summary.skipped_failed else ""
     print(f"suite {suite.name}: {summary.cells} cells; ran {summary.ran} ({summary.failed} failed); skipped "
           f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}; report: {report}")
@@ -147,7 +168,7 @@ def _stored_rows(out: str) -> tuple[list[dict[str, Any]], Path]:
 
     store = open_store(Path(out), create=False)
     try:
-        return store.rows(), store.path
+        return _read_all(store), store.path
     finally:
         store.close()
 
@@ -277,10 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `unlearnbench` console script."""
-    if hasattr(signal, "SIGPIPE") and argv is None:  # `unlearnbench results | head` ends quietly, like other CLIs
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    args: Any = build_parser().parse_args(argv)
     try:
+        if hasattr(signal, "SIGPIPE") and argv is None:  # `unlearnbench results | head` ends quietly
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        args: Any = build_parser().parse_args(argv)
         return args.func(args)
     except UserError as exc:
         print(f"unlearnbench: error: {exc}", file=sys.stderr)

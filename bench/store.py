@@ -40,22 +40,39 @@ _MIGRATIONS = {
 class ResultStore:
     """Appends and reads benchmark rows in `<out>/results.db`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.skipped: list[tuple[int, str]] = []  # (row id, why) of rows the last `rows()` could not decode
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            if read_only:  # read commands never write, so a store on read-only media or one being written works
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, timeout=30)
+                self._db.execute("PRAGMA journal_mode=WAL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            check = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise UserError(self._damaged(str(exc))) from None
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"cannot open results store {str(self.path)!r}: {exc}") from None
+        if check != "ok":
+            raise UserError(self._damaged(check))
         if version > SCHEMA_VERSION:
             raise UserError(f"{self.path} has schema {version}, newer than this unlearnbench ({SCHEMA_VERSION}); upgrade")
+        if read_only and version < SCHEMA_VERSION:
+            raise UserError(f"{self.path} has schema {version}: open it once with `unlearnbench run` or `sweep`, which "
+                            f"upgrade it in place, then read it")
         if version == 0:
             self._db.executescript(_SCHEMA)
         elif version < SCHEMA_VERSION:
             script = "".join(_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
             self._db.executescript(f"BEGIN; {script} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+    def _damaged(self, detail: str) -> str:
+        return (f"results store {str(self.path)!r} is damaged ({detail.splitlines()[0]}); nothing was run. Move it "
+                f"aside (mv {self.path} {self.path}.damaged) to start a new one, or recover its rows with "
+                f"`sqlite3 {self.path} .recover | sqlite3 recovered.db`")
 
     def insert(self, row: dict[str, Any]) -> int:
         """Stores one cell in its own transaction; returns its id."""
@@ -67,14 +84,25 @@ class ResultStore:
         return int(cur.lastrowid)
 
     def rows(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        """All stored cells (optionally of one run), oldest first, with JSON columns decoded."""
+        """All stored cells (optionally of one run), oldest first, with JSON columns decoded.
+
+        A row that cannot be decoded (malformed JSON, a wrong type, an unknown status) is left out and listed in
+        `skipped`, so one bad row never hides the others.
+        """
         query = f"SELECT id, {', '.join(_COLUMNS)} FROM cells"
         args: Iterable[Any] = ()
         if run_id is not None:
             query, args = query + " WHERE run_id = ?", (run_id,)
         cur = self._db.execute(query + " ORDER BY id", tuple(args))
         names = [d[0] for d in cur.description]
-        return [_decode(dict(zip(names, values))) for values in cur.fetchall()]
+        rows, self.skipped = [], []
+        for values in cur.fetchall():
+            row = dict(zip(names, values))
+            try:
+                rows.append(_decode(row))
+            except ValueError as exc:
+                self.skipped.append((row["id"], str(exc)))
+        return rows
 
     def status_by_key(self) -> dict[str, str]:
         """cell_key -> 'ok' if any stored row of that cell succeeded, else 'failed'."""
@@ -89,15 +117,37 @@ class ResultStore:
         self._db.close()
 
 
+_DECODED_TYPES = {"forget": list, "params": dict, "access": list, "phases": dict, "reused_phases": list,
+                  "metrics": dict, "env": dict, "recipe": dict}
+
+
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    """Decodes the JSON columns in place; ValueError names the first column that is malformed."""
     for column in _JSON_COLUMNS:
-        row[column] = json.loads(row[column]) if row[column] is not None else None
+        try:
+            value = json.loads(row[column]) if row[column] is not None else None
+        except (TypeError, ValueError):
+            raise ValueError(f"{column} is not valid JSON") from None
+        if not isinstance(value, _DECODED_TYPES[column]):
+            raise ValueError(f"{column} is {type(value).__name__}, not {_DECODED_TYPES[column].__name__}")
+        row[column] = value
+    if row["status"] not in ("ok", "failed"):
+        raise ValueError(f"status {row['status']!r} is neither ok nor failed")
     return row
 
 
+def skipped_note(store: "ResultStore") -> str | None:
+    """One line listing the rows the last read left out, or None."""
+    if not store.skipped:
+        return None
+    listed = "; ".join(f"id {row_id}: {why}" for row_id, why in store.skipped[:10])
+    more = f"; and {len(store.skipped) - 10} more" if len(store.skipped) > 10 else ""
+    return f"skipped {len(store.skipped)} malformed row(s) of {store.path} ({listed}{more})"
+
+
 def open_store(out: Path, create: bool = True) -> ResultStore:
-    """Opens `<out>/results.db`; with create=False a missing store is a UserError."""
+    """Opens `<out>/results.db` to write; with create=False it must exist and is opened read-only."""
     path = Path(out) / "results.db"
     if not create and not path.exists():
         raise UserError(f"no results store at {str(path)!r}: run `unlearnbench run --out {out}` first")
-    return ResultStore(path)
+    return ResultStore(path, read_only=not create)

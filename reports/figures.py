@@ -22,6 +22,7 @@ STYLE = {
     "grid.alpha": 0.3, "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
     "pdf.fonttype": 42, "ps.fonttype": 42,  # embed TrueType fonts (journals reject Type 3)
     "svg.fonttype": "path", "svg.hashsalt": "unlearnbench",  # self-contained, reproducible SVG
+    "text.parse_math": False,  # labels are stored text (method names): a '$' is a character, never mathtext
 }
 WIDTH = 5.5  # inches: fits one column of a two-column paper at 1.6x, or a full text width
 

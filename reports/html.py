@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -139,7 +141,15 @@ def write_report(rows: Sequence[dict[str, Any]], path: Path, store: str = "resul
     """Renders the report to `path` (written atomically) and returns it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_report(rows, store), encoding="utf-8")
-    tmp.replace(path)
+    html = render_report(rows, store)
+    # A temporary file of its own per writer: concurrent reports on one store each rename a whole file into place.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the report from other users of a shared folder
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(html)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path

@@ -60,7 +60,7 @@ def test_missing_store_for_reading_says_how_to_make_one(tmp_path):
 
 def test_file_that_is_not_a_database_is_a_user_error(tmp_path):
     (tmp_path / "results.db").write_text("garbage " * 100)
-    with pytest.raises(UserError, match="cannot open results store"):
+    with pytest.raises(UserError, match=r"is damaged \(file is not a database\); nothing was run. Move it aside"):
         open_store(tmp_path)
     assert (tmp_path / "results.db").read_text().startswith("garbage")
 
