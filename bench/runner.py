@@ -35,7 +35,7 @@ from unlearnbench.train import make_optimizer, train_steps
 
 METHOD_RNG_OFFSET = 7  # keeps the methods' generator stream apart from the trainers'
 WARM_UP_RNG_OFFSET = 11  # the warm-up's own stream: it must not shift any other draw
-WARM_UP_ROWS = 256
+WARM_UP_ROWS = 256  # train rows the warm-up steps on: two batches of 128
 MAX_SEED = 2**32 - 1  # NumPy's generators (the MIA subsamples) take 32-bit seeds
 MIN_PART = 2  # samples each of forget/retain x train/test needs: the loss attack cross-validates over >= 2 folds
 MethodEntry = Union[str, tuple[str, Mapping[str, Any]]]  # a name (params from RunRequest.params) or (name, params)
@@ -153,8 +153,12 @@ def setting_threads(request: RunRequest) -> Iterator[int]:
     before = torch.get_num_threads()
     if request.threads < 0:
         raise UserError(f"--threads {request.threads} must be 0 (automatic) or a positive count")
-    on_cpu = resolve_device(request.device).type == "cpu"
-    chosen = cpu_threads(request.dataset, request.model, before, request.threads or None) if on_cpu else before
+    if request.threads:
+        chosen = request.threads
+    elif resolve_device(request.device).type == "cpu":
+        chosen = cpu_threads(request.dataset, request.model, before)
+    else:
+        chosen = before  # on a GPU the host threads only feed it
     torch.set_num_threads(chosen)
     try:
         yield chosen

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
 
@@ -35,8 +34,6 @@ WAIT_POLICY = configure_openmp()
 SINGLE_THREADED: frozenset[tuple[str, str]] = frozenset({("digits", "mlp")})
 
 
-def cpu_threads(dataset: str, model: str, available: int, requested: Optional[int] = None) -> int:
-    """Threads to run a (dataset, model) setting with on the CPU: `requested`, else the measured choice."""
-    if requested:
-        return requested
+def cpu_threads(dataset: str, model: str, available: int) -> int:
+    """Threads to run a (dataset, model) setting with on the CPU: the measured choice, out of `available`."""
     return 1 if (dataset, model) in SINGLE_THREADED else available
