@@ -91,7 +91,7 @@ class UnlearnContext:
         self._require("retain")
         with self.timer.excluded():
             reference = self._setting.trained("retrain")
-        self.timer.record("train", reference.seconds, reference.time.measured if reference.cached else None)
+        self.timer.record("train", reference.seconds, reference.reused_from)
         return reference.model
 
     @contextmanager

@@ -83,11 +83,11 @@ def build_reference(setting: Setting, progress: Optional[Progress] = None, shado
     ref_outputs = split_outputs(retrained.model, setting)
     ref_metrics = compute_metrics(_inputs(retrained.model, ref_outputs, None, setting.seed, stats))
     original = setting.trained("original").model
-    reused_from = retrained.time.measured if retrained.cached else None
-    partial = Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds, {}, stats, reused_from)
+    partial = Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds, {}, stats,
+                        retrained.reused_from)
     orig_metrics = compute_metrics(_inputs(original, split_outputs(original, setting), partial, setting.seed, stats))
     return Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds,
-                     setting_summary(orig_metrics, ref_metrics), stats, reused_from)
+                     setting_summary(orig_metrics, ref_metrics), stats, retrained.reused_from)
 
 
 def stage_accuracies(model: nn.Module, setting: Setting) -> dict[str, float]:

@@ -39,6 +39,11 @@ class TrainedModel:
         """Seconds its training took when it was measured."""
         return self.time.seconds
 
+    @property
+    def reused_from(self) -> Optional[dict[str, Any]]:
+        """Where its seconds were measured when they come from an earlier run (the cache), else None."""
+        return self.time.measured if self.cached else None
+
 
 @dataclass
 class Setting:

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from unlearnbench.reports.provenance import speedup_reused, time_reused
+from unlearnbench.reports.provenance import speedup_reused
 
 CONFIDENCE = 0.95
 FIRST = ("original", "retrain")  # the before/after reference rows lead every table
@@ -50,8 +50,12 @@ class MethodResult:
     time: Stat
     phases: dict[str, Stat]
     reused_phases: list[str] = field(default_factory=list)  # phases with seconds from an earlier run in any seed
-    time_reused: bool = False  # some seed's seconds were measured in an earlier run
     speedup_reused: bool = False  # some seed's speedup divides by retrain seconds from an earlier run
+
+    @property
+    def time_reused(self) -> bool:
+        """True when some seed's seconds were measured in an earlier run."""
+        return bool(self.reused_phases)
 
     @property
     def zero_glance(self) -> bool:
@@ -109,7 +113,7 @@ def _method_result(rows: list[dict[str, Any]], label: str) -> MethodResult:
         time=mean_ci([r["time_s"] for r in rows]),
         phases={p: mean_ci([r["phases"].get(p) for r in rows]) for p in phases},
         reused_phases=sorted({p for r in rows for p in r.get("reused_phases") or []}),
-        time_reused=any(time_reused(r) for r in rows), speedup_reused=any(speedup_reused(r) for r in rows),
+        speedup_reused=any(speedup_reused(r) for r in rows),
     )
 
 
