@@ -158,7 +158,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.repeat < 1:
         raise UserError(f"--repeat {args.repeat} must be at least 1")
-    report = speed_report(_setting_request(args), args.repeat, None if args.quiet else _progress)
+    report = speed_report(_setting_request(args), args.repeat, None if args.quiet else _progress, args.profile)
     print(format_speed(report, device_name(report.setting.data.device)))
     return 0
 
@@ -285,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p = _command(sub, "bench", "speed report: seconds, ratio to reference loops, share of peak", cmd_bench,
                        *setting, "--quiet")
     bench_p.add_argument("--repeat", type=int, default=1, help="runs per measurement, best kept (default 1)")
+    bench_p.add_argument("--profile", action="store_true",
+                         help="after timing, list each method's top 10 operators (torch.profiler)")
     rep_p = _command(sub, "report", "render the self-contained HTML report from the store", cmd_report, "--out")
     rep_p.add_argument("--html", help="where to write it (default: OUT/report.html)")
     lb_p = _command(sub, "leaderboard", "methods ranked by retrain gap per setting", cmd_leaderboard, "--out")

@@ -24,6 +24,7 @@ PEAK_SIZE = 2048  # largest square matmul used to measure the device's peak
 PEAK_START = 256  # first size tried; doubled while one product stays short
 PEAK_SECONDS = 1.0  # how long to keep measuring it
 PEAK_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}  # recipe precision -> dtype of its matmuls
+PROFILE_TOP = 10  # operators listed per profiled method
 
 
 def _matmul_seconds(a: torch.Tensor, b: torch.Tensor, device: torch.device) -> float:
@@ -142,17 +143,22 @@ def _timed(device: torch.device, fn: Callable[[], Any], repeat: int) -> tuple[fl
     return best, work
 
 
+def _unlearn_once(setting: Setting, method) -> tuple[float, dict[str, float]]:
+    """One timed run of `method` on the original model: (seconds, phases)."""
+    timer = PhaseTimer(setting.data.device)
+    ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator(offset=METHOD_RNG_OFFSET))
+    model = setting.trained("original").model
+    setting.reset("retrain")  # with the scratch cache of speed_report, retrain trains here every time
+    timer.start()
+    method.unlearn(model, ctx)
+    return timer.stop(), dict(timer.phases)
+
+
 def _method_row(setting: Setting, method, repeat: int) -> SpeedRow:
     """A method's best seconds and phases over `repeat` runs, its work, and its reference loop's best seconds."""
 
     def unlearn_once() -> tuple[float, dict[str, float]]:
-        timer = PhaseTimer(setting.data.device)
-        ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator(offset=METHOD_RNG_OFFSET))
-        model = setting.trained("original").model
-        setting.reset("retrain")  # with the scratch cache below, retrain trains here every time
-        timer.start()
-        method.unlearn(model, ctx)
-        return timer.stop(), dict(timer.phases)
+        return _unlearn_once(setting, method)
 
     work = _counted(unlearn_once)
     seconds, phases = min((unlearn_once() for _ in range(repeat)), key=lambda run: run[0])
@@ -198,10 +204,24 @@ class SpeedReport:
     setting: Setting
     threads: int
     load: dict[str, Any]
+    profiles: dict[str, str] = field(default_factory=dict)  # method -> its top operators, when asked for
 
 
-def speed_report(request: RunRequest, repeat: int = 1,
-                 progress: Optional[Callable[..., None]] = None) -> SpeedReport:
+def profile_method(setting: Setting, method, top: int = PROFILE_TOP) -> str:
+    """The `top` operators of one run of `method` by self time on its device (torch.profiler), as a table."""
+    from torch.profiler import ProfilerActivity, profile
+
+    device = setting.data.device
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        _unlearn_once(setting, method)
+        synchronize(device)
+    sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort_by, row_limit=top)
+
+
+def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callable[..., None]] = None,
+                 profiled: bool = False) -> SpeedReport:
     """Times every requested method beside its reference loop, then the training epoch and the eval pass."""
     methods = build_methods(request)
     with setting_threads(request):
@@ -210,7 +230,7 @@ def speed_report(request: RunRequest, repeat: int = 1,
         setting.trained("original", progress)
         probe = LoadProbe()
         peak = matmul_peak(setting.data.device, PEAK_DTYPES[setting.recipe.precision])
-        rows = []
+        rows, profiles = [], {}
         # The references run in the same precision.
         with tempfile.TemporaryDirectory() as scratch, setting.autocast():
             for method in methods:
@@ -218,11 +238,13 @@ def speed_report(request: RunRequest, repeat: int = 1,
                 if progress:
                     progress(f"timing {method.name}")
                 rows.append(_method_row(setting, method, repeat))
+                if profiled:  # after the timed runs: the profiler's own overhead never enters a row
+                    profiles[method.name] = profile_method(setting, method)
             if progress:
                 progress("timing the training epoch and evaluation pass")
             rows.append(_epoch_row(setting, repeat))
         rows.append(_eval_row(setting, repeat))
-        return SpeedReport(peak, rows, setting, torch.get_num_threads(), probe.finish())
+        return SpeedReport(peak, rows, setting, torch.get_num_threads(), probe.finish(), profiles)
 
 
 def format_speed(report: SpeedReport, device_name: str) -> str:
@@ -253,4 +275,6 @@ def format_speed(report: SpeedReport, device_name: str) -> str:
     if setting.recipe.precision != "fp32":
         notes.append(f"methods, references and the epoch ran under {setting.recipe.precision} autocast; "
                      "the eval pass runs in fp32 (as metrics do), so its % is against the same peak only nominally")
-    return "\n".join([title, ""] + body + [""] + notes)
+    profiles = [f"\n{name}: top {PROFILE_TOP} operators by self time (one untimed run, torch.profiler)\n{table}"
+                for name, table in report.profiles.items()]
+    return "\n".join([title, ""] + body + [""] + notes + profiles)

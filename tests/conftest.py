@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import unlearnbench  # noqa: F401  first: sets OpenMP's wait policy before torch loads (helpers import torch)
-from helpers import load_tiny
+from helpers import DEVICES, load_tiny
 from unlearnbench import speed
 from unlearnbench.cli import main
 from unlearnbench.data import DATASETS
@@ -21,6 +21,12 @@ if "tiny" not in DATASETS:
 def short_peak_measurement(monkeypatch):
     """Tests check the peak's plumbing, not its value: a tenth of a second of products is enough."""
     monkeypatch.setattr(speed, "PEAK_SECONDS", 0.1)
+
+
+@pytest.fixture(scope="module", params=DEVICES)
+def device(request) -> str:
+    """Each device this machine has (module scope, so module-scoped settings can be built per device)."""
+    return request.param
 
 
 @pytest.fixture

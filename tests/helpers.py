@@ -15,6 +15,9 @@ from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer
 
 TINY_CLASSES = 4
+# Tests that run methods, the trainer, the timer or the metrics take the `device` fixture over these:
+# CUDA joins where it is there (the GPU check runs the fast set on it), CI without an accelerator runs CPU only.
+DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
 
 def make_tiny(n_train: int = 240, n_test: int = 80, seed: int = 0) -> RawSplits:
@@ -42,9 +45,9 @@ TINY_RECIPE = {"epochs": "4", "lr": "0.05", "batch_size": "32"}
 
 
 def tiny_setting(cache_dir: Path, forget: tuple[int, ...] = (0,), model: str = "mlp", seed: int = 0,
-                 **recipe: str) -> Setting:
-    """A CPU setting on the tiny dataset with a short training recipe (plus `recipe` overrides)."""
-    request = RunRequest(dataset="tiny", model=model, forget=forget, seed=seed, device="cpu",
+                 device: str = "cpu", **recipe: str) -> Setting:
+    """A setting on the tiny dataset with a short training recipe (plus `recipe` overrides)."""
+    request = RunRequest(dataset="tiny", model=model, forget=forget, seed=seed, device=device,
                          cache_dir=cache_dir, recipe={**TINY_RECIPE, **recipe})
     return prepare_setting(request)
 

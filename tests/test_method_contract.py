@@ -17,8 +17,8 @@ BUILTIN = [n for n in METHODS.names() if METHODS.get(n).__module__.startswith("u
 
 
 @pytest.fixture(scope="module")
-def setting(tmp_path_factory):
-    return tiny_setting(tmp_path_factory.mktemp("cache"))
+def setting(tmp_path_factory, device):
+    return tiny_setting(tmp_path_factory.mktemp("cache"), device=device)
 
 
 def _unlearn(name: str, setting):

@@ -18,9 +18,9 @@ def _inputs(logits, ref_logits, model=None, reference=None):
     return MetricInputs(model, ours, reference, theirs, seed=0)
 
 
-def test_distances_of_a_model_to_itself_are_zero():
-    logits = torch.randn(10, 5)
-    model = nn.Linear(3, 5)
+def test_distances_of_a_model_to_itself_are_zero(device):
+    logits = torch.randn(10, 5, device=device)
+    model = nn.Linear(3, 5).to(device)
     inputs = _inputs(logits, logits, model, model)
     assert js_to_retrain(inputs)["js_to_retrain"] == pytest.approx(0.0, abs=1e-12)
     assert act_dist_to_retrain(inputs)["act_dist_to_retrain"] == 0.0
@@ -38,8 +38,8 @@ def test_activation_distance_is_the_l2_distance_of_softmax_outputs():
     assert act_dist_to_retrain(inputs)["act_dist_to_retrain"] == pytest.approx(math.sqrt(2), rel=1e-6)
 
 
-def test_weight_distance_is_the_l2_norm_of_the_parameter_difference():
-    a, b = nn.Linear(4, 2), nn.Linear(4, 2)
+def test_weight_distance_is_the_l2_norm_of_the_parameter_difference(device):
+    a, b = nn.Linear(4, 2).to(device), nn.Linear(4, 2).to(device)
     b.load_state_dict(a.state_dict())
     with torch.no_grad():
         b.weight += 1.0  # 8 entries differ by 1

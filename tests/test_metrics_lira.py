@@ -34,8 +34,8 @@ def test_one_shadow_per_side_is_refused():
         fit_shadows([torch.zeros(3)], [torch.zeros(3)])
 
 
-def test_shadow_run_stores_lira_and_the_retrain_row_sits_at_chance(tmp_path):
-    request = RunRequest(dataset="tiny", methods=("original", "retrain"), device="cpu", cache_dir=tmp_path / "c",
+def test_shadow_run_stores_lira_and_the_retrain_row_sits_at_chance(tmp_path, device):
+    request = RunRequest(dataset="tiny", methods=("original", "retrain"), device=device, cache_dir=tmp_path / "c",
                          recipe=TINY_RECIPE, mia_shadows=2)
     original, retrain = run(request, open_store(tmp_path / "out"))
     assert retrain["metrics"]["lira_auc"] == pytest.approx(0.5)

@@ -17,7 +17,7 @@ CLASSES, DIM = 4, 32
 def _memorise(x: torch.Tensor, y: torch.Tensor, seed: int) -> nn.Module:
     """An over-parameterised MLP trained until it fits (x, y) exactly."""
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(DIM, 512), nn.ReLU(), nn.Linear(512, CLASSES))
+    model = nn.Sequential(nn.Linear(DIM, 512), nn.ReLU(), nn.Linear(512, CLASSES)).to(x.device)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(400):
         opt.zero_grad()
@@ -27,11 +27,12 @@ def _memorise(x: torch.Tensor, y: torch.Tensor, seed: int) -> nn.Module:
 
 
 @pytest.fixture(scope="module")
-def attack_inputs():
-    """(memorised, never saw): random inputs with random labels, class 0 forgotten."""
+def attack_inputs(device):
+    """(memorised, never saw): random inputs with random labels, class 0 forgotten, on each device."""
     g = torch.Generator().manual_seed(0)
     x_train, x_test = torch.randn(600, DIM, generator=g), torch.randn(600, DIM, generator=g)
     y_train, y_test = torch.randint(0, CLASSES, (600,), generator=g), torch.randint(0, CLASSES, (600,), generator=g)
+    x_train, x_test, y_train, y_test = (t.to(device) for t in (x_train, x_test, y_train, y_test))
     forget_tr, forget_te = y_train == 0, y_test == 0
     memorised = _memorise(x_train, y_train, seed=1)
     never_saw = _memorise(x_train[~forget_tr], y_train[~forget_tr], seed=1)

@@ -28,8 +28,8 @@ def test_unknown_precision_names_the_choices():
         default_recipe("mnist", "cnn", {"precision": "fp16"})
 
 
-def test_channels_last_recipe_gives_nhwc_conv_weights_also_when_loaded_from_cache(tmp_path):
-    setting = tiny_setting(tmp_path, model="cnn", channels_last="true")
+def test_channels_last_recipe_gives_nhwc_conv_weights_also_when_loaded_from_cache(tmp_path, device):
+    setting = tiny_setting(tmp_path, model="cnn", channels_last="true", device=device)
     setting.trained("original")
     setting.reset("original")
     loaded = setting.trained("original")
@@ -38,9 +38,9 @@ def test_channels_last_recipe_gives_nhwc_conv_weights_also_when_loaded_from_cach
     assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
 
 
-def test_bf16_scope_sees_each_steps_new_weights(tmp_path):
+def test_bf16_scope_sees_each_steps_new_weights(tmp_path, device):
     # Regression: with autocast's cast cache on, a scope spanning a loop kept the first step's bf16 weights.
-    setting = tiny_setting(tmp_path, precision="bf16")
+    setting = tiny_setting(tmp_path, precision="bf16", device=device)
     model = setting.new_model()
     opt = make_optimizer(model.parameters(), "sgd", 0.5)
     x, y = setting.data.x_train[:32], setting.data.y_train[:32]
@@ -53,8 +53,8 @@ def test_bf16_scope_sees_each_steps_new_weights(tmp_path):
     assert not torch.equal(before, after)
 
 
-def test_predict_returns_fp32_logits_inside_a_bf16_scope(tmp_path):
-    setting = tiny_setting(tmp_path, precision="bf16")
+def test_predict_returns_fp32_logits_inside_a_bf16_scope(tmp_path, device):
+    setting = tiny_setting(tmp_path, precision="bf16", device=device)
     with setting.autocast():
         logits = predict(setting.new_model(), setting.data.x_test)
     assert logits.dtype == torch.float32

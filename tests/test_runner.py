@@ -55,8 +55,8 @@ class Phased(Method):
         return model
 
 
-def _run(tmp_path, *methods):
-    request = RunRequest(dataset="tiny", methods=methods, device="cpu", cache_dir=tmp_path / "cache",
+def _run(tmp_path, *methods, device="cpu"):
+    request = RunRequest(dataset="tiny", methods=methods, device=device, cache_dir=tmp_path / "cache",
                          recipe=TINY_RECIPE)
     store = open_store(tmp_path / "out")
     return run(request, store), store
@@ -79,11 +79,11 @@ def test_undeclared_data_access_fails_the_cell_with_the_reason(tmp_path):
     assert rows[0]["status"] == "failed" and "asked for 'forget' data but declared only: nothing" in rows[0]["error"]
 
 
-def test_original_row_has_every_accuracy_and_provenance(tmp_path):
-    (row,), _ = _run(tmp_path, "original")
+def test_original_row_has_every_accuracy_and_provenance(tmp_path, device):
+    (row,), _ = _run(tmp_path, "original", device=device)
     names = {"acc_forget_train", "acc_retain_train", "acc_forget_test", "acc_retain_test", "acc_test"}
     assert names <= set(row["metrics"]) and all(0 <= row["metrics"][n] <= 1 for n in names)
-    assert row["env"]["torch"] == torch.__version__ and row["env"]["device"] == "cpu"
+    assert row["env"]["torch"] == torch.__version__ and row["env"]["device"] == device
     assert row["time_s"] >= 0 and row["peak_mem_bytes"] > 0 and row["recipe"]["epochs"] == 4
 
 
@@ -101,8 +101,8 @@ def test_second_run_reuses_the_cached_original(tmp_path):
     assert [f.stat().st_mtime_ns for f in sorted((tmp_path / "cache").iterdir())] == mtimes
 
 
-def test_every_cell_stores_privacy_fidelity_and_summary_metrics(tmp_path):
-    rows, _ = _run(tmp_path, "original", "retrain")
+def test_every_cell_stores_privacy_fidelity_and_summary_metrics(tmp_path, device):
+    rows, _ = _run(tmp_path, "original", "retrain", device=device)
     names = {"mia_entropy", "mia_svc", "mia_loss", "mia_entropy_auc", "mia_svc_auc", "mia_loss_auc",
              "js_to_retrain", "act_dist_to_retrain", "weight_dist_to_retrain", "speedup_vs_retrain", "retrain_gap",
              "mia_entropy_signal", "mia_svc_signal", "mia_loss_signal"}

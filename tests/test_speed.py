@@ -53,8 +53,8 @@ def test_matmul_peak_is_a_positive_rate():
     assert matmul_peak(torch.device("cpu")) > 1.0
 
 
-def test_report_times_every_method_against_its_reference(tmp_path):
-    request = RunRequest(dataset="tiny", device="cpu", cache_dir=tmp_path, recipe=TINY_RECIPE,
+def test_report_times_every_method_against_its_reference(tmp_path, device):
+    request = RunRequest(dataset="tiny", device=device, cache_dir=tmp_path, recipe=TINY_RECIPE,
                          methods=("original", "retrain", "finetune", "gradient_ascent", "unsir"))
     report = speed_report(request)
     rows, setting = report.rows, report.setting
@@ -65,7 +65,7 @@ def test_report_times_every_method_against_its_reference(tmp_path):
     assert all(by_name[n].reference_seconds > 0 and by_name[n].gflop > 0 for n in names[1:])
     assert set(by_name["unsir"].phases) == {"noise", "impair", "repair"}
     assert by_name["retrain"].phases["train"] > 0  # measured here, not reused from a cache
-    text = format_speed(report, "cpu")
+    text = format_speed(report, device)
     assert "measured fp32 matmul peak" in text and "unsir" in text and "samples/s" in text
     assert by_name["train epoch"].samples == len(setting.data.x_train)
 
@@ -77,3 +77,12 @@ def test_report_in_bf16_measures_the_bf16_peak_and_says_so(tmp_path):
                          recipe={**TINY_RECIPE, "precision": "bf16"})
     text = format_speed(speed_report(request), "cpu")
     assert "measured bf16 matmul peak" in text and "ran under bf16 autocast" in text
+
+
+def test_profiled_report_lists_each_methods_top_operators_after_its_row(tmp_path, device):
+    request = RunRequest(dataset="tiny", device=device, cache_dir=tmp_path, recipe=TINY_RECIPE,
+                         methods=("finetune",), params={"finetune": {"epochs": "1"}})
+    report = speed_report(request, profiled=True)
+    assert list(report.profiles) == ["finetune"] and "aten::" in report.profiles["finetune"]
+    text = format_speed(report, device)
+    assert "finetune: top 10 operators by self time" in text

@@ -46,6 +46,19 @@ def test_recorded_seconds_replace_wall_time(clock):
     assert timer.stop() == 42.0 and timer.reused == {"train": {"device": "cpu"}}
 
 
-def test_peak_memory_is_positive_on_cpu():
-    timing.reset_peak_memory(torch.device("cpu"))
-    assert timing.peak_memory_bytes(torch.device("cpu")) > 0
+def test_peak_memory_is_positive_after_an_allocation(device):
+    timing.reset_peak_memory(torch.device(device))
+    kept = torch.ones(1 << 20, device=device)
+    assert timing.peak_memory_bytes(torch.device(device)) >= kept.numel() * kept.element_size()
+
+
+def test_phases_wait_for_the_device_work_they_queued(device, clock, monkeypatch):
+    # A phase must end after its queued device work: the timer synchronises at each boundary.
+    synced = []
+    monkeypatch.setattr(timing, "synchronize", lambda d: synced.append(clock[0]))
+    timer = PhaseTimer(torch.device(device))
+    timer.start()
+    with timer.phase("noise"):
+        clock[0] += 1.0
+    timer.stop()
+    assert 1.0 in synced

@@ -17,8 +17,8 @@ RECIPE = Recipe(epochs=5, lr=0.05, batch_size=32)
 
 
 @pytest.fixture
-def tiny():
-    return to_device("tiny", make_tiny(), torch.device("cpu"))
+def tiny(device):
+    return to_device("tiny", make_tiny(), torch.device(device))
 
 
 def _train(tiny, seed=0):
@@ -36,8 +36,8 @@ def test_same_generator_seed_gives_identical_weights(tiny):
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
-def test_batches_cover_every_index_once():
-    parts = batches(10, 4, torch.Generator().manual_seed(0), torch.device("cpu"))
+def test_batches_cover_every_index_once(device):
+    parts = batches(10, 4, torch.Generator().manual_seed(0), torch.device(device))
     assert [len(p) for p in parts] == [4, 4, 2]
     assert sorted(torch.cat(parts).tolist()) == list(range(10))
 

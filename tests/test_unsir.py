@@ -14,8 +14,8 @@ SMALL = {"noise_batch": 8, "noise_copies": 3, "retain_per_class": 20, "noise_ste
 
 
 @pytest.fixture(scope="module")
-def setting(tmp_path_factory):
-    return tiny_setting(tmp_path_factory.mktemp("cache"), forget=(0, 2))
+def setting(tmp_path_factory, device):
+    return tiny_setting(tmp_path_factory.mktemp("cache"), forget=(0, 2), device=device)
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_learned_noise_raises_the_forget_class_loss(setting):
     method = UNSIR.from_params({"noise_batch": 16, "noise_steps": 20})
     ctx = context(setting, method.access)
     noise, labels = method.learn_noise(model, ctx)
-    start = torch.randn(noise.shape, generator=torch.Generator().manual_seed(0))
+    start = torch.randn(noise.shape, generator=torch.Generator().manual_seed(0)).to(noise.device)
     with torch.no_grad():
         assert F.cross_entropy(model(noise), labels) > F.cross_entropy(model(start), labels)
 
@@ -105,8 +105,8 @@ def test_unsir_is_zero_glance():
     assert UNSIR.access == frozenset({"retain_subset"}) and UNSIR().zero_glance
 
 
-def test_noise_step_leaves_batchnorm_statistics_and_weight_grads_alone(tmp_path):
-    setting = tiny_setting(tmp_path, model="allcnn")
+def test_noise_step_leaves_batchnorm_statistics_and_weight_grads_alone(tmp_path, device):
+    setting = tiny_setting(tmp_path, model="allcnn", device=device)
     model = setting.new_model().train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     UNSIR.from_params({"noise_batch": 4, "noise_steps": 2}).learn_noise(model, context(setting, {"retain_subset"}))

@@ -1,47 +1,83 @@
 #!/usr/bin/env bash
-# The GPU checks of the speed issue, as one prepared run for a lent device machine (a few minutes on an H100):
-# CIFAR-10-shaped data (synthetic_cifar10: real CIFAR-10 is not on those machines; seconds do not depend on pixel
-# values) with resnet18, UNSIR and the training epoch against their reference loops, in fp32 and in
-# bf16 + channels-last; then the bf16 accuracy check on real MNIST/cnn where MNIST is at $UNLEARNBENCH_DATA.
+# The GPU checks (issues 10 and 19), as one prepared run for a lent device machine (about 6 minutes on an H100):
+#   1. the fast test set, whose device-taking tests (methods, trainer, timer, metrics, speed) also run on CUDA;
+#   2. `run --device cuda` on digits with every built-in method;
+#   3. UNSIR and the training epoch on CIFAR-10-shaped data (synthetic_cifar10: real CIFAR-10 is not on those
+#      machines; seconds do not depend on pixel values) with resnet18 against their reference loops, fp32 and
+#      bf16 + channels-last, with each method's top operators (torch.profiler);
+#   4. every built-in method on synthetic_cifar10/resnet18 with the recipe's full training (retrain measured once).
+# Each step has its own time limit and a failing step does not stop the next; logs go to $OUT/logs.tar.gz
+# (refreshed after every step, so a run cut short still returns what it did) and a summary to $OUT/summary.txt.
 #
 # Usage (repository root): bash tests/benchmarks/gpu_check.sh      (results in $OUT, default ./gpu-check-out)
-# Overrides for a plumbing check without a GPU: DEVICE=cpu DATASET=synthetic_mnist MODEL=mlp.
-# The device's Python must hold torch, numpy, scipy, scikit-learn, matplotlib and jinja2; where one is missing,
-# `pip download` it here into an ignored folder .wheels/ (for that Python's version) and carry the folder.
-set -euo pipefail
+# Overrides for a plumbing check without a GPU: DEVICE=cpu DATASET=synthetic_mnist MODEL=mlp EPOCHS=1 TESTS=0.
+# The device's Python must hold torch, numpy, scipy, scikit-learn, matplotlib, jinja2 and pytest.
+set -uo pipefail
 
 OUT=${OUT:-gpu-check-out}
 DEVICE=${DEVICE:-cuda}
 DATASET=${DATASET:-synthetic_cifar10}
 MODEL=${MODEL:-resnet18}
+EPOCHS=${EPOCHS:-}  # empty: the recipe's own epochs for step 4
+TESTS=${TESTS:-1}
 PYTHON=${PYTHON:-python3}
+FAST=(--recipe precision=bf16 --recipe channels_last=true)
 mkdir -p "$OUT"
+LOGS=$(mktemp -d)
 CACHE=$(mktemp -d)
+export PYTHONUNBUFFERED=1
 
-if [ -d .wheels ]; then
-  "$PYTHON" -m pip install -q --no-index --find-links .wheels scikit-learn matplotlib jinja2 scipy
-fi
-if ! "$PYTHON" -c "import unlearnbench" 2>/dev/null; then
-  "$PYTHON" -m pip install -q --no-deps --no-build-isolation -e .
-fi
-if command -v nvidia-smi >/dev/null; then
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-fi
-
-bench() {  # $1: output name; the rest: extra options
-  local name=$1; shift
-  "$PYTHON" -m unlearnbench.cli bench --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" \
-    --methods unsir --recipe epochs=1 --repeat 3 --cache-dir "$CACHE" --quiet "$@" | tee "$OUT/$name.txt"
+step() {  # $1: name, $2: time limit in seconds, the rest: the command; prints its tail, logs it whole
+  local name=$1 limit=$2 start rc
+  shift 2
+  start=$(date +%s)
+  echo "== $name: $*"
+  timeout "$limit" "$@" >"$LOGS/$name.txt" 2>&1
+  rc=$?
+  echo "$name rc=$rc $(($(date +%s) - start))s" | tee -a "$OUT/summary.txt"
+  tail -n "${TAIL:-12}" "$LOGS/$name.txt"
+  tar -czf "$OUT/logs.tar.gz" -C "$LOGS" .
 }
-bench fp32
-bench bf16-channels-last --recipe precision=bf16 --recipe channels_last=true
 
-if [ -n "${UNLEARNBENCH_DATA:-}" ] && [ -d "$UNLEARNBENCH_DATA/MNIST/raw" ]; then
-  for recipe in "precision=fp32" "precision=bf16"; do
-    "$PYTHON" -m unlearnbench.cli run --device "$DEVICE" --dataset mnist --model cnn --methods original,unsir \
-      --recipe "$recipe" --recipe channels_last=true --cache-dir "$CACHE" --out "$CACHE/${recipe#precision=}" \
-      --quiet > "$OUT/mnist-cnn-${recipe#precision=}.txt"
-    head -4 "$OUT/mnist-cnn-${recipe#precision=}.txt"
-  done
+# The package as an import path: the device's Python may lack a build backend recent enough for `pip install -e`.
+PKG=$(mktemp -d)
+mkdir "$PKG/unlearnbench"
+for f in bench/*; do ln -s "$PWD/$f" "$PKG/unlearnbench/"; done
+for d in methods datasets reports; do ln -s "$PWD/$d" "$PKG/unlearnbench/$d"; done
+export PYTHONPATH="$PKG${PYTHONPATH:+:$PYTHONPATH}"
+UB=("$PYTHON" -m unlearnbench.cli)
+
+step info 60 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv; \
+  $PYTHON -c 'import torch, sys; print(sys.version.split()[0], torch.__version__, torch.version.cuda, \
+  torch.cuda.get_device_name() if torch.cuda.is_available() else \"no cuda\")'"
+
+if [ "$TESTS" = 1 ]; then
+  step tests 240 "$PYTHON" -m pytest -q -rA -p no:cacheprovider -m "not slow and not benchmark" tests
+  grep -E "^(PASSED|FAILED|ERROR).*\[.*cuda" "$LOGS/tests.txt" | cut -d' ' -f1 | sort | uniq -c | tee -a "$OUT/summary.txt"
 fi
-rm -rf "$CACHE"
+
+step run-digits 150 "${UB[@]}" run --device "$DEVICE" --dataset digits --cache-dir "$CACHE" --out "$LOGS/digits" --quiet
+
+step bench-fp32 150 "${UB[@]}" bench --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" --methods unsir \
+  --recipe epochs=1 --repeat 3 --cache-dir "$CACHE" --quiet --profile
+step bench-bf16-channels-last 150 "${UB[@]}" bench --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" \
+  --methods unsir,finetune,gradient_ascent --recipe epochs=1 "${FAST[@]}" --repeat 3 --cache-dir "$CACHE" \
+  --quiet --profile
+
+# The zoo in the fast path, the recipe's full training for original and retrain (each measured once).
+step zoo 300 "${UB[@]}" run --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" --methods \
+  original,retrain,finetune,gradient_ascent,unsir "${FAST[@]}" ${EPOCHS:+--recipe epochs=$EPOCHS} \
+  --cache-dir "$CACHE" --out "$LOGS/zoo" --quiet
+step zoo-rows 60 "$PYTHON" - "$LOGS/zoo/results.db" "$LOGS/digits/results.db" <<'EOF'
+import json, sqlite3, sys
+for db in sys.argv[1:]:
+    print(db)
+    for method, status, time_s, mem, metrics, env in sqlite3.connect(db).execute(
+            "select method, status, time_s, peak_mem_bytes, metrics, env from cells order by id"):
+        m, e = json.loads(metrics), json.loads(env)
+        print(f"{method:16} {status:7} {time_s or 0:9.3f} s  peak {(mem or 0) / 2**20:8.1f} MiB  "
+              f"speedup {m.get('speedup_vs_retrain', float('nan')):8.2f}x  acc_test {m.get('acc_test', float('nan')):.3f}"
+              f"  device {e.get('device')}")
+EOF
+cat "$OUT/summary.txt"
+rm -rf "$CACHE" "$PKG"
