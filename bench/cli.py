@@ -158,7 +158,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.repeat < 1:
         raise UserError(f"--repeat {args.repeat} must be at least 1")
-    report = speed_report(_setting_request(args), args.repeat, None if args.quiet else _progress, args.profile)
+    report = speed_report(_setting_request(args, params=_method_params(args.set)), args.repeat, None if args.quiet else _progress, args.profile)
     print(format_speed(report, device_name(report.setting.data.device)))
     return 0
 
@@ -244,6 +244,8 @@ SHARED_OPTIONS: dict[str, dict[str, Any]] = {
                      help="override the training recipe, e.g. epochs=3 or precision=bf16 (repeatable)"),
     "--threads": dict(type=int, default=0, metavar="N",
                       help="CPU threads (default 0: measured choice per dataset/model, see README Speed)"),
+    "--set": dict(action="append", default=[], metavar="METHOD.PARAM=VALUE",
+                  help="override a method hyperparameter (repeatable)"),
     "--remeasure-retrain": dict(action="store_true",
                                 help="train and time the retrained model again even when it is cached"),
 }
@@ -263,12 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     setting = ("--dataset", "--model", "--methods", "--forget", "--device", "--data-root", "--cache-dir", "--recipe",
                "--threads")
-    run_p = _command(sub, "run", "run methods on one dataset/model/forget setting", cmd_run, *setting, "--out",
-                     "--quiet", "--remeasure-retrain")
+    run_p = _command(sub, "run", "run methods on one dataset/model/forget setting", cmd_run, *setting, "--set",
+                     "--out", "--quiet", "--remeasure-retrain")
     run_p.add_argument("--seed", type=int, default=0, help="seed of training and methods (default: 0)")
     run_p.add_argument("--download", action="store_true", help="download missing torchvision datasets")
-    run_p.add_argument("--set", action="append", default=[], metavar="METHOD.PARAM=VALUE",
-                       help="override a method hyperparameter (repeatable)")
     run_p.add_argument("--mia-shadows", type=int, default=0, metavar="K",
                        help="per-example (LiRA-style) attack with K original + K retrained shadow models "
                             "(default 0: off)")
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw_p.add_argument("--rerun", action="store_true", help="run every cell again, even those stored ok")
     sw_p.add_argument("--retry-failed", action="store_true", help="run cells stored as failed again")
     bench_p = _command(sub, "bench", "speed report: seconds, ratio to reference loops, share of peak", cmd_bench,
-                       *setting, "--quiet")
+                       *setting, "--set", "--quiet")
     bench_p.add_argument("--repeat", type=int, default=1, help="runs per measurement, best kept (default 1)")
     bench_p.add_argument("--profile", action="store_true",
                          help="after timing, list each method's top 10 operators (torch.profiler)")

@@ -1,6 +1,7 @@
 """Speed report: each method's seconds and phases, its ratio to a plain reference loop, and work against peak."""
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from contextlib import contextmanager
@@ -20,10 +21,12 @@ from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer, synchronize
 from unlearnbench.train import predict, recipe_optimizer, train_steps
 
-PEAK_SIZE = 2048  # largest square matmul used to measure the device's peak
+# Largest square product used to measure a device's peak: a GPU needs 8192^2 operands to reach its rate (a 2048^2
+# bf16 product takes ~20 us on an H200, below the cost of the synchronisation that times it).
+PEAK_SIZES = {"cpu": 2048, "cuda": 8192}
 PEAK_START = 256  # first size tried; doubled while one product stays short
 PEAK_SECONDS = 1.0  # how long to keep measuring it
-PEAK_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}  # recipe precision -> dtype of its matmuls
+PEAK_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}  # peak precision -> dtype
 PROFILE_TOP = 10  # operators listed per profiled method
 
 
@@ -38,22 +41,46 @@ def _matmul_seconds(a: torch.Tensor, b: torch.Tensor, device: torch.device) -> f
 def matmul_peak(device: torch.device, dtype: torch.dtype = torch.float32) -> float:
     """Measured matmul throughput of `device` in `dtype`, in GFLOP/s (best of repeated large products).
 
-    The size doubles from PEAK_START to PEAK_SIZE while one product takes under a tenth of the budget, so a dtype
+    The size doubles from PEAK_START to the device's PEAK_SIZES entry while one product takes under a tenth of the budget, so a dtype
     without hardware support (bf16 on a CPU lacking AVX-512 BF16 takes about a minute per 2048^2 product) is
     measured within PEAK_SECONDS too.
     """
-    size = PEAK_START
+    size, largest = PEAK_START, PEAK_SIZES.get(device.type, PEAK_SIZES["cpu"])
     while True:
         a = torch.randn(size, size, device=device, dtype=dtype)
         b = torch.randn(size, size, device=device, dtype=dtype)
         first = _matmul_seconds(a, b, device)
-        if size >= PEAK_SIZE or first > PEAK_SECONDS / 10:
+        if size >= largest or first > PEAK_SECONDS / 10:
             break
         size *= 2
     best, start = first, time.perf_counter()
     while time.perf_counter() - start < PEAK_SECONDS:
         best = min(best, _matmul_seconds(a, b, device))
     return 2 * size**3 / best / 1e9
+
+
+def peak_precision(setting: Setting) -> str:
+    """The arithmetic the setting's products run in: its recipe's precision, or tf32 for fp32 convolutions on CUDA.
+
+    cuDNN runs fp32 convolutions on TF32 tensor cores by default (torch.backends.cudnn.allow_tf32), about 8x the
+    rate of plain fp32 products on an H100/H200: a conv model's share is only meaningful against the TF32 peak.
+    """
+    conv = any(isinstance(m, nn.Conv2d) for m in setting.new_model().modules())
+    if (setting.recipe.precision == "fp32" and setting.data.device.type == "cuda" and conv
+            and torch.backends.cudnn.allow_tf32):
+        return "tf32"
+    return setting.recipe.precision
+
+
+@contextmanager
+def _tf32_products(enabled: bool) -> Iterator[None]:
+    """Matrix products on TF32 tensor cores inside the block when `enabled`."""
+    before = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = enabled or before
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = before
 
 
 class FlopCounter:
@@ -199,7 +226,8 @@ class SpeedReport:
     """What `unlearnbench bench` measured: the peak, a row per method plus the epoch and eval pass, and the
     conditions (threads, machine load) they were measured under."""
 
-    peak: float  # measured matmul GFLOP/s in the recipe's precision
+    peak: float  # measured matmul GFLOP/s in peak_precision
+    peak_precision: str
     rows: list[SpeedRow]
     setting: Setting
     threads: int
@@ -209,6 +237,7 @@ class SpeedReport:
 
 def profile_method(setting: Setting, method, top: int = PROFILE_TOP) -> str:
     """The `top` operators of one run of `method` by self time on its device (torch.profiler), as a table."""
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # else Kineto logs a misleading GPU-count error on CPU machines
     from torch.profiler import ProfilerActivity, profile
 
     device = setting.data.device
@@ -229,7 +258,9 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
         warm_up(setting)
         setting.trained("original", progress)
         probe = LoadProbe()
-        peak = matmul_peak(setting.data.device, PEAK_DTYPES[setting.recipe.precision])
+        precision = peak_precision(setting)
+        with _tf32_products(precision == "tf32"):
+            peak = matmul_peak(setting.data.device, PEAK_DTYPES[precision])
         rows, profiles = [], {}
         # The references run in the same precision.
         with tempfile.TemporaryDirectory() as scratch, setting.autocast():
@@ -244,7 +275,7 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
                 progress("timing the training epoch and evaluation pass")
             rows.append(_epoch_row(setting, repeat))
         rows.append(_eval_row(setting, repeat))
-        return SpeedReport(peak, rows, setting, torch.get_num_threads(), probe.finish(), profiles)
+        return SpeedReport(peak, precision, rows, setting, torch.get_num_threads(), probe.finish(), profiles)
 
 
 def format_speed(report: SpeedReport, device_name: str) -> str:
@@ -262,7 +293,7 @@ def format_speed(report: SpeedReport, device_name: str) -> str:
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     title = (f"{setting.dataset}/{setting.model} forget {','.join(map(str, setting.forget))} on "
              f"{setting.data.device} ({device_name}, {report.threads} threads); measured "
-             f"{setting.recipe.precision} matmul peak {peak:.0f} GFLOP/s")
+             f"{report.peak_precision} matmul peak {peak:.0f} GFLOP/s")
     body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, ["-" * w for w in widths]]
             + lines]
     notes = ["ratio = reference seconds / harness seconds (plain DataLoader loop of the same recipe, same run); "
@@ -272,6 +303,9 @@ def format_speed(report: SpeedReport, device_name: str) -> str:
     if report.load["busy"]:
         notes.append(f"busy machine: other processes used {report.load['other_cpu_cores']:.2f} cores on average "
                      "while this ran; seconds are inflated (ratios less so: both sides ran under the same load)")
+    if report.peak_precision == "tf32":
+        notes.append("fp32 convolutions run on TF32 tensor cores (cuDNN's default, torch.backends.cudnn.allow_tf32), "
+                     "so the peak is that of TF32 products")
     if setting.recipe.precision != "fp32":
         notes.append(f"methods, references and the epoch ran under {setting.recipe.precision} autocast; "
                      "the eval pass runs in fp32 (as metrics do), so its % is against the same peak only nominally")

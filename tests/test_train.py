@@ -21,9 +21,16 @@ def tiny(device):
     return to_device("tiny", make_tiny(), torch.device(device))
 
 
+def _model(tiny):
+    return build_model("mlp", tiny.input_shape, tiny.num_classes, seed=0).to(tiny.device)
+
+
+def _generator(tiny, seed=0):
+    return torch.Generator(device=tiny.device).manual_seed(seed)
+
+
 def _train(tiny, seed=0):
-    model = build_model("mlp", tiny.input_shape, tiny.num_classes, seed=0)
-    return fit(model, tiny.x_train, tiny.y_train, RECIPE, torch.Generator().manual_seed(seed))
+    return fit(_model(tiny), tiny.x_train, tiny.y_train, RECIPE, _generator(tiny, seed))
 
 
 def test_fit_learns_separable_classes(tiny):
@@ -37,23 +44,22 @@ def test_same_generator_seed_gives_identical_weights(tiny):
 
 
 def test_batches_cover_every_index_once(device):
-    parts = batches(10, 4, torch.Generator().manual_seed(0), torch.device(device))
+    parts = batches(10, 4, torch.Generator(device=device).manual_seed(0), torch.device(device))
     assert [len(p) for p in parts] == [4, 4, 2]
     assert sorted(torch.cat(parts).tolist()) == list(range(10))
 
 
 def test_predict_restores_training_mode_and_keeps_no_graph(tiny):
-    model = build_model("mlp", tiny.input_shape, tiny.num_classes, seed=0).train()
+    model = _model(tiny).train()
     logits = predict(model, tiny.x_test, batch_size=7)
     assert model.training and not logits.requires_grad and logits.shape == (80, 4)
 
 
 def test_non_finite_loss_raises_diverged(tiny):
-    model = build_model("mlp", tiny.input_shape, tiny.num_classes, seed=0)
     x = tiny.x_train.clone()
     x[0] = float("nan")
     with pytest.raises(DivergedError, match="epoch 1"):
-        fit(model, x, tiny.y_train, RECIPE, torch.Generator().manual_seed(0))
+        fit(_model(tiny), x, tiny.y_train, RECIPE, _generator(tiny))
 
 
 def test_accuracy_of_empty_split_is_nan():

@@ -10,7 +10,8 @@
 # (refreshed after every step, so a run cut short still returns what it did) and a summary to $OUT/summary.txt.
 #
 # Usage (repository root): bash tests/benchmarks/gpu_check.sh      (results in $OUT, default ./gpu-check-out)
-# Overrides for a plumbing check without a GPU: DEVICE=cpu DATASET=synthetic_mnist MODEL=mlp EPOCHS=1 TESTS=0.
+# Overrides for a plumbing check without a GPU: DEVICE=cpu DATASET=synthetic_mnist MODEL=mlp EPOCHS=1 TESTS=0;
+# a second, shorter call: ONLY="tests bench-fp32" TEST_K=cuda.
 # The device's Python must hold torch, numpy, scipy, scikit-learn, matplotlib, jinja2 and pytest.
 set -uo pipefail
 
@@ -20,6 +21,8 @@ DATASET=${DATASET:-synthetic_cifar10}
 MODEL=${MODEL:-resnet18}
 EPOCHS=${EPOCHS:-}  # empty: the recipe's own epochs for step 4
 TESTS=${TESTS:-1}
+TEST_K=${TEST_K:-}  # e.g. cuda: only the tests that run on CUDA
+ONLY=${ONLY:-}  # space-separated step names to run (default: all)
 PYTHON=${PYTHON:-python3}
 FAST=(--recipe precision=bf16 --recipe channels_last=true)
 mkdir -p "$OUT"
@@ -30,6 +33,7 @@ export PYTHONUNBUFFERED=1
 step() {  # $1: name, $2: time limit in seconds, the rest: the command; prints its tail, logs it whole
   local name=$1 limit=$2 start rc
   shift 2
+  if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
   start=$(date +%s)
   echo "== $name: $*"
   timeout "$limit" "$@" >"$LOGS/$name.txt" 2>&1
@@ -52,17 +56,19 @@ step info 60 bash -c "nvidia-smi --query-gpu=name,memory.total,driver_version,cl
   torch.cuda.get_device_name() if torch.cuda.is_available() else \"no cuda\")'"
 
 if [ "$TESTS" = 1 ]; then
-  step tests 240 "$PYTHON" -m pytest -q -rA -p no:cacheprovider -m "not slow and not benchmark" tests
-  grep -E "^(PASSED|FAILED|ERROR).*\[.*cuda" "$LOGS/tests.txt" | cut -d' ' -f1 | sort | uniq -c | tee -a "$OUT/summary.txt"
+  step tests 240 "$PYTHON" -m pytest -q -rA -p no:cacheprovider -m "not slow and not benchmark" ${TEST_K:+-k $TEST_K} tests
+  grep -E "^(PASSED|FAILED|ERROR).*\[.*cuda" "$LOGS/tests.txt" 2>/dev/null | cut -d' ' -f1 | sort | uniq -c \
+    | tee -a "$OUT/summary.txt"
 fi
 
 step run-digits 150 "${UB[@]}" run --device "$DEVICE" --dataset digits --cache-dir "$CACHE" --out "$LOGS/digits" --quiet
 
 step bench-fp32 150 "${UB[@]}" bench --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" --methods unsir \
   --recipe epochs=1 --repeat 3 --cache-dir "$CACHE" --quiet --profile
+# finetune for one epoch: its operators per epoch are those of its ten (the zoo times the ten).
 step bench-bf16-channels-last 150 "${UB[@]}" bench --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" \
-  --methods unsir,finetune,gradient_ascent --recipe epochs=1 "${FAST[@]}" --repeat 3 --cache-dir "$CACHE" \
-  --quiet --profile
+  --methods unsir,finetune --set finetune.epochs=1 --recipe epochs=1 "${FAST[@]}" --repeat 3 \
+  --cache-dir "$CACHE" --quiet --profile
 
 # The zoo in the fast path, the recipe's full training for original and retrain (each measured once).
 step zoo 300 "${UB[@]}" run --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" --methods \
