@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks (issues 10 and 19), as one prepared run for a lent device machine (about 6 minutes on an H100):
+# The GPU checks (issues 10 and 19), as one prepared run for a lent device machine (about 8 minutes on an H200):
 #   1. the fast test set, whose device-taking tests (methods, trainer, timer, metrics, speed) also run on CUDA;
 #   2. `run --device cuda` on digits with every built-in method;
 #   3. UNSIR and the training epoch on CIFAR-10-shaped data (synthetic_cifar10: real CIFAR-10 is not on those
