@@ -1,9 +1,10 @@
-"""Metrics: a registry of scoring functions with declared semantics, and the code that runs them all."""
+"""Metrics: a registry of scoring functions and of every reported value's declared semantics."""
 from __future__ import annotations
 
-from unlearnbench.metrics.base import METRICS, MetricInputs, MetricSpec, Outputs, compute_metrics, register_metric
-from unlearnbench.metrics import accuracy, distance, lira, mia  # noqa: F401  (registers the built-in metrics)
-from unlearnbench.metrics.summary import GAP_METRICS, setting_summary, summary_metrics
+from unlearnbench.metrics.base import (METRICS, VALUES, MetricInputs, MetricSpec, MetricValue, Outputs,
+                                       compute_metrics, declare, register_metric)
+from unlearnbench.metrics import accuracy, mia, lira, distance  # noqa: F401  (registers the built-in metrics)
+from unlearnbench.metrics.summary import gap_metrics, setting_summary, summary_metrics
 
-__all__ = ["METRICS", "MetricInputs", "MetricSpec", "Outputs", "compute_metrics", "register_metric",
-           "GAP_METRICS", "setting_summary", "summary_metrics"]
+__all__ = ["METRICS", "VALUES", "MetricInputs", "MetricSpec", "MetricValue", "Outputs", "compute_metrics", "declare",
+           "register_metric", "gap_metrics", "setting_summary", "summary_metrics"]

@@ -1,12 +1,28 @@
 """Accuracy on each split, as fractions."""
 from __future__ import annotations
 
-from unlearnbench.metrics.base import MetricInputs, register_metric
+from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
 from unlearnbench.train import accuracy
 
 
-@register_metric("accuracy", better="closer_to_retrain",
-                 produces=("acc_forget_train", "acc_retain_train", "acc_forget_test", "acc_retain_test", "acc_test"))
+def _accuracy(split: str, label: str, help: str, tier: str, gap: bool, scenarios: tuple[str, ...] | None = None
+              ) -> MetricValue:
+    extra = {"scenarios": frozenset(scenarios)} if scenarios else {}
+    return MetricValue(f"acc_{split}", label, help, better="closer_to_retrain", group="accuracy", tier=tier,
+                       unit="percent", digits=2, gap=gap, **extra)
+
+
+# In random-sample forgetting the test split has no forget part: forget_test is defined where whole classes (or
+# sub-classes) are forgotten.
+@register_metric("accuracy", produces=(
+    _accuracy("forget_test", "forget test", "accuracy on the forgotten classes' test samples", "primary", True,
+              ("class", "partial", "subclass")),
+    _accuracy("retain_test", "retain test", "accuracy on the other classes' test samples", "primary", True,
+              ("class", "partial", "subclass")),
+    _accuracy("test", "test", "accuracy on the whole test split", "primary", True),
+    _accuracy("forget_train", "forget train", "accuracy on the forgotten train samples", "primary", False),
+    _accuracy("retain_train", "retain train", "accuracy on the retained train samples", "primary", False),
+))
 def accuracies(inputs: MetricInputs) -> dict[str, float]:
     """acc_<split> for forget/retain x train/test and the whole test split."""
     return {f"acc_{split}": accuracy(logits, labels) for split, (logits, labels) in inputs.outputs.splits.items()}

@@ -1,6 +1,7 @@
 """The metric registry, the inputs every metric receives, and the loop that runs them."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -9,6 +10,100 @@ from torch import Tensor, nn
 from unlearnbench.registry import Registry
 
 BETTER = ("higher", "lower", "closer_to_retrain")
+# Column groups, in display order: the headline (gap, seconds, speedup) leads every table.
+GROUPS = ("headline", "accuracy", "privacy", "fidelity", "cost")
+# headline: ranked on and shown first; primary: shown by default (tables, LaTeX, figures); detail: expands on
+# demand; stored: kept in every row (JSON/CSV) and read by notes, never a column.
+TIERS = ("headline", "primary", "detail", "stored")
+# percent: a fraction shown as %; rate: a fraction shown as 0.xxx; both lie in [0, 1] and are plotted as bars.
+UNITS = ("percent", "rate", "seconds", "speedup", "number", "mib")
+SCENARIOS = ("class", "partial", "random", "subclass")  # forgetting scenarios (issue 14 adds all but "class")
+BAR_UNITS = ("percent", "rate")
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One reported number: its key, label, format, what a good value is, and where it counts."""
+
+    name: str  # key in a row's metrics
+    label: str  # column header and figure legend
+    help: str  # one-line tooltip
+    better: str  # higher, lower, closer_to_retrain
+    group: str  # one of GROUPS
+    tier: str = "detail"  # one of TIERS
+    unit: str = "number"  # one of UNITS
+    digits: int = 3
+    gap: bool = False  # enters the retrain gap (mean |value - retrained model's value|)
+    scenarios: frozenset[str] = frozenset(SCENARIOS)  # scenarios in which the value is defined
+    distance_to_retrain: bool = False  # the value itself is a distance to the retrained model (0 is ideal)
+
+    def __post_init__(self) -> None:
+        for field_name, allowed in (("better", BETTER), ("group", GROUPS), ("tier", TIERS), ("unit", UNITS)):
+            if getattr(self, field_name) not in allowed:
+                raise ValueError(f"metric value {self.name!r}: {field_name} must be one of {', '.join(allowed)}, "
+                                 f"got {getattr(self, field_name)!r}")
+        if not set(self.scenarios) <= set(SCENARIOS):
+            raise ValueError(f"metric value {self.name!r}: unknown scenarios {sorted(set(self.scenarios) - set(SCENARIOS))}")
+
+    def format(self, value: Any) -> str:
+        """The value as shown in every rendering ('-' when missing; speedups capped)."""
+        if self.unit == "speedup":
+            from unlearnbench.reports.rows import format_speedup  # one cap for every rendering
+
+            return format_speedup(value)
+        if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return "-"
+        if self.unit == "percent":
+            return f"{100 * value:.{self.digits}f}%"
+        if self.unit == "seconds":
+            return f"{value:.{self.digits}g}"
+        return f"{value:.{self.digits}f}"
+
+    def distance(self, value: float, reference: Optional[float]) -> float:
+        """How far `value` is from the retrained model's (nan where the value is not judged against it)."""
+        if self.distance_to_retrain:
+            return abs(value)
+        if self.better == "closer_to_retrain" and reference is not None:
+            return abs(value - reference)
+        return math.nan
+
+
+class _ValueRegistry:
+    """Every reported value in declaration order; the one list that tables, reports and the gap iterate."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, MetricValue] = {}
+
+    def add(self, value: MetricValue) -> None:
+        """Declares `value`; a second declaration of a name must be identical."""
+        if value.name in self._items and self._items[value.name] != value:
+            raise ValueError(f"metric value {value.name!r} is already declared differently")
+        self._items[value.name] = value
+
+    def get(self, name: str) -> Optional[MetricValue]:
+        """The declaration of `name`, or None."""
+        return self._items.get(name)
+
+    def select(self, tiers: tuple[str, ...] = TIERS, scenario: Optional[str] = None,
+               groups: tuple[str, ...] = GROUPS) -> list[MetricValue]:
+        """Declared values of the given tiers and groups, defined in `scenario`, grouped in GROUPS order."""
+        chosen = [v for v in self._items.values() if v.tier in tiers and v.group in groups
+                  and (scenario is None or scenario in v.scenarios)]
+        return sorted(chosen, key=lambda v: (GROUPS.index(v.group), TIERS.index(v.tier)))
+
+    def gap_names(self, scenario: Optional[str] = None) -> tuple[str, ...]:
+        """The values averaged into the retrain gap (in `scenario`)."""
+        return tuple(v.name for v in self.select(scenario=scenario) if v.gap)
+
+
+VALUES = _ValueRegistry()
+
+
+def declare(*values: MetricValue) -> tuple[MetricValue, ...]:
+    """Declares values that no metric function produces (seconds, summaries); returns them."""
+    for value in values:
+        VALUES.add(value)
+    return values
 
 
 @dataclass(frozen=True)
@@ -40,26 +135,31 @@ class MetricInputs:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A registered metric: its function, the values it produces and what a good value is."""
+    """A registered metric: its function and the declared values it produces."""
 
     name: str
     fn: Callable[[MetricInputs], dict[str, float]]
-    better: str
     needs: tuple[str, ...]
-    produces: tuple[str, ...]
+    values: tuple[MetricValue, ...]
+
+    @property
+    def produces(self) -> tuple[str, ...]:
+        """The keys the function returns."""
+        return tuple(v.name for v in self.values)
 
 
 METRICS: Registry[MetricSpec] = Registry("metric")
 
 
-def register_metric(name: str, better: str, produces: tuple[str, ...], needs: tuple[str, ...] = ()
+def register_metric(name: str, produces: tuple[MetricValue, ...], needs: tuple[str, ...] = ()
                     ) -> Callable[[Callable[[MetricInputs], dict[str, float]]], Callable]:
-    """Registers a metric function that returns a dict with exactly the keys in `produces`."""
-    if better not in BETTER:
-        raise ValueError(f"metric {name!r}: better must be one of {', '.join(BETTER)}, got {better!r}")
+    """Registers a metric function returning exactly the keys of `produces`, and declares those values."""
+    if not produces or not all(isinstance(v, MetricValue) for v in produces):
+        raise ValueError(f"metric {name!r}: produces must be a non-empty tuple of MetricValue")
 
     def decorate(fn: Callable[[MetricInputs], dict[str, float]]) -> Callable:
-        METRICS.add(name, MetricSpec(name, fn, better, tuple(needs), tuple(produces)))
+        METRICS.add(name, MetricSpec(name, fn, tuple(needs), tuple(produces)))
+        declare(*produces)
         return fn
 
     return decorate

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from unlearnbench.metrics.base import MetricInputs, register_metric
+from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
 
 
 def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -19,7 +19,9 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return (0.5 * kl(p) + 0.5 * kl(q)).clamp_min(0.0)
 
 
-@register_metric("js_to_retrain", better="lower", produces=("js_to_retrain",), needs=("retrained",))
+@register_metric("js_to_retrain", needs=("retrained",), produces=(MetricValue(
+    "js_to_retrain", "JS", "Jensen-Shannon divergence to the retrained model on forget-train", better="lower",
+    group="fidelity", digits=4, distance_to_retrain=True),))
 def js_to_retrain(inputs: MetricInputs) -> dict[str, float]:
     """Mean JS divergence between the model's and the retrained model's softmax on forget-train."""
     p = inputs.outputs.logits("forget_train").double().softmax(1)
@@ -27,7 +29,9 @@ def js_to_retrain(inputs: MetricInputs) -> dict[str, float]:
     return {"js_to_retrain": js_divergence(p, q).mean().item() if len(p) else math.nan}
 
 
-@register_metric("act_dist_to_retrain", better="lower", produces=("act_dist_to_retrain",), needs=("retrained",))
+@register_metric("act_dist_to_retrain", needs=("retrained",), produces=(MetricValue(
+    "act_dist_to_retrain", "act. dist.", "L2 distance of softmax outputs to the retrained model on forget-train",
+    better="lower", group="fidelity", digits=4, distance_to_retrain=True),))
 def act_dist_to_retrain(inputs: MetricInputs) -> dict[str, float]:
     """Mean L2 distance between the model's and the retrained model's softmax outputs on forget-train."""
     p = inputs.outputs.logits("forget_train").double().softmax(1)
@@ -35,8 +39,9 @@ def act_dist_to_retrain(inputs: MetricInputs) -> dict[str, float]:
     return {"act_dist_to_retrain": (p - q).norm(dim=1).mean().item() if len(p) else math.nan}
 
 
-@register_metric("weight_dist_to_retrain", better="lower", produces=("weight_dist_to_retrain",),
-                 needs=("retrained",))
+@register_metric("weight_dist_to_retrain", needs=("retrained",), produces=(MetricValue(
+    "weight_dist_to_retrain", "weight dist.", "L2 distance of the weights to the retrained model", better="lower",
+    group="fidelity", digits=2, distance_to_retrain=True),))
 def weight_dist_to_retrain(inputs: MetricInputs) -> dict[str, float]:
     """L2 norm of the parameter difference to the retrained model (nan when architectures differ)."""
     ours = dict(inputs.model.named_parameters())

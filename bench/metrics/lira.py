@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from unlearnbench.errors import UserError
-from unlearnbench.metrics.base import MetricInputs, register_metric
+from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
 
 MIN_SHADOWS = 2  # per side: a standard deviation needs two models
 LOW_FPR = 0.01  # operating point of the reported true-positive rate
@@ -76,7 +76,12 @@ def attack_summary(target: np.ndarray, reference: np.ndarray) -> dict[str, float
     return {"lira_auc": float(roc_auc_score(labels, scores)), "lira_tpr_at_1fpr": float(tpr[fpr <= LOW_FPR].max())}
 
 
-@register_metric("lira", better="closer_to_retrain", produces=("lira_auc", "lira_tpr_at_1fpr"), needs=("shadows",))
+@register_metric("lira", needs=("shadows",), produces=(
+    MetricValue("lira_auc", "LiRA AUC", "per-example attack: AUC against the retrained model (0.5 ideal)",
+                better="closer_to_retrain", group="privacy", unit="rate"),
+    MetricValue("lira_tpr_at_1fpr", "LiRA TPR@1%FPR", "per-example attack: true-positive rate at 1 % false positives",
+                better="closer_to_retrain", group="privacy", unit="rate"),
+))
 def lira(inputs: MetricInputs) -> dict[str, float]:
     """U-LiRA: can a per-example attack tell this model from the retrained one on the forget examples?"""
     out = inputs.outputs

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from unlearnbench.metrics.base import MetricInputs, register_metric
+from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
 
 MAX_FIT = 2000  # attack-training samples per side (members, non-members); keeps an MNIST cell to ~1 s
 MAX_TARGET = 5000  # forget-train samples the fitted attack is applied to
@@ -66,7 +66,16 @@ def _fit_and_target(feature, inputs: MetricInputs, model) -> tuple[float, float]
     return member_rate, _auc(score(target.reshape(-1, 1)), score(non_members.reshape(-1, 1)))
 
 
-@register_metric("mia_entropy", better="closer_to_retrain", produces=("mia_entropy", "mia_entropy_auc"))
+def _mia(name: str, label: str, help: str) -> tuple[MetricValue, MetricValue]:
+    """An attack's score (primary, in the gap) and its AUC (detail)."""
+    return (MetricValue(name, label, help, better="closer_to_retrain", group="privacy", tier="primary", unit="rate",
+                        gap=True),
+            MetricValue(f"{name}_auc", f"{label} AUC", f"AUC of the {label} attack's member scores",
+                        better="closer_to_retrain", group="privacy", unit="rate"))
+
+
+@register_metric("mia_entropy", produces=_mia("mia_entropy", "MIA entropy",
+                                              "share of forget-train an entropy attack calls member"))
 def mia_entropy(inputs: MetricInputs) -> dict[str, float]:
     """Bad Teacher / SSD / UNSIR authors' attack: share of forget-train an entropy-based LR calls member."""
     from sklearn.linear_model import LogisticRegression
@@ -76,7 +85,8 @@ def mia_entropy(inputs: MetricInputs) -> dict[str, float]:
     return {"mia_entropy": rate, "mia_entropy_auc": auc}
 
 
-@register_metric("mia_svc", better="closer_to_retrain", produces=("mia_svc", "mia_svc_auc"))
+@register_metric("mia_svc", produces=_mia("mia_svc", "MIA SVC",
+                                          "share of forget-train an SVC on true-class confidence calls non-member"))
 def mia_svc(inputs: MetricInputs) -> dict[str, float]:
     """Unlearn-Sparse 'MIA-efficacy': share of forget-train an RBF SVC on true-class confidence calls non-member."""
     from sklearn.svm import SVC
@@ -94,7 +104,8 @@ def mia_svc(inputs: MetricInputs) -> dict[str, float]:
     return {"mia_svc": 1.0 - rate if not math.isnan(rate) else rate, "mia_svc_auc": auc}
 
 
-@register_metric("mia_loss", better="closer_to_retrain", produces=("mia_loss", "mia_loss_auc"))
+@register_metric("mia_loss", produces=_mia("mia_loss", "MIA loss",
+                                           "CV accuracy of a loss attack, forget-train vs held-out forget samples"))
 def mia_loss(inputs: MetricInputs) -> dict[str, float]:
     """NeurIPS 2023 challenge kit: cross-validated accuracy of an LR on loss, forget-train vs held-out same classes."""
     from sklearn.linear_model import LogisticRegression

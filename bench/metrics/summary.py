@@ -4,11 +4,31 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-# The retrain gap averages the absolute difference to the retrained model over these (DESIGN.md).
-GAP_METRICS = ("acc_forget_test", "acc_retain_test", "acc_test", "mia_entropy", "mia_svc", "mia_loss")
+from unlearnbench.metrics.base import VALUES, MetricValue, declare
+
 MIA_NAMES = ("mia_entropy", "mia_svc", "mia_loss")
 SIGNAL_ATTACKS = (*MIA_NAMES, "lira")  # every attack whose <name>_signal is stored
 SIGNAL_THRESHOLD = 0.05  # |AUC(original) - AUC(retrained)| below this: the attack cannot tell them apart here
+
+# The values no metric function computes: the headline a reader ranks on, the cost, and the per-setting signals.
+declare(
+    MetricValue("retrain_gap", "retrain gap", "mean |difference| to the retrained model over the values marked gap "
+                "(forget/retain/test accuracy and the three MIA scores); 0 is the retrained model",
+                better="lower", group="headline", tier="headline", digits=4, distance_to_retrain=True),
+    MetricValue("time_s", "seconds", "seconds of unlearn(), device-synchronised", better="lower", group="headline",
+                tier="headline", unit="seconds", digits=3),
+    MetricValue("speedup_vs_retrain", "speedup", "retrain seconds / method seconds", better="higher",
+                group="headline", tier="headline", unit="speedup"),
+    MetricValue("peak_mem", "peak MiB", "peak device memory (CPU: peak RSS of the process)", better="lower",
+                group="cost", unit="mib", digits=0),
+    *(MetricValue(f"{attack}_signal", f"{attack} signal", f"|AUC original - AUC retrain| of {attack} in this setting",
+                  better="higher", group="privacy", tier="stored") for attack in SIGNAL_ATTACKS),
+)
+
+
+def gap_metrics(scenario: str = "class") -> tuple[str, ...]:
+    """The values the retrain gap averages in `scenario` (declared with gap=True)."""
+    return VALUES.gap_names(scenario)
 
 
 def setting_summary(original: dict[str, float], retrained: dict[str, float]) -> dict[str, float]:
@@ -20,10 +40,10 @@ def setting_summary(original: dict[str, float], retrained: dict[str, float]) -> 
 
 
 def summary_metrics(metrics: dict[str, float], retrained: dict[str, float], time_s: Optional[float],
-                    retrain_seconds: float) -> dict[str, float]:
+                    retrain_seconds: float, scenario: str = "class") -> dict[str, float]:
     """speedup_vs_retrain and retrain_gap of one cell."""
-    gaps = [abs(metrics[k] - retrained[k]) for k in GAP_METRICS
-            if not (math.isnan(metrics[k]) or math.isnan(retrained[k]))]
+    gaps = [abs(metrics[k] - retrained[k]) for k in gap_metrics(scenario)
+            if k in metrics and k in retrained and not (math.isnan(metrics[k]) or math.isnan(retrained[k]))]
     speedup = retrain_seconds / time_s if time_s else math.inf
     return {"speedup_vs_retrain": speedup, "retrain_gap": sum(gaps) / len(gaps) if gaps else math.nan}
 
