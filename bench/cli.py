@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -91,7 +92,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(format_table(rows))
     report = _report_after_run(everything, Path(args.out) / "report.html", store.path)
     print(f"\nstored {len(rows)} rows in {store.path}; report: {report}")
+    print(next_steps(Path(args.out), report))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def next_steps(out: Path, report: str) -> str:
+    """The three commands a user runs after a run or sweep: open the report, the leaderboard, the figures."""
+    quoted = shlex.quote(str(out))
+    steps = [(f"unlearnbench leaderboard --out {quoted}", "methods ranked by retrain gap (--format md|csv|html)"),
+             (f"unlearnbench figures --out {quoted} --to {shlex.quote(str(out / 'figures'))}",
+              "paper figures (PDF, SVG, PNG) and LaTeX tables")]
+    if report != "not written":
+        opener = "open" if sys.platform == "darwin" else "xdg-open"
+        steps.insert(0, (f"{opener} {shlex.quote(report)}", "the HTML report: ranking, table, figures"))
+    width = max(len(command) for command, _ in steps)
+    return "\n".join(["", "next:"] + [f"  {command:<{width}}  # {what}" for command, what in steps])
 
 
 def _read_all(store: Any) -> list[dict[str, Any]]:
@@ -148,6 +163,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     hint = " (rerun them with --retry-failed)" if summary.skipped_failed else ""
     print(f"suite {suite.name}: {summary.cells} cells; ran {summary.ran} ({summary.failed} failed); skipped "
           f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}; report: {report}")
+    print(next_steps(Path(args.out), report))
     return 0 if summary.failed == 0 else 1
 
 

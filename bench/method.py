@@ -24,6 +24,9 @@ class Method(ABC):
     Config: ClassVar[type] = NoConfig  # frozen dataclass holding every hyperparameter
     access: ClassVar[frozenset[str]] = frozenset()  # data the context may hand out
     scenarios: ClassVar[frozenset[str]] = frozenset({"class"})
+    # "method": an unlearning method, ranked; "original" (before unlearning) and "reference" (the retrained model)
+    # are the two reference rows every table shows apart, never ranked or badged.
+    role: ClassVar[str] = "method"
     # Defaults that differ from Config's for a model ("mlp") or a dataset/model pair ("digits/mlp"), the pair
     # winning; each entry says where it comes from.
     model_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
@@ -49,7 +52,17 @@ class Method(ABC):
         """Returns the unlearned model (may modify and return `model`)."""
 
 
+ROLES = ("method", "original", "reference")
+
+
+def role_of(name: str) -> str:
+    """The declared role of the method stored as `name` ("method" for one no longer registered)."""
+    return METHODS.get(name).role if name in METHODS else "method"
+
+
 def _check_method(cls: type) -> None:
+    if cls.role not in ROLES:
+        raise ValueError(f"method {cls.__name__} declares role {cls.role!r}; allowed: {', '.join(ROLES)}")
     bad = set(cls.access) - ACCESS_KINDS
     if bad:
         raise ValueError(f"method {cls.__name__} declares unknown access {sorted(bad)}; allowed: {sorted(ACCESS_KINDS)}")

@@ -16,6 +16,7 @@ class Original(Method):
 
     access = frozenset()
     scenarios = frozenset({"class", "random"})
+    role = "original"
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Returns `model` as it is."""

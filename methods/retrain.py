@@ -20,6 +20,7 @@ class Retrain(Method):
 
     access = frozenset({"retain"})
     scenarios = frozenset({"class", "random"})
+    role = "reference"
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """The retrained reference model (booked as phase 'train')."""

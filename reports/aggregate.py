@@ -8,10 +8,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from unlearnbench.method import role_of
 from unlearnbench.reports.provenance import speedup_reused
 
 CONFIDENCE = 0.95
-FIRST = ("original", "retrain")  # the before/after reference rows lead every table
+ROLE_ORDER = ("original", "reference", "method")  # the before/after reference rows lead every table
 PER_CELL_ENV = ("load", "reused_measurements", "retrain_seconds_reused_from")  # not part of a setting's environment
 
 
@@ -46,11 +47,21 @@ class MethodResult:
     params: dict[str, Any]
     access: list[str]
     seeds: list[int]
-    metrics: dict[str, Stat]
-    time: Stat
-    phases: dict[str, Stat]
+    metrics: dict[str, Stat]  # every stored metric, plus time_s and peak_mem (MiB) from the row
+    phases: dict[str, Stat]  # in the order the method ran them
+    role: str = "method"  # the method's declared role: method, original or reference
     reused_phases: list[str] = field(default_factory=list)  # phases with seconds from an earlier run in any seed
     speedup_reused: bool = False  # some seed's speedup divides by retrain seconds from an earlier run
+
+    @property
+    def time(self) -> Stat:
+        """Seconds of unlearn() over seeds."""
+        return self.metrics["time_s"]
+
+    @property
+    def is_reference(self) -> bool:
+        """True for the original and retrained rows: shown apart, never ranked."""
+        return self.role != "method"
 
     @property
     def time_reused(self) -> bool:
@@ -83,9 +94,14 @@ class SettingResult:
         return f"{self.dataset} / {self.model}, forget {{{', '.join(map(str, self.forget))}}}{subset}"
 
     @property
+    def scenario(self) -> str:
+        """The forgetting scenario: whole classes (the only one stored so far)."""
+        return "class"
+
+    @property
     def reference(self) -> MethodResult | None:
-        """The retrain row, when one was run."""
-        return next((m for m in self.methods if m.method == "retrain"), None)
+        """The retrained model's row, when one was run."""
+        return next((m for m in self.methods if m.role == "reference"), None)
 
     @property
     def seeds(self) -> list[int]:
@@ -103,15 +119,27 @@ def _latest_per_cell(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-def _method_result(rows: list[dict[str, Any]], label: str) -> MethodResult:
-    names = sorted({k for r in rows for k in r["metrics"]})
-    phases = sorted({k for r in rows for k in r["phases"]})
+def _first_seen(dicts: Sequence[dict[str, Any]]) -> list[str]:
+    """Every key of `dicts`, in the order first seen (a method's own phase order)."""
+    return list(dict.fromkeys(k for d in dicts for k in d))
+
+
+def _row_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's metrics plus its seconds and peak memory (MiB), so all aggregate alike."""
+    extra = {"time_s": row.get("time_s")}
+    if row.get("peak_mem_bytes"):
+        extra["peak_mem"] = row["peak_mem_bytes"] / 2**20
+    return {**row["metrics"], **extra}
+
+
+def _method_result(rows: list[dict[str, Any]], label: str, role: str) -> MethodResult:
+    values = [_row_values(r) for r in rows]
+    names = sorted({k for v in values for k in v})
     return MethodResult(
         label=label, method=rows[0]["method"], params=rows[0]["params"], access=rows[0]["access"],
-        seeds=sorted(r["seed"] for r in rows),
-        metrics={n: mean_ci([r["metrics"].get(n) for r in rows]) for n in names},
-        time=mean_ci([r["time_s"] for r in rows]),
-        phases={p: mean_ci([r["phases"].get(p) for r in rows]) for p in phases},
+        seeds=sorted(r["seed"] for r in rows), role=role,
+        metrics={n: mean_ci([v.get(n) for v in values]) for n in names},
+        phases={p: mean_ci([r["phases"].get(p) for r in rows]) for p in _first_seen([r["phases"] for r in rows])},
         reused_phases=sorted({p for r in rows for p in r.get("reused_phases") or []}),
         speedup_reused=any(speedup_reused(r) for r in rows),
     )
@@ -135,9 +163,10 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[SettingResult]:
         cells.setdefault(key, {}).setdefault((row["method"], row["params_hash"]), []).append(row)
     for key, setting in settings.items():
         groups = cells.get(key, {})
-        order = sorted(groups.items(), key=lambda kv: (FIRST.index(kv[0][0]) if kv[0][0] in FIRST else len(FIRST), kv[0]))
+        roles = {method: role_of(method) for method, _ in groups}
+        order = sorted(groups.items(), key=lambda kv: (ROLE_ORDER.index(roles[kv[0][0]]), kv[0]))
         for (method, params_hash), group in order:
             twins = sum(1 for m, _ in groups if m == method)
             label = method if twins == 1 else f"{method} [{params_hash[:6]}]"
-            setting.methods.append(_method_result(group, label))
+            setting.methods.append(_method_result(group, label, roles[method]))
     return sorted(settings.values(), key=lambda s: (s.dataset, s.model, s.forget, json.dumps(s.recipe)))

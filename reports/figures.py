@@ -10,9 +10,14 @@ from typing import Callable, Iterator
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from unlearnbench.metrics import VALUES, MetricValue
+from unlearnbench.metrics.base import BAR_UNITS
 from unlearnbench.reports.aggregate import MethodResult, SettingResult
 from unlearnbench.reports.provenance import REUSED_MARK
+from unlearnbench.reports.ranking import rank_setting
 
 # Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -36,112 +41,117 @@ def style() -> Iterator[None]:
 
 def timed(setting: SettingResult) -> list[MethodResult]:
     """Methods whose time means something: all but the untouched original."""
-    return [m for m in setting.methods if m.method != "original"]
+    return [m for m in setting.methods if m.role != "original"]
 
 
 def _err(stat) -> float:
     return 0.0 if math.isnan(stat.half_width) else stat.half_width
 
 
-def _grouped_bars(setting: SettingResult, metrics: tuple[tuple[str, str], ...], title: str, ylabel: str,
+def bar_values(setting: SettingResult, group: str) -> list[MetricValue]:
+    """The registry's primary values of `group` that lie in [0, 1] and some method of the setting has."""
+    return [v for v in VALUES.select(tiers=("primary",), groups=(group,), scenario=setting.scenario)
+            if v.unit in BAR_UNITS and any(v.name in m.metrics for m in setting.methods)]
+
+
+def _grouped_bars(setting: SettingResult, values: list[MetricValue], title: str, ylabel: str,
                   reference_lines: bool) -> Figure:
-    fig = Figure(figsize=(WIDTH, 2.6), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 2.6 + 0.02 * len(setting.methods)), layout="constrained")
     ax = fig.add_subplot()
     methods = setting.methods
     x = np.arange(len(methods))
-    width = 0.8 / len(metrics)
+    width = 0.8 / max(1, len(values))
     reference = setting.reference
-    for i, (name, label) in enumerate(metrics):
-        means = [m.metrics.get(name).mean if name in m.metrics else np.nan for m in methods]
-        errs = [_err(m.metrics[name]) if name in m.metrics else 0 for m in methods]
-        offset = (i - (len(metrics) - 1) / 2) * width
-        ax.bar(x + offset, means, width, yerr=errs, label=label, color=PALETTE[i], capsize=2)
-        if reference_lines and reference is not None and name in reference.metrics:
-            level = reference.metrics[name].mean
-            ax.hlines(level, x[0] + offset - width / 2, x[-1] + offset + width / 2, colors=PALETTE[i],
+    for i, value in enumerate(values):
+        means = [m.metrics[value.name].mean if value.name in m.metrics else np.nan for m in methods]
+        errs = [_err(m.metrics[value.name]) if value.name in m.metrics else 0 for m in methods]
+        offset = (i - (len(values) - 1) / 2) * width
+        ax.bar(x + offset, means, width, yerr=errs, label=value.label, color=PALETTE[i % len(PALETTE)], capsize=2)
+        if reference_lines and reference is not None and value.name in reference.metrics:
+            level = reference.metrics[value.name].mean
+            ax.hlines(level, x[0] + offset - width / 2, x[-1] + offset + width / 2, colors=PALETTE[i % len(PALETTE)],
                       linestyles="dashed", linewidth=0.8)
-    ax.set_xticks(x, [m.label for m in methods], rotation=20, ha="right")
-    ax.set_ylim(0, 1.05)  # every plotted score is a rate in [0, 1]; wider intervals are clipped at the frame
+    ax.set_xticks(x, [m.label for m in methods], rotation=30 if len(methods) > 8 else 20, ha="right")
+    ax.set_ylim(0, 1.05)  # every plotted value is a fraction in [0, 1]; wider intervals are clipped at the frame
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(ncols=len(metrics), loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
+    if values:
+        ax.legend(ncols=min(len(values), 5), loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
     return fig
 
 
 def accuracy_bars(setting: SettingResult) -> Figure:
-    """Forget-test, retain-test and test accuracy per method."""
-    metrics = (("acc_forget_test", "forget test"), ("acc_retain_test", "retain test"), ("acc_test", "test"))
-    return _grouped_bars(setting, metrics, f"Accuracy: {setting.title}", "accuracy", reference_lines=False)
+    """The registry's primary accuracy values per method."""
+    return _grouped_bars(setting, bar_values(setting, "accuracy"), f"Accuracy: {setting.title}", "accuracy",
+                         reference_lines=False)
 
 
 def mia_bars(setting: SettingResult) -> Figure:
-    """The three MIA scores per method; dashed lines mark the retrained model's level."""
-    metrics = (("mia_entropy", "entropy (member rate)"), ("mia_svc", "SVC (non-member rate)"),
-               ("mia_loss", "loss (CV accuracy)"))
-    return _grouped_bars(setting, metrics, f"MIA, dashed = retrain: {setting.title}", "score", reference_lines=True)
+    """The registry's primary privacy values per method; dashed lines mark the retrained model's level."""
+    return _grouped_bars(setting, bar_values(setting, "privacy"), f"MIA, dashed = retrain: {setting.title}",
+                         "score", reference_lines=True)
 
 
 def phase_bars(setting: SettingResult) -> Figure:
-    """Seconds per phase of each method, stacked, with the total printed."""
+    """One bar per method: its phases stacked in the order it ran them, on a linear axis, the total at the end."""
     methods = timed(setting)
-    fig = Figure(figsize=(WIDTH, 0.45 * len(methods) + 1.0), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 0.3 * len(methods) + 1.2), layout="constrained")
     ax = fig.add_subplot()
-    phases = sorted({p for m in methods for p in m.phases})
-    y = np.arange(len(methods))
-    left = np.zeros(len(methods))
-    for i, phase in enumerate(phases):
-        widths = np.array([m.phases[phase].mean if phase in m.phases else 0.0 for m in methods])
-        # Seconds reused from an earlier run's measurement are hatched: they were not timed in this run.
-        bars = ax.barh(y, widths, left=left, label=phase, color=PALETTE[i % len(PALETTE)])
-        for bar, m in zip(bars, methods):
-            bar.set_hatch("////" if phase in m.reused_phases else "")
-        left += widths
+    phases = list(dict.fromkeys(p for m in methods for p in m.phases))  # one colour per phase name
+    colour = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(phases)}
+    y = np.arange(len(methods))[::-1]  # first method at the top
+    for yi, m in zip(y, methods):
+        left = 0.0
+        for phase, stat in m.phases.items():
+            # Seconds reused from an earlier run's measurement are hatched: they were not timed in this run.
+            ax.barh(yi, stat.mean, left=left, color=colour[phase], hatch="////" if phase in m.reused_phases else "")
+            left += stat.mean
+    longest = max((m.time.mean for m in methods if math.isfinite(m.time.mean)), default=1.0) or 1.0
     for yi, m in zip(y, methods):
         mark = f"{REUSED_MARK} (reused)" if m.time_reused else ""
-        ax.text(m.time.mean, yi, f" {m.time.mean:.3g} s{mark}", va="center", fontsize=7)
+        ax.text(m.time.mean + 0.01 * longest, yi, f"{m.time.mean:.3g} s{mark}", va="center", fontsize=7)
+    ax.set_xlim(0, longest * 1.3)  # room for the total labels inside the axes
     ax.set_yticks(y, [m.label for m in methods])
-    ax.set_xscale("symlog", linthresh=0.01)
-    ax.set_xlabel("seconds of unlearn() (symmetric log)")
+    ax.set_xlabel("seconds of unlearn()")
     ax.set_title(f"Time per phase: {setting.title}")
     if phases:
-        ax.legend(ncols=min(len(phases), 5), loc="upper center", bbox_to_anchor=(0.5, -0.25), frameon=False)
+        handles = [Patch(color=colour[p], label=p) for p in phases]
+        # Below the axis label (anchored in figure space), one row for up to six phases.
+        fig.legend(handles=handles, ncols=min(len(phases), 6), loc="outside lower center", frameon=False)
     return fig
 
 
-def pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of the points no other point beats on both time and gap (lower is better), by time."""
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
-    front, best_gap = [], math.inf
-    for i in order:
-        if points[i][1] < best_gap:
-            front.append(i)
-            best_gap = points[i][1]
-    return front
-
-
 def pareto_scatter(setting: SettingResult) -> Figure:
-    """Time (log) against retrain gap; the Pareto front joins the methods nothing beats on both."""
-    fig = Figure(figsize=(WIDTH, 3.0), layout="constrained")
+    """Time (log) against retrain gap, each point numbered by its rank; the Pareto front joins the methods nothing
+    beats on both. A numbered legend keeps 25 methods legible where name labels would collide."""
+    ranking = rank_setting(setting)
+    usable = [r for r in ranking.ranked if r.result.time.mean > 0]
+    fig = Figure(figsize=(WIDTH, 3.0 + 0.06 * max(0, len(usable) - 8)), layout="constrained")
     ax = fig.add_subplot()
-    usable: list[MethodResult] = [m for m in timed(setting) if "retrain_gap" in m.metrics and m.time.mean > 0
-                                  and math.isfinite(m.metrics["retrain_gap"].mean)]
-    points = [(m.time.mean, m.metrics["retrain_gap"].mean) for m in usable]
-    for i, (m, (t, g)) in enumerate(zip(usable, points)):
-        colour = PALETTE[i % len(PALETTE)]
+    for i, r in enumerate(usable):
+        m, colour = r.result, PALETTE[i % len(PALETTE)]
+        t, g = m.time.mean, m.metrics["retrain_gap"].mean
         # A hollow marker: the time was measured in an earlier run (cached retrain), not in this one.
-        face = "none" if m.time_reused else colour
-        label = m.label + (REUSED_MARK if m.time_reused else "")
-        ax.scatter([t], [g], facecolors=face, edgecolors=colour, zorder=3, label=label)
-        ax.annotate(label, (t, g), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    front = pareto_front(points)
+        ax.scatter([t], [g], s=60 if r.pareto else 30, marker="D" if r.pareto else "o", zorder=3,
+                   facecolors="none" if m.time_reused else colour, edgecolors=colour,
+                   label=f"{r.rank}. {m.label}{REUSED_MARK if m.time_reused else ''}{' (Pareto)' if r.pareto else ''}")
+        ax.annotate(str(r.rank), (t, g), textcoords="offset points", xytext=(5, 3), fontsize=7)
+    front = [r for r in usable if r.pareto]
     if front:
-        ax.step([points[i][0] for i in front], [points[i][1] for i in front], where="post", color="0.4",
-                linestyle="dashed", linewidth=1, label="Pareto front")
+        ax.step([r.result.time.mean for r in front], [r.result.metrics["retrain_gap"].mean for r in front],
+                where="post", color="0.4", linestyle="dashed", linewidth=1)
     ax.set_xscale("log")
-    hollow = f"; hollow, {REUSED_MARK}: reused from an earlier run" if any(m.time_reused for m in usable) else ""
+    # Plain-number ticks: the default log labels are mathtext, which the house style renders as raw text.
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    hollow = f"; hollow, {REUSED_MARK}: reused from an earlier run" if any(r.result.time_reused for r in usable) else ""
     ax.set_xlabel(f"seconds of unlearn() (log){hollow}")
     ax.set_ylabel("retrain gap (lower is better)")
     ax.set_title(f"Cost vs fidelity: {setting.title}")
+    if usable:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=6,
+                  ncols=1 if len(usable) <= 14 else 2, title="rank, method; dashed: Pareto front", title_fontsize=6)
     return fig
 
 

@@ -5,72 +5,64 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass
+from itertools import groupby
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
+from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
-from unlearnbench.reports.rows import format_speedup
+from unlearnbench.reports.ranking import PARETO_NOTE, Ranking, headline_values, rank_setting, reused, value_text
 
 if TYPE_CHECKING:
     import jinja2
 
 TEMPLATES = Path(__file__).with_name("templates")
+SHOWN_TIERS = ("headline", "primary")  # columns visible at first; "detail" columns expand on demand
+FAR = 0.25  # a fraction this far from the retrained model's is coloured fully "far"
 
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: metric name, header, number format and tooltip."""
+    """A table column: the declared value it shows, and whether it starts hidden."""
 
-    name: str
-    header: str
-    pattern: str
-    help: str
+    value: MetricValue
+    detail: bool
 
-
-COLUMNS = (
-    Column("time_s", "seconds", "{:.3g}", "seconds of unlearn(), device-synchronised"),
-    Column("speedup_vs_retrain", "speedup", "{:.1f}x", "retrain seconds / method seconds"),
-    Column("acc_forget_test", "forget test", "{:.2%}", "accuracy on the forgotten classes' test samples"),
-    Column("acc_retain_test", "retain test", "{:.2%}", "accuracy on the other classes' test samples"),
-    Column("acc_test", "test", "{:.2%}", "accuracy on the whole test split"),
-    Column("acc_forget_train", "forget train", "{:.2%}", "accuracy on the forgotten classes' train samples"),
-    Column("acc_retain_train", "retain train", "{:.2%}", "accuracy on the other classes' train samples"),
-    Column("mia_entropy", "MIA entropy", "{:.3f}", "share of forget-train an entropy attack calls member"),
-    Column("mia_svc", "MIA SVC", "{:.3f}", "share of forget-train an SVC on true-class confidence calls non-member"),
-    Column("mia_loss", "MIA loss", "{:.3f}", "CV accuracy of a loss attack, forget-train vs forget-test"),
-    Column("lira_auc", "LiRA AUC", "{:.3f}", "per-example attack: AUC against the retrained model (0.5 ideal)"),
-    Column("js_to_retrain", "JS", "{:.4f}", "Jensen-Shannon divergence to the retrained model on forget-train"),
-    Column("act_dist_to_retrain", "act. dist.", "{:.4f}", "L2 distance of softmax outputs to the retrained model"),
-    Column("weight_dist_to_retrain", "weight dist.", "{:.2f}", "L2 distance of the weights to the retrained model"),
-    Column("retrain_gap", "retrain gap", "{:.4f}", "mean |difference| to retrain over accuracies and MIAs"),
-    Column("peak_mem", "peak MB", "{:.0f}", "peak device memory (CPU: peak RSS of the process)"),
-)
+    @property
+    def name(self) -> str:
+        """The value's key."""
+        return self.value.name
 
 
 @dataclass(frozen=True)
 class SettingView:
-    """What the template shows for one setting: its results, warnings and rendered figures."""
+    """What the template shows for one setting: its ranking, columns, warnings and rendered figures."""
 
     setting: SettingResult
+    ranking: Ranking
+    columns: list[Column]
+    spread: dict[str, float]  # per unbounded value, the largest distance to retrain among the rows (colour scale)
     notes: list[str]
     figures: list[tuple[str, str]]
 
+    @property
+    def column_groups(self) -> list[tuple[str, int, int]]:
+        """(group, shown columns, detail columns) in column order, for the grouped header row."""
+        return [(group, sum(not c.detail for c in cols), sum(c.detail for c in cols))
+                for group, cols in ((g, list(cs)) for g, cs in groupby(self.columns, key=lambda c: c.value.group))]
+
 
 def fmt(value: Optional[float], col: Column) -> str:
-    """A number in the column's format ('-' when missing; speedups capped as in every rendering)."""
-    if col.name == "speedup_vs_retrain":
-        return format_speedup(value)
-    if value is None or not math.isfinite(value):
-        return "-"
-    return col.pattern.format(value)
+    """A number in the column's declared format."""
+    return col.value.format(value)
 
 
 def delta(value: float, reference: float, col: Column) -> str:
     """The signed difference to the retrain reference in the column's units."""
-    if not (math.isfinite(value) and math.isfinite(reference)):
+    if not (math.isfinite(value) and math.isfinite(reference)) or col.value.unit == "speedup":
         return ""
     diff = value - reference
     return ("+" if diff >= 0 else "-") + fmt(abs(diff), col)
@@ -78,16 +70,26 @@ def delta(value: float, reference: float, col: Column) -> str:
 
 def cell(method: MethodResult, name: str) -> Optional[Stat]:
     """The statistic shown in column `name` for a method."""
-    if name == "time_s":
-        return method.time
     return method.metrics.get(name)
 
 
 def reused_mark(method: MethodResult, name: str) -> str:
     """The reused-measurement mark for a method's seconds or speedup column, else ''."""
-    if (name == "time_s" and method.time_reused) or (name == "speedup_vs_retrain" and method.speedup_reused):
-        return REUSED_MARK
-    return ""
+    return REUSED_MARK if reused(method, name) else ""
+
+
+def closeness(view: SettingView, method: MethodResult, col: Column) -> str:
+    """A cell's background: green at the retrained model's value, through yellow, to red far from it ('' if n/a)."""
+    reference, stat = view.setting.reference, method.metrics.get(col.name)
+    if method.role == "reference" or stat is None or not math.isfinite(stat.mean):
+        return ""
+    ref = reference.metrics.get(col.name) if reference is not None else None
+    distance = col.value.distance(stat.mean, ref.mean if ref is not None else None)
+    if not math.isfinite(distance):
+        return ""
+    scale = FAR if col.value.unit in ("percent", "rate") else view.spread.get(col.name, math.nan)
+    far = min(1.0, distance / scale) if scale and math.isfinite(scale) else 0.0
+    return f"background: hsl({120 * (1 - far):.0f}, 70%, 88%)"
 
 
 def signal_notes(setting: SettingResult) -> list[str]:
@@ -107,32 +109,46 @@ def template_environment() -> "jinja2.Environment":
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(fmt=fmt, delta=delta, cell=cell, reused_mark=reused_mark)
+    env.globals.update(fmt=fmt, delta=delta, cell=cell, reused_mark=reused_mark, closeness=closeness,
+                       value_text=value_text)
     return env
 
 
-def _with_peak_memory(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Exposes peak memory (MB) as a metric so it aggregates over seeds like the rest."""
-    out = []
-    for row in rows:
-        if row.get("peak_mem_bytes"):
-            row = {**row, "metrics": {**row["metrics"], "peak_mem": row["peak_mem_bytes"] / 2**20}}
-        out.append(row)
+def _columns(setting: SettingResult) -> list[Column]:
+    """Every declared, non-stored value some row of the setting has, headline first."""
+    present = {n for m in setting.methods for n in m.metrics}
+    return [Column(v, v.tier not in SHOWN_TIERS)
+            for v in VALUES.select(tiers=("headline", "primary", "detail"), scenario=setting.scenario)
+            if v.name in present]
+
+
+def _spread(setting: SettingResult, columns: list[Column]) -> dict[str, float]:
+    reference = setting.reference
+    out = {}
+    for col in columns:
+        ref = reference.metrics.get(col.name) if reference is not None else None
+        distances = [col.value.distance(m.metrics[col.name].mean, ref.mean if ref is not None else None)
+                     for m in setting.methods if col.name in m.metrics and m.role != "reference"]
+        finite = [d for d in distances if math.isfinite(d)]
+        out[col.name] = max(finite) if finite else math.nan
     return out
+
+
+def setting_view(setting: SettingResult) -> SettingView:
+    """One setting as the report shows it."""
+    from unlearnbench.reports.figures import FIGURES, render_svg  # matplotlib loads with the first report
+
+    columns = _columns(setting)
+    drawn = [(name, render_svg(name, setting)) for name in FIGURES] if setting.methods else []
+    return SettingView(setting, rank_setting(setting), columns, _spread(setting, columns),
+                       provenance_notes(setting.rows) + signal_notes(setting), drawn)
 
 
 def render_report(rows: Sequence[dict[str, Any]], store: str = "results.db") -> str:
     """The whole report as one HTML string."""
-    from unlearnbench.reports.figures import FIGURES, render_svg  # matplotlib loads with the first report
-
-    settings = aggregate(_with_peak_memory(rows))
-    views = [SettingView(s, provenance_notes(s.rows) + signal_notes(s),
-                         [(name, render_svg(name, s)) for name in FIGURES] if s.methods else [])
-             for s in settings]
-    present = {n for s in settings for m in s.methods for n in m.metrics} | {"time_s"}
-    columns = [c for c in COLUMNS if c.name in present]
+    views = [setting_view(s) for s in aggregate(rows)]
     return template_environment().get_template("report.html.j2").render(
-        views=views, columns=columns, cells=len(rows), store=store,
+        views=views, cells=len(rows), store=store, headline=headline_values(), pareto_note=PARETO_NOTE,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -5,20 +5,10 @@ import math
 import re
 from typing import Any, Sequence
 
+from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, aggregate
 
-# (metric, header, scale, digits, better): "closer" means closest to the retrained model.
-TABLE_COLUMNS = (
-    ("acc_forget_test", r"$\mathcal{D}_f$ test acc.", 100, 2, "closer"),
-    ("acc_retain_test", r"$\mathcal{D}_r$ test acc.", 100, 2, "closer"),
-    ("acc_test", "test acc.", 100, 2, "closer"),
-    ("mia_entropy", "MIA ent.", 1, 3, "closer"),
-    ("mia_svc", "MIA SVC", 1, 3, "closer"),
-    ("mia_loss", "MIA loss", 1, 3, "closer"),
-    ("retrain_gap", "gap", 1, 4, "lower"),
-    ("time_s", "seconds", 1, 3, "lower"),
-)
-ENDPOINTS = ("original", "retrain")  # reference rows: shown, never bolded
+PAPER_TIERS = ("headline", "primary")  # the columns of a paper table; detail values stay in the HTML report
 _SPECIAL = re.compile(r"([&%$#_{}])")
 
 
@@ -29,49 +19,60 @@ def latex_escape(text: str) -> str:
 
 
 def _value(m: MethodResult, name: str) -> float:
-    stat = m.time if name == "time_s" else m.metrics.get(name)
+    stat = m.metrics.get(name)
     return stat.mean if stat is not None else math.nan
 
 
-def _best(setting: SettingResult, name: str, better: str) -> float:
-    """The best value among the unlearning methods (original and retrain are the endpoints, not contestants)."""
-    reference = setting.reference
-    candidates = [m for m in setting.methods if m.method not in ENDPOINTS and math.isfinite(_value(m, name))]
+def _best(setting: SettingResult, value: MetricValue) -> float:
+    """The best value among the unlearning methods (the reference rows are the endpoints, not contestants)."""
+    name = value.name
+    candidates = [m for m in setting.methods if not m.is_reference and math.isfinite(_value(m, name))]
     if not candidates:
         return math.nan
-    if better == "closer" and reference is not None:
+    reference = setting.reference
+    if value.better == "closer_to_retrain":
+        if reference is None or not math.isfinite(_value(reference, name)):
+            return math.nan
         target = _value(reference, name)
         return _value(min(candidates, key=lambda m: abs(_value(m, name) - target)), name)
-    return min(_value(m, name) for m in candidates)
+    pick = max if value.better == "higher" else min
+    return pick(_value(m, name) for m in candidates)
+
+
+def _number(value: MetricValue, x: float) -> str:
+    """A number as the paper prints it: percentages without the sign (the caption says so)."""
+    if value.unit == "speedup":
+        return latex_escape(value.format(x))
+    return f"{100 * x:.{value.digits}f}" if value.unit == "percent" else value.format(x)
 
 
 def setting_table(setting: SettingResult) -> str:
     """One `table` environment for a setting."""
-    columns = [c for c in TABLE_COLUMNS if any(math.isfinite(_value(m, c[0])) for m in setting.methods)]
-    best = {c[0]: _best(setting, c[0], c[4]) for c in columns}
+    columns = [v for v in VALUES.select(tiers=PAPER_TIERS, scenario=setting.scenario)
+               if any(math.isfinite(_value(m, v.name)) for m in setting.methods)]
+    best = {v.name: _best(setting, v) for v in columns}
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\begin{tabular}{l" + "r" * len(columns) + "}", r"\toprule",
-             "Method & " + " & ".join(c[1] for c in columns) + r" \\", r"\midrule"]
+             "Method & " + " & ".join(latex_escape(v.label) for v in columns) + r" \\", r"\midrule"]
     for m in setting.methods:
         cells = []
-        for name, _, scale, digits, _ in columns:
-            stat = m.time if name == "time_s" else m.metrics.get(name)
-            if stat is None or not math.isfinite(stat.mean):
+        for value in columns:
+            stat = m.metrics.get(value.name)
+            if stat is None or not math.isfinite(stat.mean) and value.unit != "speedup":
                 cells.append("--")
                 continue
-            text = f"{stat.mean * scale:.{digits}f}"
-            if stat.n > 1 and math.isfinite(stat.half_width):
-                text += rf"$\pm${stat.half_width * scale:.{digits}f}"
-            is_best = m.method not in ENDPOINTS and math.isclose(stat.mean, best[name], rel_tol=0, abs_tol=1e-12)
-            mark = "$^*$" if name == "time_s" and m.time_reused else ""
+            text = _number(value, stat.mean)
+            if stat.n > 1 and math.isfinite(stat.half_width) and value.unit != "speedup":
+                text += rf"$\pm${_number(value, stat.half_width)}"
+            is_best = not m.is_reference and math.isclose(stat.mean, best[value.name], rel_tol=0, abs_tol=1e-12)
+            mark = "$^*$" if value.name == "time_s" and m.time_reused else ""
             cells.append((rf"\textbf{{{text}}}" if is_best else text) + mark)
-        label = latex_escape(m.label) + (r"$^\dagger$" if m.zero_glance and m.method not in ENDPOINTS
-                                         else "")
+        label = latex_escape(m.label) + (r"$^\dagger$" if m.zero_glance and not m.is_reference else "")
         lines.append(label + " & " + " & ".join(cells) + r" \\")
     seeds = len(setting.seeds)
     caption = (f"{latex_escape(setting.title)}. Mean over {seeds} seed{'s' if seeds != 1 else ''}"
-               + (r" $\pm$ 95\,\% CI" if seeds > 1 else "") + ". Accuracies in \\%. Bold: closest to retrain "
-               r"(gap, seconds: lowest) among the methods. $^\dagger$: zero-glance."
+               + (r" $\pm$ 95\,\% CI" if seeds > 1 else "") + ". Accuracies in \\%. Bold: best among the methods "
+               r"(closest to retrain; lowest gap and seconds; highest speedup). $^\dagger$: zero-glance."
                + (r" $^*$: seconds reused from the cached retrained model's training, measured in an earlier run."
                   if any(m.time_reused for m in setting.methods) else ""))
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{caption}}}", r"\end{table}"]

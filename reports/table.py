@@ -7,43 +7,30 @@ import json
 import math
 from typing import Any, Sequence
 
+from unlearnbench.metrics import VALUES, MetricValue
+from unlearnbench.metrics.base import GROUPS
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes, speedup_reused, time_reused
-from unlearnbench.reports.rows import flat_row, format_speedup, public_row
-
-# (header, metric name): the columns a reader compares first; every metric is in JSON/CSV.
-ACCURACY_COLUMNS = (
-    ("forget_test", "acc_forget_test"), ("retain_test", "acc_retain_test"), ("test", "acc_test"),
-    ("forget_train", "acc_forget_train"), ("retain_train", "acc_retain_train"),
-)
-
-
-def _pct(value: Any) -> str:
-    return _fmt(100 * value if isinstance(value, (int, float)) else value, "{:.2f}")
-
+from unlearnbench.reports.rows import flat_row, public_row
 
 def _phases(phases: dict[str, float], reused: Sequence[str]) -> str:
     return " ".join(f"{k}={v:.2f}{REUSED_MARK if k in reused else ''}" for k, v in phases.items()) or "-"
 
 
-# (header, metric name, format) of the privacy and fidelity block.
-PRIVACY_COLUMNS = (
-    ("mia_entropy", "mia_entropy", "{:.3f}"), ("auc", "mia_entropy_auc", "{:.3f}"),
-    ("mia_svc", "mia_svc", "{:.3f}"), ("auc", "mia_svc_auc", "{:.3f}"),
-    ("mia_loss", "mia_loss", "{:.3f}"), ("auc", "mia_loss_auc", "{:.3f}"),
-    ("js", "js_to_retrain", "{:.4f}"), ("act_dist", "act_dist_to_retrain", "{:.4f}"),
-    ("weight_dist", "weight_dist_to_retrain", "{:.2f}"), ("lira_auc", "lira_auc", "{:.3f}"),
-    ("tpr@1%fpr", "lira_tpr_at_1fpr", "{:.3f}"), ("speedup", "speedup_vs_retrain", "speedup"),
-    ("retrain_gap", "retrain_gap", "{:.4f}"),
-)
+def _values(rows: Sequence[dict[str, Any]], tiers: tuple[str, ...], groups: tuple[str, ...]) -> list[MetricValue]:
+    """Declared values of the tiers and groups that some row has."""
+    return [v for v in VALUES.select(tiers=tiers, groups=groups)
+            if any(v.name in _row_values(row) for row in rows)]
 
 
-def _fmt(value: Any, pattern: str) -> str:
-    if pattern == "speedup":
-        return format_speedup(value)
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return pattern.format(value)
+def _row_values(row: dict[str, Any]) -> dict[str, Any]:
+    return {**(row.get("metrics") or {}), "time_s": row.get("time_s")}
+
+
+def _text(row: dict[str, Any], value: MetricValue) -> str:
+    mark = REUSED_MARK if (value.name == "time_s" and time_reused(row)) or (
+        value.name == "speedup_vs_retrain" and speedup_reused(row)) else ""
+    return value.format(_row_values(row).get(value.name)) + (mark if row["status"] == "ok" else "")
 
 
 def _grid(header: Sequence[str], lines: list[list[str]]) -> list[str]:
@@ -70,24 +57,24 @@ def signal_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A readable report: accuracies and seconds, then privacy and fidelity, then notes and errors."""
+    """A readable report: headline values, accuracies and phases, then privacy and fidelity, then notes and errors.
+
+    Columns come from the metric registry: the headline and primary accuracy values first, every other shown value
+    (primary privacy, detail) in the second block.
+    """
     if not rows:
         return "(no results stored)"
-    header = ["id", "setting", "seed", "method", "status", "time_s", *[h for h, _ in ACCURACY_COLUMNS], "phases (s)"]
-    lines = []
-    for row in rows:
-        metrics = row.get("metrics") or {}
-        time_s = f"{row['time_s']:.3f}" if row.get("time_s") is not None else "-"
-        time_s += REUSED_MARK if time_reused(row) else ""
-        lines.append([str(row.get("id", "")), _setting(row), str(row["seed"]), row["method"], row["status"], time_s,
-                      *[_pct(metrics.get(m)) for _, m in ACCURACY_COLUMNS],
-                      _phases(row.get("phases") or {}, row.get("reused_phases") or [])])
-    shown = [c for c in PRIVACY_COLUMNS if any(c[1] in (row.get("metrics") or {}) for row in rows)]
-    privacy = [[str(row.get("id", "")), row["method"],
-                *[_fmt((row.get("metrics") or {}).get(m), f) + (REUSED_MARK if f == "speedup" and speedup_reused(row)
-                                                               else "") for _, m, f in shown]] for row in rows]
-    out = _grid(header, lines) + [""] + _grid(["id", "method", *[h for h, _, _ in shown]], privacy)
-    notes = ["accuracies in %; MIA scores and distances are best when closest to the retrain row"]
+    first = _values(rows, ("headline", "primary"), ("headline", "accuracy"))
+    second = [v for v in _values(rows, ("headline", "primary", "detail"), GROUPS) if v not in first]
+    header = ["id", "setting", "seed", "method", "status", *[v.label for v in first], "phases (s)"]
+    lines = [[str(row.get("id", "")), _setting(row), str(row["seed"]), row["method"], row["status"],
+              *[_text(row, v) for v in first], _phases(row.get("phases") or {}, row.get("reused_phases") or [])]
+             for row in rows]
+    out = _grid(header, lines)
+    if second:
+        out += [""] + _grid(["id", "method", *[v.label for v in second]],
+                            [[str(row.get("id", "")), row["method"], *[_text(row, v) for v in second]] for row in rows])
+    notes = ["MIA scores and distances are best when closest to the retrain row"]
     notes += provenance_notes(rows)
     notes += signal_notes(rows)
     notes += [f"cell {row.get('id', '?')} ({row['method']}) failed: {row['error']}" for row in rows

@@ -33,7 +33,8 @@ def stored(stored_once, tmp_path):
 
 def test_run_prints_a_results_table(stored, cli):
     code, out, _ = cli("results", "--out", stored)
-    assert code == 0 and "forget_test" in out and "tiny/mlp forget 0" in out
+    assert code == 0 and "forget test" in out and "tiny/mlp forget 0" in out
+    assert out.index("retrain gap") < out.index("forget test")  # the headline leads
 
 
 def test_results_json_has_the_documented_fields(stored, cli):

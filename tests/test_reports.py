@@ -1,14 +1,16 @@
 """Reports rendered from the store: HTML content and escaping, leaderboard, LaTeX, figure files."""
 from __future__ import annotations
 
+import csv
+import io
 import math
 import re
 
 import pytest
 
 from unlearnbench.reports.aggregate import aggregate, mean_ci
-from unlearnbench.reports.figures import pareto_front
-from unlearnbench.reports.html import render_report
+from unlearnbench.reports.ranking import pareto_front, rank_setting
+from unlearnbench.reports.html import closeness, render_report, setting_view
 from unlearnbench.reports.latex import latex_escape, latex_tables
 from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
 from unlearnbench.reports.paper import write_figures
@@ -18,7 +20,7 @@ EVIL = "<script>alert('x')</script>"
 
 def _row(method, seed, gap, time_s=1.0, status="ok", error=None, params=None, dataset="tiny", access=()):
     metrics = {"acc_forget_test": gap, "acc_retain_test": 0.9, "acc_test": 0.8, "mia_entropy": 0.1 + gap,
-               "mia_svc": 0.5, "mia_loss": 0.5, "retrain_gap": gap, "speedup_vs_retrain": 10.0 / time_s,
+               "mia_svc": 0.5, "mia_loss": 0.5, "retrain_gap": gap, "speedup_vs_retrain": 10.0 / time_s if time_s else math.inf,
                "mia_loss_signal": 0.01, "mia_entropy_signal": 0.4, "mia_svc_signal": 0.3}
     return {"id": seed, "run_id": "r", "created": "2026", "dataset": dataset, "model": "mlp", "forget": [0],
             "seed": seed, "method": method, "method_version": 1, "params": params or {},
@@ -75,13 +77,55 @@ def test_pareto_front_keeps_only_undominated_points():
     assert pareto_front(points) == [3, 0, 1, 4]
 
 
-def test_leaderboard_ranks_by_gap_with_ci_and_seed_count():
-    md = leaderboard_markdown(ROWS)
-    lines = [line for line in md.splitlines() if line.startswith("| 1") or line.startswith("| 2")]
-    assert lines[0].startswith("| 1 | retrain") and lines[1].startswith("| 2 | unsir | 0.1100 ± ")
-    assert lines[1].rstrip().endswith("| 3 | yes |")  # three seeds; zero-glance (it declared no forget access)
-    csv_text = leaderboard_csv(ROWS)
-    assert csv_text.splitlines()[0].startswith("setting,rank,method,retrain_gap")
+def test_leaderboard_ranks_methods_by_gap_and_keeps_the_references_apart():
+    md = leaderboard_markdown(ROWS + [_row("original", s, 0.5, 0.0) for s in (0, 1, 2)])
+    ranked = [line for line in md.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert len(ranked) == 1 and ranked[0].startswith("| 1 | unsir | 0.1100 ± ")
+    assert ranked[0].rstrip().endswith("| 3 | yes | yes |")  # three seeds; zero-glance; Pareto-optimal
+    assert "Reference rows, not ranked: original: retrain gap 0.5000" in md and "; retrain: retrain gap 0.0000" in md
+    header, first, second = list(csv.reader(io.StringIO(leaderboard_csv(ROWS))))
+    assert header[:9] == ["setting", "role", "rank", "method", "pareto", "seeds", "zero_glance", "retrain_gap",
+                          "retrain_gap_ci95"]
+    assert first[1:4] == ["method", "1", "unsir"] and second[1:4] == ["reference", "", "retrain"]
+
+
+def test_the_pareto_mark_goes_to_methods_nothing_beats_on_both_gap_and_seconds():
+    rows = ROWS + [_row("fast_bad", 0, 0.3, 0.1), _row("slow_bad", 0, 0.4, 5.0)]
+    ranking = rank_setting(aggregate(rows)[0])
+    assert [(r.result.label, r.rank, r.pareto) for r in ranking.ranked] == [
+        ("unsir", 1, True), ("fast_bad", 2, True), ("slow_bad", 3, False)]
+    assert [m.label for m in ranking.references] == ["retrain"]
+
+
+def test_report_headline_ranks_before_the_table_without_badging_references():
+    html = render_report(ROWS + [_row("original", 0, 0.5, 0.0)])
+    headline = html[html.index("data-headline"):html.index('<table class="results')]
+    assert '<tr data-rank="1"><td>1</td><td>unsir <span class="pareto"' in headline
+    assert "Reference rows, not ranked: <b>original</b>" in headline and "<b>retrain</b>" in headline
+    table = html[html.index('<table class="results'):]
+    retrain_row = table[table.index('<tr class="reference">'):].split("</tr>")[0]
+    assert "zero-glance" not in retrain_row and 'class="badge role">retrained' in retrain_row
+
+
+def test_report_table_leads_with_the_gap_and_hides_detail_columns_until_asked():
+    html = render_report(ROWS)
+    headers = re.findall(r'data-metric="(\w+)"', html)
+    assert headers[:3] == ["retrain_gap", "time_s", "speedup_vs_retrain"]
+    assert 'data-metric="peak_mem" class="detail"' in html and "show 1 more columns" in html
+
+
+def test_a_cells_colour_says_how_close_it_is_to_the_retrained_model():
+    far = _row("unsir", 0, 0.9)  # acc_forget_test 0.9 against retrain's 0.0: fully far
+    near = _row("gradient_ascent", 0, 0.0)
+    (setting,) = aggregate([_row("retrain", 0, 0.0, 10.0), far, near])
+    view = setting_view(setting)
+    column = next(c for c in view.columns if c.name == "acc_forget_test")
+    by_label = {m.label: m for m in setting.methods}
+    assert closeness(view, by_label["unsir"], column) == "background: hsl(0, 70%, 88%)"
+    assert closeness(view, by_label["gradient_ascent"], column) == "background: hsl(120, 70%, 88%)"
+    assert closeness(view, by_label["retrain"], column) == ""
+    seconds = next(c for c in view.columns if c.name == "time_s")
+    assert closeness(view, by_label["unsir"], seconds) == ""  # a cost, not a distance to retrain
 
 
 def test_latex_table_bolds_the_best_contestant_and_escapes():

@@ -55,8 +55,6 @@ class MetricValue:
             return "-"
         if self.unit == "percent":
             return f"{100 * value:.{self.digits}f}%"
-        if self.unit == "seconds":
-            return f"{value:.{self.digits}g}"
         return f"{value:.{self.digits}f}"
 
     def distance(self, value: float, reference: Optional[float]) -> float:

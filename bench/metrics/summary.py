@@ -14,7 +14,7 @@ SIGNAL_THRESHOLD = 0.05  # |AUC(original) - AUC(retrained)| below this: the atta
 declare(
     MetricValue("retrain_gap", "retrain gap", "mean |difference| to the retrained model over the values marked gap "
                 "(forget/retain/test accuracy and the three MIA scores); 0 is the retrained model",
-                better="lower", group="headline", tier="headline", digits=4, distance_to_retrain=True),
+                better="lower", group="headline", tier="headline", unit="rate", digits=4, distance_to_retrain=True),
     MetricValue("time_s", "seconds", "seconds of unlearn(), device-synchronised", better="lower", group="headline",
                 tier="headline", unit="seconds", digits=3),
     MetricValue("speedup_vs_retrain", "speedup", "retrain seconds / method seconds", better="higher",
