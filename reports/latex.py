@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, aggregate
+from unlearnbench.reports.rows import SPEEDUP_CAP
 
 PAPER_TIERS = ("headline", "primary")  # the columns of a paper table; detail values stay in the HTML report
 _SPECIAL = re.compile(r"([&%$#_{}])")
@@ -41,8 +42,8 @@ def _best(setting: SettingResult, value: MetricValue) -> float:
 
 def _number(value: MetricValue, x: float) -> str:
     """A number as the paper prints it: percentages without the sign (the caption says so)."""
-    if value.unit == "speedup":
-        return latex_escape(value.format(x))
+    if value.unit == "speedup":  # math-mode signs: a bare '>' prints as an inverted '!' in LaTeX's OT1 fonts
+        return r"$>10^4\times$" if x >= SPEEDUP_CAP else f"{x:.1f}$\\times$"
     return f"{100 * x:.{value.digits}f}" if value.unit == "percent" else value.format(x)
 
 
@@ -58,7 +59,7 @@ def setting_table(setting: SettingResult) -> str:
         cells = []
         for value in columns:
             stat = m.metrics.get(value.name)
-            if stat is None or not math.isfinite(stat.mean) and value.unit != "speedup":
+            if stat is None or not math.isfinite(stat.mean):
                 cells.append("--")
                 continue
             text = _number(value, stat.mean)

@@ -71,7 +71,7 @@ def reused(m: MethodResult, name: str) -> bool:
 
 def stat_text(stat: Stat | None, value: MetricValue, mark: str = "") -> str:
     """Mean (± 95 % half-width over seeds) in the value's format, with `mark` after a reused mean."""
-    if stat is None or not math.isfinite(stat.mean) and value.unit != "speedup":
+    if stat is None or not math.isfinite(stat.mean):
         return "-"
     text = value.format(stat.mean) + mark
     if stat.n > 1 and math.isfinite(stat.half_width) and value.unit != "speedup":

@@ -37,6 +37,15 @@ def test_run_prints_a_results_table(stored, cli):
     assert out.index("retrain gap") < out.index("forget test")  # the headline leads
 
 
+def test_a_run_ends_with_the_three_commands_to_run_next(tmp_path, cli):
+    out = tmp_path / "o"
+    code, text, _ = cli("run", *TINY, "--out", str(out))
+    steps = text[text.index("next:"):].splitlines()[1:]
+    assert code == 0 and len(steps) == 3
+    assert f"{out / 'report.html'}" in steps[0] and f"unlearnbench leaderboard --out {out}" in steps[1]
+    assert f"unlearnbench figures --out {out} --to {out / 'figures'}" in steps[2]
+
+
 def test_results_json_has_the_documented_fields(stored, cli):
     _, out, _ = cli("results", "--out", stored, "--format", "json")
     (row,) = json.loads(out)

@@ -29,11 +29,14 @@ def report(tmp_path_factory) -> Path:
     return out / "report.html"
 
 
+WIDTH = 1400  # the window the report must fit: the gap column visible without scrolling
+
+
 def _open(report: Path, shot: Path | None = None) -> dict:
     seen: dict = {"errors": [], "failed": [], "requests": [], "dialogs": []}
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport={"width": WIDTH, "height": 900})
         page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: seen["errors"].append(str(e)))
         page.on("requestfailed", lambda r: seen["failed"].append(r.url))
@@ -42,10 +45,19 @@ def _open(report: Path, shot: Path | None = None) -> dict:
         page.goto(report.as_uri(), wait_until="load")
         seen["rows"] = page.locator("table.results tbody tr").count()
         seen["figures"] = page.locator("figure.plot svg").count()
-        page.locator("table.results th", has_text="retrain gap").first.click()
-        seen["sorted_first"] = page.locator("table.results tbody tr td:first-child").first.inner_text()
+        seen["ranked"] = page.locator("[data-headline] table.ranking tbody tr td:nth-child(2)").all_inner_texts()
+        seen["gap_right"] = page.locator('th[data-metric="retrain_gap"]').first.bounding_box()["x"] + \
+            page.locator('th[data-metric="retrain_gap"]').first.bounding_box()["width"]
+        seen["table_overflows"] = page.evaluate(
+            "[...document.querySelectorAll('div.scroll')].some(d => d.scrollWidth > d.clientWidth)")
+        seen["page_width"] = page.evaluate("document.documentElement.scrollWidth")
+        seen["hidden_before"] = page.locator('th[data-metric="peak_mem"]').first.is_visible()
         if shot is not None:
             page.screenshot(path=str(shot), full_page=True)
+        page.locator("button.more").first.click()
+        seen["hidden_after"] = page.locator('th[data-metric="peak_mem"]').first.is_visible()
+        page.locator("table.results tr.columns th", has_text="retrain gap").first.click()
+        seen["sorted_first"] = page.locator("table.results tbody tr td:first-child").first.inner_text()
         browser.close()
     return seen
 
@@ -57,8 +69,27 @@ def test_report_loads_offline_without_errors_and_shows_everything(report, tmp_pa
     assert seen["errors"] == [] and seen["failed"] == []
     assert seen["requests"] == [report.as_uri()]  # nothing but the file itself
     assert seen["rows"] == len(METHODS) and seen["figures"] == 4
+    assert sorted(t.split()[0] for t in seen["ranked"]) == ["finetune", "unsir"]  # the references are not ranked
+    assert seen["gap_right"] <= WIDTH and not seen["table_overflows"] and seen["page_width"] <= WIDTH
+    assert not seen["hidden_before"] and seen["hidden_after"]  # detail columns expand on demand
     assert seen["sorted_first"].startswith("retrain")  # sorting by gap puts the reference (gap 0) first
     assert shot.stat().st_size > 10_000
+
+
+def test_twenty_five_methods_over_three_seeds_fit_the_window(tmp_path):
+    from unlearnbench.reports.html import write_report
+    from test_reports import _row
+
+    extra = {"mia_entropy_auc": 0.6, "mia_svc_auc": 0.6, "mia_loss_auc": 0.5, "js_to_retrain": 0.1234,
+             "act_dist_to_retrain": 0.4321, "weight_dist_to_retrain": 12.34, "acc_forget_train": 0.5,
+             "acc_retain_train": 0.99}
+    rows = [{**r, "metrics": {**r["metrics"], **extra}} for r in
+            [_row("retrain", s, 0.0, 30.0) for s in range(3)] + [_row("original", s, 0.6, 0.0) for s in range(3)]
+            + [_row(f"method_with_a_long_name_{i:02d}", s, 0.01 * i + 0.001 * s, 0.1 + i) for i in range(25)
+               for s in range(3)]]
+    seen = _open(write_report(rows, tmp_path / "many.html"), tmp_path / "many.png")
+    assert seen["errors"] == [] and len(seen["ranked"]) == 25 and seen["ranked"][0].startswith("method_with_a_long_name_00")
+    assert seen["gap_right"] <= WIDTH and not seen["table_overflows"] and seen["page_width"] <= WIDTH
 
 
 def test_script_in_untrusted_text_never_runs(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from unlearnbench.reports.aggregate import aggregate, mean_ci
 from unlearnbench.reports.ranking import pareto_front, rank_setting
+from unlearnbench.reports.figures import pareto_scatter, phase_bars
 from unlearnbench.reports.html import closeness, render_report, setting_view
 from unlearnbench.reports.latex import latex_escape, latex_tables
 from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
@@ -142,3 +143,29 @@ def test_figures_command_writes_every_format(tmp_path):
     suffixes = sorted({p.suffix for p in written})
     assert suffixes == [".pdf", ".png", ".svg", ".tex"] and all(p.stat().st_size > 0 for p in written)
     assert b"/FontFile2" in next(p for p in written if p.suffix == ".pdf").read_bytes()  # TrueType embedded
+
+
+def test_phase_figure_stacks_each_methods_phases_in_its_own_order_on_a_linear_axis():
+    row = {**_row("unsir", 0, 0.1, 0.6), "phases": {"noise": 0.3, "impair": 0.1, "repair": 0.2}}
+    (setting,) = aggregate([_row("retrain", 0, 0.0, 10.0), row])
+    ax = phase_bars(setting).axes[0]
+    assert ax.get_xscale() == "linear"
+    unsir_y = next(t.get_position()[1] for t in ax.get_yticklabels() if t.get_text() == "unsir")
+    segments = sorted((p.get_x(), p.get_width()) for p in ax.patches if abs(p.get_y() + p.get_height() / 2 - unsir_y) < 1e-9)
+    assert [w for _, w in segments] == pytest.approx([0.3, 0.1, 0.2])  # noise, impair, repair: not alphabetical
+    right = ax.get_xlim()[1]
+    assert all(t.get_position()[0] < right for t in ax.texts)  # totals sit inside the axes
+
+
+def test_pareto_figure_ticks_are_plain_numbers_not_raw_mathtext():
+    # Regression: with mathtext off (labels are stored text), log ticks printed as "$\mathdefault{10^{-1}}$".
+    (setting,) = aggregate(ROWS + [_row("fast", 0, 0.3, 0.05)])
+    fig = pareto_scatter(setting)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and not any("$" in text for text in labels)
+
+
+def test_latex_speedups_use_math_mode_signs():
+    tex = latex_tables(ROWS + [_row("original", 0, 0.5, 1e-6)])
+    assert r"20.0$\times$" in tex and r"$>10^4\times$" in tex and ">1e4x" not in tex

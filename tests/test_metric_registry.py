@@ -1,0 +1,88 @@
+"""The metric registry is the single source: a value declared in one place is computed, gapped and shown everywhere;
+reference rows get their treatment from a declared role."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch.nn as nn
+
+from helpers import TINY_RECIPE
+from test_reports import _row
+from unlearnbench.method import METHODS, Method
+from unlearnbench.metrics import METRICS, VALUES, MetricSpec, MetricValue, gap_metrics
+from unlearnbench.reports.aggregate import aggregate
+from unlearnbench.reports.figures import mia_bars
+from unlearnbench.reports.html import render_report
+from unlearnbench.reports.latex import latex_tables
+from unlearnbench.reports.ranking import rank_setting
+from unlearnbench.reports.leaderboard import leaderboard_csv
+from unlearnbench.reports.table import format_table
+from unlearnbench.runner import RunRequest, run
+from unlearnbench.store import open_store
+from unlearnbench.train import accuracy
+
+EXTRA = MetricValue("test_score", "test score", "a value a test declares", better="closer_to_retrain",
+                    group="privacy", tier="primary", unit="rate", gap=True)
+
+
+@pytest.fixture
+def extra_metric(monkeypatch):
+    """Registers one more metric (forget-train accuracy under another name) for the length of a test."""
+
+    def score(inputs):
+        return {"test_score": accuracy(inputs.outputs.logits("forget_train"), inputs.outputs.labels("forget_train"))}
+
+    monkeypatch.setitem(METRICS._items, "test_score", MetricSpec("test_score", score, (), (EXTRA,)))
+    monkeypatch.setitem(VALUES._items, "test_score", EXTRA)
+
+
+@pytest.fixture
+def rows(extra_metric, tmp_path):
+    request = RunRequest(dataset="tiny", methods=("original", "retrain", "finetune"), device="cpu",
+                         cache_dir=tmp_path / "cache", recipe=TINY_RECIPE, params={"finetune": {"epochs": "1"}})
+    return run(request, open_store(tmp_path / "out"))
+
+
+def test_a_declared_metric_is_computed_and_enters_the_gap(rows):
+    assert "test_score" in gap_metrics()
+    original, retrain, finetune = (r["metrics"] for r in rows)
+    names = gap_metrics()
+    expected = sum(abs(finetune[n] - retrain[n]) for n in names) / len(names)
+    assert finetune["retrain_gap"] == pytest.approx(expected)
+    assert original["test_score"] == pytest.approx(original["acc_forget_train"])
+
+
+def test_a_declared_metric_appears_in_every_rendering(rows):
+    assert "test score" in format_table(rows)
+    assert 'data-metric="test_score">test score' in render_report(rows)
+    assert "test score" in latex_tables(rows)
+    assert "test_score,test_score_ci95" in leaderboard_csv(rows)
+    (setting,) = aggregate(rows)
+    legend = [t.get_text() for t in mia_bars(setting).axes[0].get_legend().get_texts()]
+    assert "test score" in legend
+
+
+def test_a_value_with_an_unknown_direction_is_refused():
+    with pytest.raises(ValueError, match="better must be one of higher, lower, closer_to_retrain"):
+        MetricValue("x", "x", "x", better="bigger", group="privacy")
+
+
+def test_reference_rows_come_from_the_declared_role_not_the_name(monkeypatch):
+    class Oracle(Method):
+        role = "reference"
+
+        def unlearn(self, model: nn.Module, ctx) -> nn.Module:
+            return model
+
+    monkeypatch.setitem(METHODS._items, "test_oracle", Oracle)
+    (setting,) = aggregate([_row("unsir", 0, 0.1), _row("test_oracle", 0, 0.0)])
+    assert setting.reference.label == "test_oracle" and setting.methods[0].label == "test_oracle"
+    ranking = rank_setting(setting)
+    assert [r.result.label for r in ranking.ranked] == ["unsir"] and ranking.references == [setting.reference]
+
+
+def test_a_method_no_longer_registered_is_ranked_as_a_method():
+    (setting,) = aggregate([_row("retrain", 0, 0.0), _row("gone_plugin", 0, 0.1)])
+    gone = next(m for m in setting.methods if m.label == "gone_plugin")
+    assert gone.role == "method" and not gone.is_reference and math.isfinite(gone.metrics["retrain_gap"].mean)
