@@ -17,7 +17,7 @@ from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.metrics.base import BAR_UNITS
 from unlearnbench.reports.aggregate import MethodResult, SettingResult
 from unlearnbench.reports.provenance import REUSED_MARK
-from unlearnbench.reports.ranking import rank_setting
+from unlearnbench.reports.ranking import RANK_BY, rank_setting
 
 # Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -130,7 +130,7 @@ def pareto_scatter(setting: SettingResult) -> Figure:
     ax = fig.add_subplot()
     for i, r in enumerate(usable):
         m, colour = r.result, PALETTE[i % len(PALETTE)]
-        t, g = m.time.mean, m.metrics["retrain_gap"].mean
+        t, g = m.time.mean, m.metrics[RANK_BY].mean
         # A hollow marker: the time was measured in an earlier run (cached retrain), not in this one.
         ax.scatter([t], [g], s=60 if r.pareto else 30, marker="D" if r.pareto else "o", zorder=3,
                    facecolors="none" if m.time_reused else colour, edgecolors=colour,
@@ -138,7 +138,7 @@ def pareto_scatter(setting: SettingResult) -> Figure:
         ax.annotate(str(r.rank), (t, g), textcoords="offset points", xytext=(5, 3), fontsize=7)
     front = [r for r in usable if r.pareto]
     if front:
-        ax.step([r.result.time.mean for r in front], [r.result.metrics["retrain_gap"].mean for r in front],
+        ax.step([r.result.time.mean for r in front], [r.result.metrics[RANK_BY].mean for r in front],
                 where="post", color="0.4", linestyle="dashed", linewidth=1)
     ax.set_xscale("log")
     # Plain-number ticks: the default log labels are mathtext, which the house style renders as raw text.

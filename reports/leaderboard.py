@@ -12,6 +12,7 @@ from unlearnbench.reports.html import template_environment
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
 from unlearnbench.reports.ranking import PARETO_NOTE, Ranking, headline_values, rank_setting, value_text
 
+ARROWS = {"lower": " ↓", "higher": " ↑"}  # a headline value's declared direction
 MARKDOWN_MARK = "\\" + REUSED_MARK  # escaped: a bare '*' can open emphasis or, after '> ', a list
 
 
@@ -29,7 +30,7 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
     out: list[str] = []
     for ranking in rankings(rows):
         values = headline_values(ranking.setting.scenario)
-        header = ["rank", "method", *[v.label + (" ↓" if v.name == "retrain_gap" else "") for v in values],
+        header = ["rank", "method", *[v.label + ARROWS.get(v.better, "") for v in values],
                   "seeds", "zero-glance", "Pareto"]
         out += ["", f"### {ranking.setting.title}", "", "| " + " | ".join(header) + " |",
                 "|---:|---|" + "---:|" * len(values) + "---:|:---:|:---:|"]
@@ -48,7 +49,7 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
         out += [""] + [f"> {note.replace(REUSED_MARK, MARKDOWN_MARK)}" for note in notes] if notes else []
     if not out:
         return "(no results stored)"
-    return "\n".join(out[1:] + ["", f"{PARETO_NOTE}; ↓: lower is better; mean ± 95 % interval over seeds."])
+    return "\n".join(out[1:] + ["", f"{PARETO_NOTE}; ↓ lower is better, ↑ higher; mean ± 95 % interval over seeds."])
 
 
 def leaderboard_csv(rows: Sequence[dict[str, Any]]) -> str:
