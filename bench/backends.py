@@ -17,7 +17,7 @@ RowSink = Callable[[dict[str, Any]], None]
 
 
 def _label(request: RunRequest) -> str:
-    forget = ",".join(map(str, request.forget))
+    forget = request.forget.label
     return f"{request.dataset}/{request.model} forget {forget} seed {request.seed} ({len(request.methods)} cells)"
 
 

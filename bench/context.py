@@ -30,7 +30,9 @@ class UnlearnContext:
         self.rng = rng
         self._on_checkpoint = on_checkpoint
 
-    forget_classes = property(lambda self: self._setting.forget, doc="Class ids to forget.")
+    forget_classes = property(lambda self: self._setting.forget.classes,
+                              doc="Class ids to forget (partial: the partly forgotten classes; random: none).")
+    scenario = property(lambda self: self._setting.forget.scenario, doc="The forgetting scenario.")
     num_classes = property(lambda self: self._setting.data.num_classes, doc="Number of classes.")
     device = property(lambda self: self._setting.data.device, doc="Where data and model live.")
     input_shape = property(lambda self: self._setting.data.input_shape, doc="(C, H, W) of one image.")

@@ -15,6 +15,9 @@ from unlearnbench.errors import UserError
 from unlearnbench.registry import Registry
 
 DATA_ENV = "UNLEARNBENCH_DATA"
+# Superclasses of the ten-digit datasets for sub-class forgetting: digit // 2 (a convention of this project; no
+# published benchmark defines one for digits).
+DIGIT_PAIRS = tuple(d // 2 for d in range(10))
 SUBSET_SEED = 0  # the train subset of the privacy-stress setting is the same for every seed and method
 
 
@@ -31,6 +34,7 @@ class RawSplits:
     mean: tuple[float, ...]  # per channel, after scaling
     std: tuple[float, ...]
     augment: Optional[str] = None  # name in AUGMENTATIONS used for training, if any
+    superclass_of: Optional[tuple[int, ...]] = None  # fine class -> superclass, for sub-class forgetting
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,22 @@ class Data:
     y_test: Tensor
     num_classes: int
     augment: Optional[Augment]
+    superclass_of: Optional[tuple[int, ...]] = None  # fine class -> superclass, where the dataset declares one
+    fine_train: Optional[Tensor] = None  # fine labels, once relabelled to superclasses (sub-class forgetting)
+    fine_test: Optional[Tensor] = None
+
+    @property
+    def fine_classes(self) -> Optional[int]:
+        """The number of fine classes a sub-class spec may name (None: no superclass map)."""
+        return len(self.superclass_of) if self.superclass_of is not None else None
+
+    def as_superclasses(self) -> "Data":
+        """The same data labelled by superclass, the fine labels kept for splitting and scoring."""
+        if self.superclass_of is None:
+            raise UserError(f"{self.name} declares no superclasses: sub-class forgetting needs a superclass map")
+        coarse = torch.tensor(self.superclass_of, device=self.device)
+        return dataclasses.replace(self, y_train=coarse[self.y_train], y_test=coarse[self.y_test],
+                                   num_classes=int(coarse.max()) + 1, fine_train=self.y_train, fine_test=self.y_test)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -62,19 +82,23 @@ class Data:
                             f"{self.name}")
         generator = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(self.y_train), generator=generator)[:size].sort().values.to(self.device)
-        return dataclasses.replace(self, x_train=self.x_train[idx], y_train=self.y_train[idx])
+        fine = self.fine_train[idx] if self.fine_train is not None else None
+        return dataclasses.replace(self, x_train=self.x_train[idx], y_train=self.y_train[idx], fine_train=fine)
 
 
 Loader = Callable[[Optional[Path], bool], RawSplits]
 DATASETS: Registry[Loader] = Registry("dataset", plugins=True)
 
 
-def register_dataset(name: str, classes: Optional[int] = None) -> Callable[[Loader], Loader]:
-    """Registers a loader as dataset `name`; `classes` declares its class count, so suites can check forget sets
-    without reading the files (undeclared: read once when a suite is checked)."""
+def register_dataset(name: str, classes: Optional[int] = None, superclasses: bool = False
+                     ) -> Callable[[Loader], Loader]:
+    """Registers a loader as dataset `name`; `classes` declares its class count and `superclasses` that its splits
+    carry a superclass map, so suites can check forget specs without reading the files (undeclared class count:
+    read once when a suite is checked)."""
 
     def decorate(loader: Loader) -> Loader:
         loader.classes = classes  # type: ignore[attr-defined]
+        loader.superclasses = superclasses  # type: ignore[attr-defined]
         return DATASETS.register(name)(loader)
 
     return decorate
@@ -84,6 +108,11 @@ def class_count(name: str, root: str | os.PathLike | None = None) -> int:
     """The number of classes of dataset `name`: declared at registration, else read from its files."""
     declared = getattr(DATASETS.get(name), "classes", None)
     return declared if declared is not None else load_raw(name, root).num_classes
+
+
+def has_superclasses(name: str) -> bool:
+    """True when dataset `name` declares a superclass map (sub-class forgetting)."""
+    return bool(getattr(DATASETS.get(name), "superclasses", False))
 
 
 def resolve_data_root(root: str | os.PathLike | None) -> Optional[Path]:
@@ -109,6 +138,7 @@ def to_device(name: str, raw: RawSplits, device: torch.device) -> Data:
         y_test=raw.y_test.to(device).long(),
         num_classes=raw.num_classes,
         augment=AUGMENTATIONS.get(raw.augment) if raw.augment else None,
+        superclass_of=raw.superclass_of,
     )
 
 

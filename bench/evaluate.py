@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from unlearnbench.errors import DivergedError
-from unlearnbench.metrics import METRICS, MetricInputs, Outputs, compute_metrics, setting_summary, summary_metrics
+from unlearnbench.metrics import (METRICS, MetricInputs, Outputs, compute_metrics, defined_values, setting_summary,
+                                  summary_metrics)
 from unlearnbench.metrics.lira import ShadowStats, check_shadow_count, fit_shadows, logit_confidence
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.train import predict
@@ -55,10 +56,10 @@ class Reference:
     seconds_reused_from: Optional[dict[str, Any]] = None  # where `seconds` was measured, when not in this run
 
 
-def _inputs(model: nn.Module, outputs: Outputs, reference: Optional[Reference], seed: int,
+def _inputs(model: nn.Module, outputs: Outputs, reference: Optional[Reference], setting: Setting,
             shadows: Optional[ShadowStats] = None) -> MetricInputs:
     ref_model, ref_outputs = (reference.model, reference.outputs) if reference else (model, outputs)
-    return MetricInputs(model, outputs, ref_model, ref_outputs, seed, shadows)
+    return MetricInputs(model, outputs, ref_model, ref_outputs, setting.seed, shadows, setting.forget.scenario)
 
 
 def train_shadows(setting: Setting, count: int, progress: Optional[Progress] = None) -> ShadowStats:
@@ -81,11 +82,11 @@ def build_reference(setting: Setting, progress: Optional[Progress] = None, shado
     stats = train_shadows(setting, shadows, progress) if shadows else None
     retrained = setting.trained("retrain", progress)
     ref_outputs = split_outputs(retrained.model, setting)
-    ref_metrics = compute_metrics(_inputs(retrained.model, ref_outputs, None, setting.seed, stats))
+    ref_metrics = compute_metrics(_inputs(retrained.model, ref_outputs, None, setting, stats))
     original = setting.trained("original").model
     partial = Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds, {}, stats,
                         retrained.reused_from)
-    orig_metrics = compute_metrics(_inputs(original, split_outputs(original, setting), partial, setting.seed, stats))
+    orig_metrics = compute_metrics(_inputs(original, split_outputs(original, setting), partial, setting, stats))
     return Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds,
                      setting_summary(orig_metrics, ref_metrics), stats, retrained.reused_from)
 
@@ -94,14 +95,15 @@ def stage_accuracies(model: nn.Module, setting: Setting) -> dict[str, float]:
     """Accuracies only (cheap), for checkpoints taken mid-method."""
     outputs = split_outputs(model, setting)
     check_finite(model, outputs)
-    return METRICS.get("accuracy").fn(_inputs(model, outputs, None, setting.seed))
+    return defined_values(METRICS.get("accuracy").fn(_inputs(model, outputs, None, setting)),
+                          setting.forget.scenario)
 
 
 def score(model: nn.Module, setting: Setting, reference: Reference, time_s: Optional[float]) -> dict[str, float]:
     """Every metric of `model`, its summaries against the reference, and the setting's MIA signal."""
     outputs = split_outputs(model, setting)
     check_finite(model, outputs)
-    metrics = compute_metrics(_inputs(model, outputs, reference, setting.seed, reference.shadows))
-    metrics.update(summary_metrics(metrics, reference.metrics, time_s, reference.seconds))
+    metrics = compute_metrics(_inputs(model, outputs, reference, setting, reference.shadows))
+    metrics.update(summary_metrics(metrics, reference.metrics, time_s, reference.seconds, setting.forget.scenario))
     metrics.update(reference.signal)
     return metrics

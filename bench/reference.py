@@ -106,7 +106,7 @@ def unsir_reference(model: nn.Module, cfg: Any, setting: Setting) -> nn.Module:
         members = (y_all == cls).nonzero().flatten()[: cfg.retain_per_class]
         retain += [(x_all[i].cpu(), y_all[i].cpu()) for i in members.tolist()]
     noises, losses = {}, []
-    for cls in setting.forget:
+    for cls in setting.forget.classes:
         noise = nn.Parameter(torch.randn(cfg.noise_batch, *x_all.shape[1:], device=device))
         opt = torch.optim.Adam([noise], lr=cfg.noise_lr)
         model.eval()
@@ -118,7 +118,7 @@ def unsir_reference(model: nn.Module, cfg: Any, setting: Setting) -> nn.Module:
             opt.step()
             losses.append(loss.item())
         noises[cls] = noise.detach().cpu()
-    noisy = [(noises[cls][i], torch.tensor(cls)) for cls in setting.forget
+    noisy = [(noises[cls][i], torch.tensor(cls)) for cls in setting.forget.classes
              for _ in range(cfg.noise_copies) for i in range(cfg.noise_batch)]
     for data, lr in ((noisy + retain, cfg.impair_lr), (retain, cfg.repair_lr)):
         opt = torch.optim.Adam(model.parameters(), lr=lr)

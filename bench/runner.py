@@ -22,7 +22,7 @@ from unlearnbench.data import DATASETS, load_data
 from unlearnbench.environment import collect_environment
 from unlearnbench.errors import DataAccessError, DivergedError, UserError
 from unlearnbench.evaluate import Reference, build_reference, stage_accuracies, score
-from unlearnbench.forget import Split, check_forget, split_by_classes
+from unlearnbench.forget import ForgetSpec, Split
 from unlearnbench.method import METHODS, Method
 from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models import MODELS
@@ -50,7 +50,7 @@ class RunRequest:
     model: str = "mlp"
     methods: tuple[MethodEntry, ...] = ("original", "retrain", "finetune", "gradient_ascent", "unsir")
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method name -> overrides
-    forget: tuple[int, ...] = (0,)
+    forget: ForgetSpec = ForgetSpec()  # a spec string or class ids are accepted and parsed
     seed: int = 0
     device: str = "auto"
     data_root: Optional[str] = None
@@ -60,6 +60,12 @@ class RunRequest:
     mia_shadows: int = 0  # shadow models per side for the per-example attack (0: off)
     threads: int = 0  # CPU threads (0: the measured choice for the dataset/model, unlearnbench.threads)
     remeasure_retrain: bool = False  # train and time the retrained model again even when it is cached
+    # Methods that do not support the forget spec's scenario: skipped (the default list, suites) or refused (an
+    # explicit --methods list).
+    skip_unsupported: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "forget", ForgetSpec.parse(self.forget))
 
     def method_specs(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, parameter overrides) of every method to run, in order."""
@@ -87,6 +93,13 @@ def build_methods(request: RunRequest) -> list[Method]:
     if not specs:
         raise UserError("no methods to run: give --methods, e.g. --methods original,unsir")
     methods = [METHODS.get(name).from_params(params, request.model, request.dataset) for name, params in specs]
+    scenario = request.forget.scenario
+    unsupported = [m.name for m in methods if scenario not in m.scenarios]
+    if unsupported and not request.skip_unsupported:
+        name = unsupported[0]
+        raise UserError(f"{name} does not support {scenario} forgetting ({request.forget.label}): it supports "
+                        f"{', '.join(sorted(METHODS.get(name).scenarios))}; leave it out of --methods")
+    methods = [m for m in methods if scenario in m.scenarios]
     seen: set[tuple[str, str]] = set()
     for method in methods:
         if (method.name, config_hash(method.cfg)) in seen:
@@ -109,14 +122,14 @@ def check_split(split: Split, request: RunRequest, recipe: Recipe) -> None:
         if count < MIN_PART:
             subset = (f"; --recipe train_subset={recipe.train_subset} keeps too few train samples, raise it"
                       if recipe.train_subset and part.endswith("_train") else "")
-            raise UserError(f"{request.dataset} forget {','.join(map(str, request.forget))}: the {part} part has "
+            raise UserError(f"{request.dataset} forget {request.forget.label}: the {part} part has "
                             f"{count} sample(s), fewer than the {MIN_PART} needed to score it{subset}")
 
 
 def cell_key(request: RunRequest, method: Method) -> str:
     """A stable identity of one cell: setting, recipe, device kind, method, its version and config."""
     payload = {
-        "dataset": request.dataset, "model": request.model, "forget": sorted(request.forget), "seed": request.seed,
+        "dataset": request.dataset, "model": request.model, "forget": request.forget.stored, "seed": request.seed,
         "recipe": recipe_identity(default_recipe(request.dataset, request.model, request.recipe)),
         "device": resolve_device(request.device).type, "mia_shadows": request.mia_shadows,
         "method": method.name, "version": method.version, "params": config_dict(method.cfg),
@@ -134,10 +147,13 @@ def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) ->
         progress(f"loading {request.dataset} onto {device}")
     check_seed(request.seed, request.mia_shadows)
     data = load_data(request.dataset, device, request.data_root, request.download)
+    spec = request.forget
+    spec.check(data.num_classes, request.dataset, data.fine_classes)
+    if spec.scenario == "subclass":
+        data = data.as_superclasses()
     if recipe.train_subset:
         data = data.train_subset(recipe.train_subset)
-    check_forget(request.forget, data.num_classes, request.dataset)
-    split = split_by_classes(data.y_train, data.y_test, request.forget)
+    split = spec.split(data.y_train, data.y_test, request.seed, data.fine_train, data.fine_test, request.dataset)
     check_split(split, request, recipe)
     return Setting(
         dataset=request.dataset, model=request.model, forget=request.forget, seed=request.seed, recipe=recipe,
@@ -191,7 +207,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
     """Runs one method on `setting` and returns its result row (status 'failed' on any error)."""
     row: dict[str, Any] = {
         "run_id": run_id, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "dataset": setting.dataset, "model": setting.model, "forget": list(setting.forget), "seed": setting.seed,
+        "dataset": setting.dataset, "model": setting.model, "forget": setting.forget.stored, "seed": setting.seed,
         "method": method.name, "method_version": method.version, "params": config_dict(method.cfg),
         "params_hash": config_hash(method.cfg), "access": sorted(method.access), "env": env,
         "recipe": recipe_identity(setting.recipe), "phases": {}, "reused_phases": [], "metrics": {},

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from unlearnbench.contention import LoadProbe
 from unlearnbench.data import Data
 from unlearnbench.environment import device_name
 from unlearnbench.errors import DivergedError, UserError
-from unlearnbench.forget import Split
+from unlearnbench.forget import ForgetSpec, Split
 from unlearnbench.models import build_model
 from unlearnbench.recipes import Recipe, recipe_identity
 from unlearnbench.timing import synchronize
@@ -51,7 +52,7 @@ class Setting:
 
     dataset: str
     model: str
-    forget: tuple[int, ...]
+    forget: ForgetSpec
     seed: int
     recipe: Recipe
     data: Data
@@ -92,8 +93,13 @@ class Setting:
         payload = {"kind": kind, "dataset": self.dataset, "model": self.model, "seed": self.seed,
                    "recipe": recipe_identity(self.recipe), "trainer_version": TRAINER_VERSION,
                    "device": self.data.device.type}
+        if self.forget.scenario == "subclass":  # trained on superclass labels: another model than the original
+            payload["labels"] = "superclass"
         if kind == "retrain":
-            payload["forget"] = list(self.forget)
+            payload["forget"] = self.forget.stored
+            if self.forget.scenario in ("partial", "random"):  # drawn rows: the key names exactly which
+                rows = self.split.forget_train.cpu().numpy().tobytes()
+                payload["forget_rows"] = hashlib.sha256(rows).hexdigest()[:20]
         return payload
 
     def trained(self, kind: str, progress: Optional[Progress] = None) -> TrainedModel:

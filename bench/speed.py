@@ -291,7 +291,7 @@ def format_speed(report: SpeedReport, device_name: str) -> str:
                       f"{100 * rate / peak:.0f}%" if r.gflop else "-",
                       " ".join(f"{k}={v:.3f}" for k, v in r.phases.items()) or "-"])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    title = (f"{setting.dataset}/{setting.model} forget {','.join(map(str, setting.forget))} on "
+    title = (f"{setting.dataset}/{setting.model} forget {setting.forget.label} on "
              f"{setting.data.device} ({device_name}, {report.threads} threads); measured "
              f"{report.peak_precision} matmul peak {peak:.0f} GFLOP/s")
     body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, ["-" * w for w in widths]]

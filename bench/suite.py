@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from unlearnbench.data import DATASETS, class_count
+from unlearnbench.data import DATASETS, class_count, has_superclasses
 from unlearnbench.errors import UnknownNameError, UserError
 from unlearnbench.method import METHODS
 from unlearnbench.models import MODELS
 from unlearnbench.recipes import default_recipe
-from unlearnbench.forget import check_forget
+from unlearnbench.forget import ForgetSpec
 from unlearnbench.runner import RunRequest, check_seed
 
 if sys.version_info >= (3, 11):
@@ -65,17 +65,18 @@ def _list(where: str, value: Any, kind: type) -> list:
     return values
 
 
-def _forget_sets(where: str, value: Any) -> list[tuple[int, ...]]:
+def _forget_sets(where: str, value: Any) -> list[ForgetSpec]:
     if not isinstance(value, list) or not value:
-        raise SuiteError(f"{where}: expected a list of forget sets, e.g. [[0], [0, 2]]")
-    sets = []
+        raise SuiteError(f"{where}: expected a list of forget specs, e.g. [[0], [0, 2], \"random:0.1\"]")
+    specs = []
     for item in value:
-        classes = [item] if isinstance(item, int) else item
-        if not isinstance(classes, list) or not classes or not all(isinstance(c, int) and not isinstance(c, bool)
-                                                                    for c in classes):
-            raise SuiteError(f"{where}: each forget set is a class id or a list of them, got {item!r}")
-        sets.append(tuple(sorted(set(classes))))
-    return sets
+        if not isinstance(item, (int, list, str)) or isinstance(item, bool):
+            raise SuiteError(f"{where}: each forget set is a class id, a list of them or a spec string, got {item!r}")
+        try:
+            specs.append(ForgetSpec.parse([item] if isinstance(item, int) else item))
+        except UserError as exc:
+            raise SuiteError(f"{where}: {exc}") from None
+    return specs
 
 
 def _method_grid(where: str, methods: Any, model: str, dataset: str) -> list[tuple[str, dict[str, Any]]]:
@@ -163,7 +164,7 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
         classes = _class_count(label, dataset, root)
         for forget in forgets:
             try:
-                check_forget(forget, classes, dataset)
+                forget.check(classes, dataset, classes if has_superclasses(dataset) else None)
             except UserError as exc:
                 raise SuiteError(f"{label}: grid.forget: {exc}") from None
     requests = []
@@ -177,5 +178,5 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
             requests.append(RunRequest(
                 dataset=dataset, model=model, methods=methods, forget=forget, seed=seed, device=device,
                 data_root=root,
-                cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows))
+                cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows, skip_unsupported=True))
     return Suite(str(raw.get("name", path.stem)), path, tuple(requests))

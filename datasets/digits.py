@@ -7,14 +7,14 @@ from typing import Optional
 import numpy as np
 import torch
 
-from unlearnbench.data import RawSplits, register_dataset
+from unlearnbench.data import DIGIT_PAIRS, RawSplits, register_dataset
 
 TEST_SIZE = 450  # of 1,797 images: 1,347 train / 450 test
 SPLIT_SEED = 0  # fixed so every machine gets the same stratified split
 PIXEL_MAX = 16.0  # load_digits pixels are integers 0..16
 
 
-@register_dataset("digits", classes=10)
+@register_dataset("digits", classes=10, superclasses=True)
 def load(root: Optional[Path], download: bool) -> RawSplits:
     """Digits with a fixed stratified 1,347/450 split; `root` and `download` are unused."""
     from sklearn.datasets import load_digits  # scikit-learn loads with the data, not with the plugin list
@@ -37,4 +37,5 @@ def load(root: Optional[Path], download: bool) -> RawSplits:
         scale=PIXEL_MAX,
         mean=(float(scaled.mean()),),
         std=(float(scaled.std()),),
+        superclass_of=DIGIT_PAIRS,
     )

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from unlearnbench.forget import SCENARIOS, ForgetSpec
 from unlearnbench.method import role_of
 from unlearnbench.reports.provenance import speedup_reused
 
@@ -88,15 +89,20 @@ class SettingResult:
     rows: list[dict[str, Any]] = field(default_factory=list)  # the ok rows aggregated here, newest per cell
 
     @property
+    def spec(self) -> ForgetSpec:
+        """What this setting forgets."""
+        return ForgetSpec.from_stored(self.forget)
+
+    @property
     def title(self) -> str:
-        """e.g. 'mnist / mlp, forget {0, 2}' plus a non-default train subset."""
+        """e.g. 'mnist / mlp, forget {0, 2}' or 'mnist / mlp, forget random:0.1', plus a non-default train subset."""
         subset = f", train subset {self.recipe['train_subset']}" if self.recipe.get("train_subset") else ""
-        return f"{self.dataset} / {self.model}, forget {{{', '.join(map(str, self.forget))}}}{subset}"
+        return f"{self.dataset} / {self.model}, forget {self.spec.title}{subset}"
 
     @property
     def scenario(self) -> str:
-        """The forgetting scenario: whole classes (the only one stored so far)."""
-        return "class"
+        """The forgetting scenario: class, partial, random or subclass."""
+        return self.spec.scenario
 
     @property
     def reference(self) -> MethodResult | None:
@@ -169,4 +175,5 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[SettingResult]:
             twins = sum(1 for m, _ in groups if m == method)
             label = method if twins == 1 else f"{method} [{params_hash[:6]}]"
             setting.methods.append(_method_result(group, label, roles[method]))
-    return sorted(settings.values(), key=lambda s: (s.dataset, s.model, s.forget, json.dumps(s.recipe)))
+    return sorted(settings.values(), key=lambda s: (s.dataset, s.model, SCENARIOS.index(s.scenario), s.spec.label,
+                                                   json.dumps(s.recipe)))

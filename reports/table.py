@@ -7,6 +7,7 @@ import json
 import math
 from typing import Any, Sequence
 
+from unlearnbench.forget import ForgetSpec
 from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.metrics.base import GROUPS
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
@@ -40,7 +41,7 @@ def _grid(header: Sequence[str], lines: list[list[str]]) -> list[str]:
 
 
 def _setting(row: dict[str, Any]) -> str:
-    return f"{row['dataset']}/{row['model']} forget {','.join(map(str, row['forget']))}"
+    return f"{row['dataset']}/{row['model']} forget {ForgetSpec.from_stored(row['forget']).label}"
 
 
 def signal_notes(rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -94,7 +94,7 @@ def test_a_train_subset_without_the_forget_class_is_refused(stored, cli):
 @pytest.mark.parametrize("grid,message", [
     ('forget = [[1], [99]]', "t.toml: grid.forget: forget class 99 is out of range: tiny has classes 0..3"),
     ('forget = [[1]]\nseeds = [-1]', "t.toml: grid.seeds: seed -1 is out of range"),
-    ('forget = []', "t.toml: grid.forget: expected a list of forget sets"),
+    ('forget = []', "t.toml: grid.forget: expected a list of forget specs"),
     ('forget = [[1]]\nseeds = []', "t.toml: grid.seeds: the list is empty"),
 ])
 def test_suites_are_checked_whole_before_any_cell_runs(stored, cli, tmp_path, grid, message):

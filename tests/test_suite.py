@@ -5,6 +5,7 @@ import textwrap
 
 import pytest
 
+from unlearnbench.forget import ForgetSpec
 from unlearnbench.suite import SuiteError, load_suite
 
 
@@ -33,10 +34,10 @@ def test_grid_expands_to_one_request_per_setting_with_every_method_config(tmp_pa
     suite = load_suite(str(_write(tmp_path, GOOD)))
     assert len(suite.requests) == 2 * 2 * 2 and suite.cell_count == 8 * 3
     first = suite.requests[0]
-    assert first.forget == (0,) and first.recipe == {"epochs": 3}
+    assert first.forget == ForgetSpec("class", (0,)) and first.recipe == {"epochs": 3}
     assert first.methods[1:] == (("unsir", {"impair_lr": 0.01, "noise_steps": 5}),
                                  ("unsir", {"impair_lr": 0.02, "noise_steps": 5}))
-    assert suite.requests[2].forget == (0, 2)
+    assert suite.requests[2].forget == ForgetSpec("class", (0, 2))
 
 
 @pytest.mark.parametrize("name", ["smoke", "mnist", "cifar10"])
@@ -48,7 +49,7 @@ def test_builtin_suites_load(name):
 @pytest.mark.parametrize("edit,message", [
     (("datasets = [\"digits\"]", "datasets = [\"digit\"]"), "grid.toml: grid.datasets: Unknown dataset 'digit'"),
     (("models = [\"mlp\", \"cnn\"]", "models = [\"mlp\", 3]"), "grid.toml: grid.models: expected str"),
-    (("forget = [[0], [2, 0]]", "forget = [[\"a\"]]"), "grid.toml: grid.forget: each forget set is a class id"),
+    (("forget = [[0], [2, 0]]", "forget = [[\"a\"]]"), "grid.toml: grid.forget: forget ['a'] is malformed"),
     (("impair_lr = [0.01, 0.02]", "impair_lr = [0.01, -1.0]"), "grid.toml: methods.unsir: UNSIRConfig.impair_lr must be > 0"),
     (("noise_steps = 5", "noise_stepz = 5"), "grid.toml: methods.unsir: unsir has no parameter noise_stepz"),
     (("original = {}", "orignal = {}"), "grid.toml: methods.orignal: Unknown method 'orignal'. Did you mean: original?"),

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from unlearnbench.metrics.base import (METRICS, VALUES, MetricInputs, MetricSpec, MetricValue, Outputs,
-                                       compute_metrics, declare, register_metric)
+                                       compute_metrics, declare, defined_values, register_metric)
 from unlearnbench.metrics import accuracy, mia, lira, distance  # noqa: F401  (registers the built-in metrics)
 from unlearnbench.metrics.summary import gap_metrics, setting_summary, summary_metrics
 
-__all__ = ["METRICS", "VALUES", "MetricInputs", "MetricSpec", "MetricValue", "Outputs", "compute_metrics", "declare",
+__all__ = ["METRICS", "VALUES", "MetricInputs", "MetricSpec", "MetricValue", "Outputs", "compute_metrics", "declare", "defined_values",
            "register_metric", "gap_metrics", "setting_summary", "summary_metrics"]

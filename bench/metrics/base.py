@@ -129,6 +129,7 @@ class MetricInputs:
     reference_outputs: Optional[Outputs]
     seed: int  # seeds every subsample and classifier, so a cell's score is reproducible
     shadows: Optional[Any] = None  # ShadowStats of the opt-in per-example attack
+    scenario: str = "class"  # the forgetting scenario: values it does not define are never stored
 
 
 @dataclass(frozen=True)
@@ -163,8 +164,14 @@ def register_metric(name: str, produces: tuple[MetricValue, ...], needs: tuple[s
     return decorate
 
 
+def defined_values(values: dict[str, float], scenario: str) -> dict[str, float]:
+    """`values` without those the registry declares undefined in `scenario` (not stored rather than stored as 0)."""
+    return {k: v for k, v in values.items() if VALUES.get(k) is None or scenario in VALUES.get(k).scenarios}
+
+
 def compute_metrics(inputs: MetricInputs) -> dict[str, float]:
-    """Runs every registered metric whose needs are met; returns name -> value."""
+    """Runs every registered metric whose needs are met; returns name -> value for the values defined in the
+    inputs' scenario."""
     out: dict[str, float] = {}
     for name in METRICS.names():
         spec = METRICS.get(name)
@@ -174,5 +181,5 @@ def compute_metrics(inputs: MetricInputs) -> dict[str, float]:
         values = spec.fn(inputs)
         if set(values) != set(spec.produces):
             raise RuntimeError(f"metric {name!r} returned {sorted(values)}, declared {sorted(spec.produces)}")
-        out.update(values)
+        out.update(defined_values(values, inputs.scenario))
     return out
