@@ -69,16 +69,19 @@ def _setting_request(args: argparse.Namespace, **extra: Any) -> "RunRequest":
     from unlearnbench.forget import parse_forget
     from unlearnbench.runner import RunRequest
 
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    chosen = args.methods if args.methods is not None else DEFAULT_METHODS
+    methods = tuple(m.strip() for m in chosen.split(",") if m.strip())
+    # The default list drops the methods a scenario does not suit; an explicit one is refused for them.
     return RunRequest(dataset=args.dataset, model=args.model, methods=methods, forget=parse_forget(args.forget),
                       device=args.device, data_root=args.data_root, cache_dir=_cache_dir(args),
-                      recipe=_key_values(args.recipe, "--recipe"), threads=args.threads, **extra)
+                      recipe=_key_values(args.recipe, "--recipe"), threads=args.threads,
+                      skip_unsupported=args.methods is None, **extra)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs the requested methods on one setting and prints the results table."""
     from unlearnbench.reports.table import format_table
-    from unlearnbench.runner import run
+    from unlearnbench.runner import not_applicable, run
     from unlearnbench.store import open_store
 
     request = _setting_request(args, params=_method_params(args.set), seed=args.seed, download=args.download,
@@ -90,6 +93,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(format_table(rows))
+    skipped = not_applicable(request)
+    if skipped:
+        print(f"n/a ({request.forget.scenario} scenario, not run): {', '.join(skipped)}")
     report = _report_after_run(everything, Path(args.out) / "report.html", store.path)
     print(f"\nstored {len(rows)} rows in {store.path}; report: {report}")
     print(next_steps(Path(args.out), report))
@@ -249,8 +255,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 SHARED_OPTIONS: dict[str, dict[str, Any]] = {
     "--dataset": dict(default="digits", help="dataset name (default: digits, embedded)"),
     "--model": dict(default="mlp", help="model name (default: mlp)"),
-    "--methods": dict(default=DEFAULT_METHODS, help=f"comma-separated (default: {DEFAULT_METHODS})"),
-    "--forget": dict(default="0", help="classes to forget, e.g. 0 or 0,2 (default: 0)"),
+    "--methods": dict(help=f"comma-separated (default: {DEFAULT_METHODS}, less those the forget scenario does not "
+                           "suit)"),
+    "--forget": dict(default="0", help="what to forget: 0 or 0,2 (whole classes), partial:3@0.5, random:0.1, "
+                                       "random:0.1:stratified, subclass:0 (default: 0)"),
     "--device": dict(default="auto", help="auto, cpu or cuda (default: auto)"),
     "--data-root": dict(help="folder holding torchvision datasets (or set UNLEARNBENCH_DATA)"),
     "--cache-dir": dict(help="trained-model cache (default: ~/.cache/unlearnbench)"),

@@ -55,6 +55,11 @@ class Method(ABC):
 ROLES = ("method", "original", "reference")
 
 
+def supports(name: str, scenario: str) -> bool:
+    """True unless the method stored as `name` is registered and declares it does not suit `scenario`."""
+    return name not in METHODS or scenario in METHODS.get(name).scenarios
+
+
 def role_of(name: str) -> str:
     """The declared role of the method stored as `name` ("method" for one no longer registered)."""
     return METHODS.get(name).role if name in METHODS else "method"

@@ -23,7 +23,7 @@ from unlearnbench.environment import collect_environment
 from unlearnbench.errors import DataAccessError, DivergedError, UserError
 from unlearnbench.evaluate import Reference, build_reference, stage_accuracies, score
 from unlearnbench.forget import ForgetSpec, Split
-from unlearnbench.method import METHODS, Method
+from unlearnbench.method import METHODS, Method, supports
 from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models import MODELS
 from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
@@ -106,6 +106,11 @@ def build_methods(request: RunRequest) -> list[Method]:
             raise UserError(f"--methods lists {method.name} twice with the same parameters: name each method once")
         seen.add((method.name, config_hash(method.cfg)))
     return methods
+
+
+def not_applicable(request: RunRequest) -> list[str]:
+    """The requested methods that do not suit the request's forgetting scenario (skipped, shown as n/a)."""
+    return [name for name, _ in request.method_specs() if not supports(name, request.forget.scenario)]
 
 
 def check_seed(seed: int, shadows: int = 0) -> None:

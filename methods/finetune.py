@@ -14,6 +14,7 @@ from torch import nn
 
 from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
+from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
 
@@ -41,7 +42,7 @@ class Finetune(Method):
     Config = FinetuneConfig
     version = 2  # v2: heavy-ball momentum as the reference (v1 used Nesterov's, a hidden deviation)
     access = frozenset({"retain"})
-    scenarios = frozenset({"class", "random"})
+    scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Fine-tunes `model` on retain-train in place."""

@@ -17,6 +17,7 @@ from torch import nn
 from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import DivergedError
+from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import batches, make_optimizer
 
@@ -45,7 +46,7 @@ class GradientAscent(Method):
     Config = GradientAscentConfig
     version = 2  # v2: heavy-ball momentum as the reference (v1 used Nesterov's, a hidden deviation)
     access = frozenset({"forget"})
-    scenarios = frozenset({"class", "random"})
+    scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Ascends the forget loss in place."""

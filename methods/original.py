@@ -7,6 +7,7 @@ from __future__ import annotations
 from torch import nn
 
 from unlearnbench.context import UnlearnContext
+from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 
 
@@ -15,7 +16,7 @@ class Original(Method):
     """Returns the model trained on all data, unchanged."""
 
     access = frozenset()
-    scenarios = frozenset({"class", "random"})
+    scenarios = frozenset(SCENARIOS)
     role = "original"
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from torch import nn
 
 from unlearnbench.context import UnlearnContext
+from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 
 
@@ -19,7 +20,7 @@ class Retrain(Method):
     """Ignores the original and returns a model trained on retain-train only."""
 
     access = frozenset({"retain"})
-    scenarios = frozenset({"class", "random"})
+    scenarios = frozenset(SCENARIOS)
     role = "reference"
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from unlearnbench.forget import SCENARIOS, ForgetSpec
-from unlearnbench.method import role_of
+from unlearnbench.method import role_of, supports
 from unlearnbench.reports.provenance import speedup_reused
 
 CONFIDENCE = 0.95
@@ -87,6 +87,7 @@ class SettingResult:
     failed: list[dict[str, Any]] = field(default_factory=list)
     envs: list[dict[str, Any]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)  # the ok rows aggregated here, newest per cell
+    not_applicable: list[str] = field(default_factory=list)  # methods stored elsewhere that this scenario does not suit
 
     @property
     def spec(self) -> ForgetSpec:
@@ -167,7 +168,9 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[SettingResult]:
             continue
         setting.rows.append(row)
         cells.setdefault(key, {}).setdefault((row["method"], row["params_hash"]), []).append(row)
+    seen = sorted({row["method"] for row in rows})
     for key, setting in settings.items():
+        setting.not_applicable = [m for m in seen if not supports(m, setting.scenario)]
         groups = cells.get(key, {})
         roles = {method: role_of(method) for method, _ in groups}
         order = sorted(groups.items(), key=lambda kv: (ROLE_ORDER.index(roles[kv[0][0]]), kv[0]))

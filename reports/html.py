@@ -14,7 +14,8 @@ from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
-from unlearnbench.reports.ranking import PARETO_NOTE, Ranking, headline_values, rank_setting, reused, value_text
+from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, not_applicable_note, rank_setting,
+                                          reused, value_text)
 
 if TYPE_CHECKING:
     import jinja2
@@ -110,7 +111,7 @@ def template_environment() -> "jinja2.Environment":
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(fmt=fmt, delta=delta, cell=cell, reused_mark=reused_mark, closeness=closeness,
-                       value_text=value_text)
+                       value_text=value_text, not_applicable=not_applicable_note)
     return env
 
 

@@ -10,7 +10,8 @@ from unlearnbench.metrics import VALUES
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.html import template_environment
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
-from unlearnbench.reports.ranking import PARETO_NOTE, Ranking, headline_values, rank_setting, value_text
+from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, not_applicable_note, rank_setting,
+                                          value_text)
 
 ARROWS = {"lower": " ↓", "higher": " ↑"}  # a headline value's declared direction
 MARKDOWN_MARK = "\\" + REUSED_MARK  # escaped: a bare '*' can open emphasis or, after '> ', a list
@@ -45,6 +46,8 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
                                                          for v in values) for m in ranking.references) + "."]
         if ranking.unscored:
             out += ["", "Not ranked (no retrain gap): " + ", ".join(_md(m.label) for m in ranking.unscored) + "."]
+        if ranking.setting.not_applicable:
+            out += ["", _md(not_applicable_note(ranking.setting)) + "."]
         notes = provenance_notes(ranking.setting.rows)
         out += [""] + [f"> {note.replace(REUSED_MARK, MARKDOWN_MARK)}" for note in notes] if notes else []
     if not out:
@@ -69,6 +72,8 @@ def leaderboard_csv(rows: Sequence[dict[str, Any]]) -> str:
             writer.writerow([ranking.setting.title, m.role, rank, m.label, pareto, len(m.seeds), m.zero_glance,
                              *[x for st in stats for x in ((st.mean, st.half_width) if st else ("", ""))],
                              m.time_reused, m.speedup_reused])
+        for name in ranking.setting.not_applicable:  # a row that says n/a, never a zero
+            writer.writerow([ranking.setting.title, "n/a", "", name, "", 0, "", *[""] * (2 * len(values)), "", ""])
     return buffer.getvalue()
 
 
@@ -76,7 +81,7 @@ def leaderboard_html(rows: Sequence[dict[str, Any]]) -> str:
     """A self-contained HTML page of the ranking."""
     settings = rankings(rows)
     return template_environment().get_template("leaderboard.html.j2").render(
-        rankings=settings, values=headline_values(), pareto_note=PARETO_NOTE,
+        rankings=settings, values=headline_values(), pareto_note=PARETO_NOTE, not_applicable=not_applicable_note,
         notes={r.setting.title: provenance_notes(r.setting.rows) for r in settings})
 
 

@@ -82,3 +82,10 @@ def stat_text(stat: Stat | None, value: MetricValue, mark: str = "") -> str:
 def value_text(m: MethodResult, value: MetricValue, mark: str = REUSED_MARK) -> str:
     """A method's value as the headline shows it."""
     return stat_text(m.metrics.get(value.name), value, mark if reused(m, value.name) else "")
+
+
+def not_applicable_note(setting: SettingResult) -> str:
+    """'n/a (random scenario): unsir' for the stored methods this setting's scenario does not suit, else ''."""
+    if not setting.not_applicable:
+        return ""
+    return f"n/a ({setting.scenario} scenario, not run): {', '.join(setting.not_applicable)}"

@@ -21,7 +21,7 @@ DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
 
 def make_tiny(n_train: int = 240, n_test: int = 80, seed: int = 0) -> RawSplits:
-    """Four separable classes of 1x8x8 images: a fixed template per class plus noise."""
+    """Four separable classes of 1x8x8 images (superclasses {0, 1} and {2, 3}): a template per class plus noise."""
     g = torch.Generator().manual_seed(seed)
     templates = torch.rand(TINY_CLASSES, 1, 8, 8, generator=g)
 
@@ -33,7 +33,7 @@ def make_tiny(n_train: int = 240, n_test: int = 80, seed: int = 0) -> RawSplits:
     x_train, y_train = draw(n_train)
     x_test, y_test = draw(n_test)
     return RawSplits(x_train, y_train, x_test, y_test, num_classes=TINY_CLASSES, scale=255.0,
-                     mean=(0.5,), std=(0.3,))
+                     mean=(0.5,), std=(0.3,), superclass_of=(0, 0, 1, 1))
 
 
 def load_tiny(root: Optional[Path], download: bool) -> RawSplits:
