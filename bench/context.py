@@ -13,7 +13,8 @@ from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer
 
 # Declaring the left grants the right too: retain data contains any retain subset; full_train contains all.
-_IMPLIED = {"retain": {"retain_subset"}, "full_train": {"retain", "retain_subset", "forget"}}
+_IMPLIED = {"retain": {"retain_subset"}, "forget": {"forget_inputs", "forget_indices"},
+            "full_train": {"retain", "retain_subset", "forget", "forget_inputs", "forget_indices"}}
 
 Checkpoint = Callable[[str, nn.Module], None]
 
@@ -87,6 +88,36 @@ class UnlearnContext:
             order = torch.randperm(len(members), generator=self.rng, device=members.device)
             picks.append(members[order[:per_class]])
         return self._train(torch.cat(picks))
+
+    def forget_inputs(self) -> Tensor:
+        """The forget-train inputs without their labels (for label-free methods)."""
+        self._require("forget_inputs")
+        return self._setting.data.x_train[self._setting.split.forget_train]
+
+    def forget_indices(self) -> Tensor:
+        """Row indices of the forget samples in the train split (masks, per-sample bookkeeping)."""
+        self._require("forget_indices")
+        return self._setting.split.forget_train
+
+    def val(self) -> tuple[Tensor, Tensor]:
+        """The validation split (x, y): held out from train, never in a reported test metric."""
+        self._require("val")
+        data = self._setting.data
+        if data.x_val is None or not len(data.x_val):
+            raise DataAccessError(f"method {self.method!r} asked for the validation split, but this setting has none "
+                                  f"(recipe val_fraction={self._setting.recipe.val_fraction:g}); use a fraction > 0")
+        return data.x_val, data.y_val
+
+    def teacher(self) -> nn.Module:
+        """A frozen copy of the original model in eval mode (distillation teachers); never updated."""
+        self._require("teacher")
+        model = self._setting.trained("original").model.eval()
+        return model.requires_grad_(False)
+
+    def random_init(self) -> nn.Module:
+        """A fresh model of the setting's architecture, initialised from the setting's seed (as the original was)."""
+        self._require("random_init")
+        return self._setting.new_model()
 
     def retrained(self) -> nn.Module:
         """A model trained from scratch on retain-train with the setting's recipe (cached; its time is booked)."""

@@ -19,6 +19,7 @@ DATA_ENV = "UNLEARNBENCH_DATA"
 # published benchmark defines one for digits).
 DIGIT_PAIRS = tuple(d // 2 for d in range(10))
 SUBSET_SEED = 0  # the train subset of the privacy-stress setting is the same for every seed and method
+VAL_SEED = 0  # the validation split is the same for every seed, method and machine
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,25 @@ class Data:
     superclass_of: Optional[tuple[int, ...]] = None  # fine class -> superclass, where the dataset declares one
     fine_train: Optional[Tensor] = None  # fine labels, once relabelled to superclasses (sub-class forgetting)
     fine_test: Optional[Tensor] = None
+    x_val: Optional[Tensor] = None  # the validation split held out from train (with_validation)
+    y_val: Optional[Tensor] = None
+    fine_val: Optional[Tensor] = None
+
+    def with_validation(self, fraction: float, seed: int = VAL_SEED) -> "Data":
+        """The data with `fraction` of each class's train samples moved to a validation split (fixed by `seed`)."""
+        if fraction <= 0:
+            return self
+        generator = torch.Generator().manual_seed(seed)
+        labels = self.y_train.cpu()
+        held = []
+        for c in torch.unique(labels).tolist():
+            members = (labels == c).nonzero().flatten()
+            held.append(members[torch.randperm(len(members), generator=generator)[:round(fraction * len(members))]])
+        in_val = torch.zeros(len(labels), dtype=torch.bool)
+        in_val[torch.cat(held)] = True
+        val, train = in_val.nonzero().flatten().to(self.device), (~in_val).nonzero().flatten().to(self.device)
+        return dataclasses.replace(self, x_train=self.x_train[train], y_train=self.y_train[train],
+                                   x_val=self.x_train[val], y_val=self.y_train[val])
 
     @property
     def fine_classes(self) -> Optional[int]:
@@ -62,8 +82,10 @@ class Data:
         if self.superclass_of is None:
             raise UserError(f"{self.name} declares no superclasses: sub-class forgetting needs a superclass map")
         coarse = torch.tensor(self.superclass_of, device=self.device)
-        return dataclasses.replace(self, y_train=coarse[self.y_train], y_test=coarse[self.y_test],
-                                   num_classes=int(coarse.max()) + 1, fine_train=self.y_train, fine_test=self.y_test)
+        y_val = coarse[self.y_val] if self.y_val is not None else None
+        return dataclasses.replace(self, y_train=coarse[self.y_train], y_test=coarse[self.y_test], y_val=y_val,
+                                   num_classes=int(coarse.max()) + 1, fine_train=self.y_train, fine_test=self.y_test,
+                                   fine_val=self.y_val)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

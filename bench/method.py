@@ -13,7 +13,11 @@ if TYPE_CHECKING:
     from unlearnbench.context import UnlearnContext
 
 #: Data a method may declare. `retain_subset` is a few samples per retained class (UNSIR's zero-glance access).
-ACCESS_KINDS = frozenset({"retain_subset", "retain", "forget", "full_train"})
+# What a method may ask its context for (see UnlearnContext): data splits, and the models and index sets built
+# from the setting.
+ACCESS_KINDS = frozenset({"retain_subset", "retain", "forget", "full_train", "val", "forget_inputs",
+                          "forget_indices", "teacher", "random_init"})
+SEES_FORGET = frozenset({"forget", "full_train", "forget_inputs"})  # kinds that show forget samples to a method
 
 
 class Method(ABC):
@@ -45,7 +49,7 @@ class Method(ABC):
     @property
     def zero_glance(self) -> bool:
         """True when the method never sees forget samples."""
-        return not (self.access & {"forget", "full_train"})
+        return not (self.access & SEES_FORGET)
 
     @abstractmethod
     def unlearn(self, model: nn.Module, ctx: "UnlearnContext") -> nn.Module:

@@ -29,6 +29,9 @@ class Recipe:
     train_subset: int = 0  # train on a fixed random subset of this many train samples (0: all); privacy stress
     precision: str = "fp32"  # "bf16": training and unlearning steps under bf16 autocast (evaluation stays fp32)
     channels_last: bool = False  # conv weights (and so activations) in NHWC layout, faster on CUDA tensor cores
+    # Share of each class's train samples held out as the validation split (fixed per dataset, never trained on;
+    # SalUn / Unlearn-Sparse hold out 10 % per class). 0 reproduces results stored before the split existed.
+    val_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         require_positive(self, "epochs", "lr", "batch_size")
@@ -37,13 +40,15 @@ class Recipe:
             raise ConfigError(f"Recipe.optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"Recipe.schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if not 0 <= self.val_fraction < 0.5:
+            raise ConfigError(f"Recipe.val_fraction must lie in [0, 0.5), got {self.val_fraction!r}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"Recipe.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
 
 # Fields added after results were first stored, with the value that reproduces the earlier behaviour: they enter
 # keys and stored rows only when set otherwise, so stored cells and cached models keep their identity.
-_LATER_FIELDS: dict[str, Any] = {"precision": "fp32", "channels_last": False, "nesterov": True}
+_LATER_FIELDS: dict[str, Any] = {"precision": "fp32", "channels_last": False, "nesterov": True, "val_fraction": 0.0}
 
 
 def recipe_identity(recipe: Recipe) -> dict[str, Any]:

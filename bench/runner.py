@@ -151,7 +151,7 @@ def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) ->
     if progress:
         progress(f"loading {request.dataset} onto {device}")
     check_seed(request.seed, request.mia_shadows)
-    data = load_data(request.dataset, device, request.data_root, request.download)
+    data = load_data(request.dataset, device, request.data_root, request.download).with_validation(recipe.val_fraction)
     spec = request.forget
     spec.check(data.num_classes, request.dataset, data.fine_classes)
     if spec.scenario == "subclass":

@@ -16,6 +16,7 @@ TRAINER_VERSION = 2  # bump when the loop's numerics change: it is part of every
 EVAL_BATCH = 4096  # inference batch; large because no activations are kept
 
 EpochCallback = Callable[[int, int], None]
+Loss = Callable[[Tensor, Tensor, Tensor], Tensor]  # (logits, labels, inputs) -> the mean loss of a batch
 
 
 def make_optimizer(params, optimizer: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
@@ -50,10 +51,18 @@ def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.d
     return list(torch.randperm(n, generator=generator, device=device).split(batch_size))
 
 
+def cross_entropy(logits: Tensor, labels: Tensor, inputs: Tensor) -> Tensor:
+    """The default training loss: mean cross-entropy of the logits against the labels."""
+    return F.cross_entropy(logits, labels)
+
+
 def train_steps(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, *, batch_size: int,
                 generator: torch.Generator, augment: Optional[Augment] = None,
-                scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None) -> Tensor:
-    """One epoch of cross-entropy steps; returns the summed loss on the device (non-finite iff any step was)."""
+                scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None, loss_fn: Loss = cross_entropy,
+                before_step: Optional[Callable[[], None]] = None) -> Tensor:
+    """One epoch of steps on `loss_fn(logits, labels, inputs)` (cross-entropy by default), with `before_step`
+    called between backward and the optimiser step (gradient masks); returns the summed loss on the device
+    (non-finite iff any step was)."""
     model.train()
     # Cross-entropy is >= 0, so the sum is non-finite exactly when some step's loss was: one in-place add per step
     # replaces an isfinite/not/or chain, and the host reads it once per epoch (no sync inside the loop).
@@ -62,10 +71,12 @@ def train_steps(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimiz
         xb = x.index_select(0, idx)  # a row gather: cheaper than advanced indexing for the same copy
         if augment is not None:
             xb = augment(xb, generator)
-        loss = F.cross_entropy(model(xb), y.index_select(0, idx))
+        loss = loss_fn(model(xb), y.index_select(0, idx), xb)
         total.add_(loss.detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if before_step is not None:
+            before_step()
         opt.step()
         if scheduler is not None:
             scheduler.step()
@@ -75,11 +86,12 @@ def train_steps(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimiz
 def train_epochs(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, *, epochs: int,
                  batch_size: int, generator: torch.Generator, augment: Optional[Augment] = None,
                  scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None, what: str = "training",
-                 on_epoch: Optional[EpochCallback] = None) -> nn.Module:
+                 on_epoch: Optional[EpochCallback] = None, loss_fn: Loss = cross_entropy,
+                 before_step: Optional[Callable[[], None]] = None) -> nn.Module:
     """`epochs` passes of `train_steps`; raises DivergedError naming `what` and the epoch on a non-finite loss."""
     for epoch in range(epochs):
         total = train_steps(model, x, y, opt, batch_size=batch_size, generator=generator, augment=augment,
-                            scheduler=scheduler)
+                            scheduler=scheduler, loss_fn=loss_fn, before_step=before_step)
         if not bool(torch.isfinite(total)):  # one host sync per epoch
             raise DivergedError(f"diverged: non-finite loss in {what} epoch {epoch + 1}")
         if on_epoch is not None:

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from unlearnbench.forget import SCENARIOS, ForgetSpec
-from unlearnbench.method import role_of, supports
+from unlearnbench.method import SEES_FORGET, role_of, supports
 from unlearnbench.reports.provenance import speedup_reused
 
 CONFIDENCE = 0.95
@@ -72,7 +72,7 @@ class MethodResult:
     @property
     def zero_glance(self) -> bool:
         """True when the method never saw forget samples."""
-        return not ({"forget", "full_train"} & set(self.access))
+        return not (SEES_FORGET & set(self.access))
 
 
 @dataclass

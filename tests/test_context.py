@@ -25,13 +25,13 @@ def test_retain_subset_draws_per_retained_class_only(cache_dir):
 def test_retain_subset_caps_at_the_class_size(cache_dir):
     ctx = context(tiny_setting(cache_dir), {"retain_subset"})
     _, y = ctx.retain_subset(per_class=10_000)
-    assert torch.bincount(y).tolist() == [0, 60, 60, 60]
+    assert torch.bincount(y).tolist() == [0, 54, 54, 54]  # 60 per class less the 10 % validation split
 
 
 def test_retain_implies_retain_subset_but_not_forget(cache_dir):
     ctx = context(tiny_setting(cache_dir), {"retain"})
     _, y = ctx.retain()
-    assert 0 not in y.tolist() and len(y) == 180
+    assert 0 not in y.tolist() and len(y) == 162
     ctx.retain_subset(per_class=1)
     with pytest.raises(DataAccessError):
         ctx.forget()
@@ -40,10 +40,53 @@ def test_retain_implies_retain_subset_but_not_forget(cache_dir):
 def test_full_train_grants_everything(cache_dir):
     ctx = context(tiny_setting(cache_dir), {"full_train"})
     assert set(ctx.forget()[1].tolist()) == {0}
-    assert len(ctx.full_train()[1]) == 240
+    assert len(ctx.full_train()[1]) == 216
 
 
 def test_context_exposes_ids_device_and_rng(cache_dir):
     ctx = context(tiny_setting(cache_dir, forget=(1,)), set())
     assert ctx.forget_classes == (1,) and ctx.num_classes == 4
     assert ctx.device == torch.device("cpu") and isinstance(ctx.rng, torch.Generator)
+
+
+def test_the_validation_split_is_held_out_per_class_disjoint_and_the_same_for_every_seed(cache_dir):
+    first, other = (context(tiny_setting(cache_dir, seed=k), {"val", "full_train"}) for k in (0, 1))
+    x_val, y_val = first.val()
+    assert torch.bincount(y_val).tolist() == [6, 6, 6, 6] and torch.equal(x_val, other.val()[0])
+    x_train = first.full_train()[0]
+    assert not (torch.cdist(x_val.flatten(1), x_train.flatten(1)) == 0).any()
+
+
+def test_val_access_is_declared_and_a_setting_without_a_split_says_so(cache_dir):
+    with pytest.raises(DataAccessError, match="asked for 'val' data"):
+        context(tiny_setting(cache_dir), set()).val()
+    with pytest.raises(DataAccessError, match="val_fraction=0"):
+        context(tiny_setting(cache_dir, val_fraction="0"), {"val"}).val()
+
+
+def test_forget_inputs_and_indices_come_without_labels_and_forget_implies_them(cache_dir):
+    setting = tiny_setting(cache_dir)
+    ctx = context(setting, {"forget_inputs", "forget_indices"})
+    assert torch.equal(ctx.forget_indices(), setting.split.forget_train)
+    assert torch.equal(ctx.forget_inputs(), setting.data.x_train[setting.split.forget_train])
+    with pytest.raises(DataAccessError):
+        ctx.forget()
+    context(setting, {"forget"}).forget_inputs()
+
+
+def test_the_teacher_is_a_frozen_eval_copy_of_the_original(cache_dir):
+    setting = tiny_setting(cache_dir)
+    teacher = context(setting, {"teacher"}).teacher()
+    original = setting.trained("original").model
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(teacher.state_dict().values(), original.state_dict().values()))
+    with torch.no_grad():
+        next(teacher.parameters()).add_(1.0)
+    assert all(torch.equal(a, b) for a, b in zip(setting.trained("original").model.state_dict().values(),
+                                                 original.state_dict().values()))  # a copy: the original is intact
+
+
+def test_random_init_is_the_settings_seeded_fresh_model(cache_dir):
+    setting = tiny_setting(cache_dir)
+    fresh = context(setting, {"random_init"}).random_init()
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), setting.new_model().state_dict().values()))

@@ -73,15 +73,17 @@ def test_reports_show_not_applicable_methods_as_n_a_not_as_zero():
 
 
 def test_whole_class_cells_keep_the_keys_they_had_before_scenarios():
-    # Known answer: the key of digits/mlp forget {0, 2} unsir, computed by the code before forget specs (0911dd9).
-    request = RunRequest(dataset="digits", forget=(0, 2), device="cpu", methods=("unsir",))
+    # Known answer: the key of digits/mlp forget {0, 2} unsir, computed by the code before forget specs and the
+    # validation split (0911dd9); val_fraction=0 is that code's recipe.
+    request = RunRequest(dataset="digits", forget=(0, 2), device="cpu", methods=("unsir",),
+                         recipe={"val_fraction": 0})
     assert cell_key(request, build_methods(request)[0]) == "5cefaa99964ad9584902"
     assert request.forget.stored == [0, 2]
 
 
 @pytest.mark.parametrize("spec,message", [
-    ("partial:0@60", "60 sample(s) of class 0 of tiny asked for, but it has 60"),
-    ("random:240", "240 sample(s) of the train split of tiny asked for"),
+    ("partial:0@54", "54 sample(s) of class 0 of tiny asked for, but it has 54"),
+    ("random:216", "216 sample(s) of the train split of tiny asked for"),
     ("subclass:4", "forget class 4 is out of range: tiny has fine classes 0..3"),
 ])
 def test_impossible_specs_are_one_line_before_any_training(cli, tmp_path, spec, message):

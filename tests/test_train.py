@@ -5,13 +5,14 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from helpers import make_tiny
 from unlearnbench.data import to_device
 from unlearnbench.errors import DivergedError
 from unlearnbench.models import build_model
 from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
-from unlearnbench.train import accuracy, batches, fit, make_optimizer, predict, recipe_optimizer
+from unlearnbench.train import accuracy, batches, fit, make_optimizer, predict, recipe_optimizer, train_steps
 
 RECIPE = Recipe(epochs=5, lr=0.05, batch_size=32)
 
@@ -79,3 +80,19 @@ def test_recipes_keep_nesterov_and_their_keys():
     assert recipe.nesterov and opt.param_groups[0]["nesterov"]
     assert "nesterov" not in recipe_identity(recipe)  # stored cells and cached models keep their identity
     assert recipe_identity(default_recipe("mnist", "mlp", {"nesterov": "false"}))["nesterov"] is False
+
+
+def test_the_loop_takes_a_loss_and_a_hook_between_backward_and_step(tiny):
+    model, seen = _model(tiny), []
+
+    def loss(logits, labels, inputs):
+        seen.append(len(inputs))
+        return -F.cross_entropy(logits, labels)  # ascent, as a method would write it
+
+    def zero_first_layer():  # a gradient mask
+        next(model.parameters()).grad.zero_()
+
+    first = next(model.parameters()).detach().clone()
+    train_steps(model, tiny.x_train, tiny.y_train, make_optimizer(model.parameters(), "sgd", 0.1), batch_size=100,
+                generator=_generator(tiny), loss_fn=loss, before_step=zero_first_layer)
+    assert seen == [100, 100, 40] and torch.equal(next(model.parameters()).detach(), first)
