@@ -167,8 +167,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         store.close()
     report = _report_after_run(rows, Path(args.out) / "report.html", store.path)
     hint = " (rerun them with --retry-failed)" if summary.skipped_failed else ""
+    na = f"; {suite.not_applicable} n/a (the method does not suit the scenario)" if suite.not_applicable else ""
     print(f"suite {suite.name}: {summary.cells} cells; ran {summary.ran} ({summary.failed} failed); skipped "
-          f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}; report: {report}")
+          f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}{na}; report: {report}")
     print(next_steps(Path(args.out), report))
     return 0 if summary.failed == 0 else 1
 

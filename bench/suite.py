@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from unlearnbench.data import DATASETS, class_count, has_superclasses
 from unlearnbench.errors import UnknownNameError, UserError
-from unlearnbench.method import METHODS
+from unlearnbench.method import METHODS, supports
 from unlearnbench.models import MODELS
 from unlearnbench.recipes import default_recipe
 from unlearnbench.forget import ForgetSpec
@@ -36,6 +36,7 @@ class Suite:
     name: str
     path: Path
     requests: tuple[RunRequest, ...]
+    not_applicable: int = 0  # (method, cell) pairs left out: the method does not suit the forget scenario
 
     @property
     def cell_count(self) -> int:
@@ -167,7 +168,7 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
                 forget.check(classes, dataset, classes if has_superclasses(dataset) else None)
             except UserError as exc:
                 raise SuiteError(f"{label}: grid.forget: {exc}") from None
-    requests = []
+    requests, not_applicable = [], 0
     for dataset, model in itertools.product(datasets, models):
         try:
             default_recipe(dataset, model, recipe)
@@ -175,8 +176,10 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
             raise SuiteError(f"{label}: recipe: {exc}") from None
         methods = tuple(_method_grid(f"{label}: methods", raw.get("methods"), model, dataset))
         for forget, seed in itertools.product(forgets, seeds):
-            requests.append(RunRequest(
-                dataset=dataset, model=model, methods=methods, forget=forget, seed=seed, device=device,
-                data_root=root,
-                cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows, skip_unsupported=True))
-    return Suite(str(raw.get("name", path.stem)), path, tuple(requests))
+            suited = tuple(m for m in methods if supports(m[0], forget.scenario))
+            not_applicable += len(methods) - len(suited)
+            if suited:
+                requests.append(RunRequest(
+                    dataset=dataset, model=model, methods=suited, forget=forget, seed=seed, device=device,
+                    data_root=root, cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows))
+    return Suite(str(raw.get("name", path.stem)), path, tuple(requests), not_applicable)

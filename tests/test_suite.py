@@ -71,3 +71,16 @@ def test_unknown_suite_lists_the_builtins():
 def test_broken_toml_is_a_suite_error(tmp_path):
     with pytest.raises(SuiteError, match="grid.toml: cannot read TOML"):
         load_suite(str(_write(tmp_path, "[grid\n")))
+
+
+def test_suites_take_scenario_specs_and_leave_out_methods_the_scenario_does_not_suit(tmp_path):
+    text = GOOD.replace("forget = [[0], [2, 0]]", 'forget = ["random:0.1", [0]]')
+    suite = load_suite(str(_write(tmp_path, text)))
+    random_cells = [r for r in suite.requests if r.forget.scenario == "random"]
+    assert random_cells and all(m[0] != "unsir" for r in random_cells for m in r.methods)
+    assert suite.not_applicable == 2 * 2 * 2  # two unsir configs x two models x two seeds
+
+
+def test_a_malformed_spec_in_a_suite_names_the_file_and_key(tmp_path):
+    with pytest.raises(SuiteError, match=r"grid.toml: grid.forget: forget spec 'random:2.0'"):
+        load_suite(str(_write(tmp_path, GOOD.replace("forget = [[0], [2, 0]]", 'forget = ["random:2.0"]'))))
