@@ -235,6 +235,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """Lists registered methods, datasets or models."""
     from unlearnbench.data import DATASETS
+    from unlearnbench.forget import SCENARIOS
     from unlearnbench.method import METHODS
     from unlearnbench.models import MODELS
 
@@ -243,7 +244,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             cls = METHODS.get(name)
             access = ", ".join(sorted(cls.access)) or "none"
             glance = "  zero-glance" if cls().zero_glance else ""
-            print(f"{name:18s} v{cls.version}  access: {access}{glance}")
+            scenarios = ",".join(sorted(cls.scenarios, key=SCENARIOS.index))
+            print(f"{name:18s} v{cls.version}  scenarios: {scenarios}  access: {access}{glance}")
     else:
         registry = DATASETS if args.command == "datasets" else MODELS
         for name in registry.names():

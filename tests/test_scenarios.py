@@ -89,3 +89,10 @@ def test_whole_class_cells_keep_the_keys_they_had_before_scenarios():
 def test_impossible_specs_are_one_line_before_any_training(cli, tmp_path, spec, message):
     code, _, err = cli("run", *TINY, "--forget", spec, "--out", str(tmp_path / "o"))
     assert code == 2 and message in err and err.count("\n") == 1 and not (tmp_path / "cache").exists()
+
+
+def test_the_method_listing_shows_each_methods_scenarios(cli):
+    code, out, _ = cli("methods")
+    unsir = next(line for line in out.splitlines() if line.startswith("unsir"))
+    assert code == 0 and "scenarios: class  access: retain_subset" in unsir
+    assert "scenarios: class,partial,random,subclass" in next(l for l in out.splitlines() if l.startswith("finetune"))
