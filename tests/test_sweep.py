@@ -25,7 +25,7 @@ SUITE = """
     [grid]
     datasets = ["digits"]
     models = ["mlp"]
-    forget = [[0], [0, 2]]
+    forget = [[0], "random:0.1", "partial:0@0.5", "subclass:0"]  # every scenario
     seeds = [0]
     [recipe]
     epochs = 3
@@ -66,18 +66,18 @@ def _sweep(suite_file, out, cache, **kwargs):
 
 def test_second_sweep_skips_everything_stored(suite_file, local_sweep, tmp_path):
     first, _, out, cache = local_sweep
-    assert first.cells == 8 and first.ran == 8 and first.failed == 2  # lr=1000 diverges on every setting
+    assert first.cells == 16 and first.ran == 16 and first.failed == 4  # lr=1000 diverges on every setting
     again, rows_again = _sweep(suite_file, _copy_of(out, tmp_path), cache)
-    assert again.ran == 0 and again.skipped_ok == 6 and again.skipped_failed == 2 and len(rows_again) == 8
+    assert again.ran == 0 and again.skipped_ok == 12 and again.skipped_failed == 4 and len(rows_again) == 16
 
 
 def test_retry_failed_reruns_only_failed_cells_and_rerun_reruns_all(suite_file, local_sweep, tmp_path):
     _, _, stored, cache = local_sweep
     out = _copy_of(stored, tmp_path)
     retried, _ = _sweep(suite_file, out, cache, retry_failed=True)
-    assert retried.ran == 2 and retried.skipped_ok == 6
+    assert retried.ran == 4 and retried.skipped_ok == 12
     everything, rows = _sweep(suite_file, out, cache, rerun=True)
-    assert everything.ran == 8 and len(rows) == 18
+    assert everything.ran == 16 and len(rows) == 36
 
 
 def test_kill_minus_9_then_resume_completes_without_duplicates_or_losses(suite_file, tmp_path):
@@ -96,11 +96,11 @@ def test_kill_minus_9_then_resume_completes_without_duplicates_or_losses(suite_f
                 stored = 0
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert 3 <= stored < 8, "the sweep should be killed part-way"
+    assert 3 <= stored < 16, "the sweep should be killed part-way"
     summary, rows = _sweep(suite_file, out, cache, retry_failed=False)
     keys = collections.Counter(r["cell_key"] for r in rows)
-    assert len(keys) == 8 and max(keys.values()) == 1  # every cell once: none lost, none duplicated
-    assert summary.skipped_ok + summary.skipped_failed + summary.ran == 8
+    assert len(keys) == 16 and max(keys.values()) == 1  # every cell once: none lost, none duplicated
+    assert summary.skipped_ok + summary.skipped_failed + summary.ran == 16
 
 
 def _by_key(rows):
