@@ -136,8 +136,8 @@ def test_mlp_family_defaults_apply_and_user_values_win():
     assert UNSIR.from_params(model="mlp").cfg.impair_lr == 0.008
     assert UNSIR.from_params(model="resnet18").cfg.impair_lr == 0.02
     assert UNSIR.from_params({"impair_lr": "0.03"}, model="mlp").cfg.impair_lr == 0.03
-    on_digits = UNSIR.from_params(model="mlp", dataset="digits").cfg
-    assert on_digits.repair_epochs == 8 and on_digits.impair_lr == 0.008  # pair defaults stack on model defaults
+    on_digits = UNSIR.from_params(model="mlp", dataset="digits").cfg  # the pair's defaults win over the model's
+    assert on_digits.repair_epochs == 8 and on_digits.impair_lr == 0.02 and on_digits.repair_lr == 0.01
     assert UNSIR.from_params(model="mlp", dataset="mnist").cfg.repair_epochs == 1
 
 
