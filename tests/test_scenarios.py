@@ -74,9 +74,9 @@ def test_reports_show_not_applicable_methods_as_n_a_not_as_zero():
 
 def test_whole_class_cells_keep_the_keys_they_had_before_scenarios():
     # Known answer: the key of digits/mlp forget {0, 2} unsir, computed by the code before forget specs and the
-    # validation split (0911dd9); val_fraction=0 is that code's recipe.
+    # validation split (0911dd9); val_fraction=0 is that code's recipe, and these were its unsir defaults there.
     request = RunRequest(dataset="digits", forget=(0, 2), device="cpu", methods=("unsir",),
-                         recipe={"val_fraction": 0})
+                         recipe={"val_fraction": 0}, params={"unsir": {"impair_lr": "0.008", "repair_lr": "0.002"}})
     assert cell_key(request, build_methods(request)[0]) == "5cefaa99964ad9584902"
     assert request.forget.stored == [0, 2]
 
@@ -96,3 +96,20 @@ def test_the_method_listing_shows_each_methods_scenarios(cli):
     unsir = next(line for line in out.splitlines() if line.startswith("unsir"))
     assert code == 0 and "scenarios: class  access: retain_subset" in unsir
     assert "scenarios: class,partial,random,subclass" in next(l for l in out.splitlines() if l.startswith("finetune"))
+
+
+def test_a_store_written_before_scenarios_renders_unchanged(tmp_path):
+    # reports/examples/results.db holds rows stored before forget specs and the validation split existed.
+    import shutil
+    from pathlib import Path
+
+    stored = shutil.copy(Path(__file__).parents[1] / "reports" / "examples" / "results.db", tmp_path / "results.db")
+    store = open_store(tmp_path, create=False)
+    try:
+        rows = store.rows()
+    finally:
+        store.close()
+    settings = aggregate(rows)
+    assert [s.title for s in settings] == ["mnist / mlp, forget {0}", "mnist / mlp, forget {0, 2}"]
+    assert all(s.scenario == "class" and "val_fraction" not in s.recipe for s in settings)
+    assert "mnist / mlp, forget {0, 2}" in render_report(rows, str(stored))
