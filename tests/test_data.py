@@ -79,3 +79,18 @@ def test_synthetic_data_is_the_same_on_every_load():
     first, second = DATASETS.get("synthetic_mnist")(None, False), DATASETS.get("synthetic_mnist")(None, False)
     assert first.x_train.shape == (60_000, 1, 28, 28)
     assert torch.equal(first.x_train, second.x_train) and torch.equal(first.y_test, second.y_test)
+
+
+def test_cifar20_map_comes_from_the_files_fine_and_coarse_label_pairs():
+    from unlearnbench.datasets.cifar import coarse_map
+
+    assert coarse_map([2, 0, 1, 2, 0], [1, 0, 1, 1, 0]) == (0, 1, 1)
+    with pytest.raises(ValueError, match="do not form a map"):
+        coarse_map([0, 0, 1], [0, 1, 1])  # fine class 0 in two superclasses
+
+
+def test_digit_datasets_declare_superclasses_and_fashion_mnist_does_not():
+    from unlearnbench.data import DIGIT_PAIRS, has_superclasses
+
+    assert has_superclasses("digits") and has_superclasses("mnist") and has_superclasses("cifar100")
+    assert not has_superclasses("fashion_mnist") and DIGIT_PAIRS == (0, 0, 1, 1, 2, 2, 3, 3, 4, 4)

@@ -84,3 +84,11 @@ def test_suites_take_scenario_specs_and_leave_out_methods_the_scenario_does_not_
 def test_a_malformed_spec_in_a_suite_names_the_file_and_key(tmp_path):
     with pytest.raises(SuiteError, match=r"grid.toml: grid.forget: forget spec 'random:2.0'"):
         load_suite(str(_write(tmp_path, GOOD.replace("forget = [[0], [2, 0]]", 'forget = ["random:2.0"]'))))
+
+
+def test_a_subclass_spec_on_a_dataset_without_superclasses_is_refused_before_any_cell(tmp_path):
+    text = GOOD.replace('datasets = ["digits"]', 'datasets = ["fashion_mnist"]').replace(
+        "forget = [[0], [2, 0]]", 'forget = ["subclass:0"]')
+    with pytest.raises(SuiteError, match="grid.toml: grid.forget: forget spec 'subclass:0': fashion_mnist declares "
+                                         "no superclasses"):
+        load_suite(str(_write(tmp_path, text)))
