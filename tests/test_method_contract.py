@@ -46,6 +46,24 @@ def test_returns_same_architecture_with_finite_outputs(name, setting):
     assert torch.isfinite(model(setting.data.x_test)).all()
 
 
+SCENARIO_SPECS = {"class": (0,), "partial": "partial:0@0.5", "random": "random:0.1", "subclass": "subclass:1"}
+
+
+@pytest.fixture(scope="module")
+def scenario_settings(tmp_path_factory):
+    """One tiny CPU setting per forgetting scenario."""
+    cache = tmp_path_factory.mktemp("scenarios")
+    return {name: tiny_setting(cache, forget=spec) for name, spec in SCENARIO_SPECS.items()}
+
+
+@pytest.mark.parametrize("name,scenario", [(n, s) for n in BUILTIN for s in SCENARIO_SPECS
+                                            if s in METHODS.get(n).scenarios])
+def test_every_method_runs_in_every_scenario_it_declares(name, scenario, scenario_settings):
+    setting = scenario_settings[scenario]
+    model = _unlearn(name, setting)
+    assert torch.isfinite(model(setting.data.x_test)).all()
+
+
 @pytest.mark.parametrize("name", BUILTIN)
 def test_same_seed_gives_same_weights(name, setting):
     a, b = _unlearn(name, setting), _unlearn(name, setting)
