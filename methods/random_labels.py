@@ -1,0 +1,62 @@
+"""Random labels: train the forget samples towards freshly drawn random labels, then repair on the retain set.
+
+Paper: Golatkar, Achille, Soatto, "Eternal Sunshine of the Spotless Net", CVPR 2020, arXiv:1911.04933 (random
+labelling baseline); recipe as Fan et al., "SalUn", ICLR 2024, arXiv:2310.12508, whose RL is SalUn without a mask.
+Reference: OPTML-Group/Unlearn-Saliency `Classification/unlearn/RL.py` (the CIFAR-10 branch): every epoch one pass
+over forget-train with labels from `torch.randint(0, num_classes)` (a drawn label can equal the true one), then one
+pass over retain-train; SGD momentum 0.9, weight decay 5e-4, model in train mode; `--unlearn_lr 0.013
+--unlearn_epochs 10`, batch size 256 (arg_parser).
+Deviations: the random labels of a pass are drawn at once for all forget rows (the reference draws per batch: the
+same distribution); a non-finite loss fails the cell as 'diverged'.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from unlearnbench.config import require_non_negative, require_positive
+from unlearnbench.context import UnlearnContext
+from unlearnbench.forget import SCENARIOS
+from unlearnbench.method import Method, register_method
+from unlearnbench.train import make_optimizer, train_epochs
+
+
+@dataclass(frozen=True)
+class RandomLabelsConfig:
+    """Random-label hyperparameters (SalUn's RL script defaults)."""
+
+    lr: float = 0.013  # SGD lr (SalUn scripts: --unlearn_lr 0.013)
+    epochs: int = 10  # forget + retain passes (SalUn: --unlearn_epochs 10)
+    momentum: float = 0.9  # SGD momentum, heavy-ball (SalUn unlearn/impl.py)
+    weight_decay: float = 5e-4  # L2 penalty (SalUn arg_parser)
+    batch_size: int = 256  # (SalUn arg_parser)
+
+    def __post_init__(self) -> None:
+        require_positive(self, "lr", "epochs", "batch_size")
+        require_non_negative(self, "momentum", "weight_decay")
+
+
+@register_method("random_labels")
+class RandomLabels(Method):
+    """Each epoch: forget samples on uniformly random labels, then the retain set on its true labels."""
+
+    Config = RandomLabelsConfig
+    access = frozenset({"forget", "retain"})
+    scenarios = frozenset(SCENARIOS)
+
+    def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
+        """Relabels and repairs `model` in place."""
+        c = self.cfg
+        (x_f, _), (x_r, y_r) = ctx.forget(), ctx.retain()
+        opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, c.weight_decay, nesterov=False)
+        model.train()
+        with ctx.phase("random_labels"):
+            for _ in range(c.epochs):
+                # Any class, the true one included, as the reference's torch.randint draws.
+                y_random = torch.randint(0, ctx.num_classes, (len(x_f),), generator=ctx.rng, device=ctx.device)
+                for x, y, what in ((x_f, y_random, "random-label forget"), (x_r, y_r, "random-label retain")):
+                    train_epochs(model, x, y, opt, epochs=1, batch_size=c.batch_size, generator=ctx.rng,
+                                 augment=ctx.augment, what=what)
+        return model
