@@ -12,6 +12,7 @@ same distribution); a non-finite loss fails the cell as 'diverged'.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -49,14 +50,20 @@ class RandomLabels(Method):
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Relabels and repairs `model` in place."""
         c = self.cfg
-        (x_f, _), (x_r, y_r) = ctx.forget(), ctx.retain()
         opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, c.weight_decay, nesterov=False)
-        model.train()
         with ctx.phase("random_labels"):
-            for _ in range(c.epochs):
-                # Any class, the true one included, as the reference's torch.randint draws.
-                y_random = torch.randint(0, ctx.num_classes, (len(x_f),), generator=ctx.rng, device=ctx.device)
-                for x, y, what in ((x_f, y_random, "random-label forget"), (x_r, y_r, "random-label retain")):
-                    train_epochs(model, x, y, opt, epochs=1, batch_size=c.batch_size, generator=ctx.rng,
-                                 augment=ctx.augment, what=what)
+            random_label_epochs(model, ctx, opt, c.epochs, c.batch_size)
         return model
+
+
+def random_label_epochs(model: nn.Module, ctx: UnlearnContext, opt: torch.optim.Optimizer, epochs: int,
+                        batch_size: int, before_step: Optional[Callable[[], None]] = None) -> None:
+    """SalUn's RL schedule: each epoch a forget pass on fresh random labels, then a retain pass (train mode)."""
+    (x_f, _), (x_r, y_r) = ctx.forget(), ctx.retain()
+    model.train()
+    for _ in range(epochs):
+        # Any class, the true one included, as the reference's torch.randint draws.
+        y_random = torch.randint(0, ctx.num_classes, (len(x_f),), generator=ctx.rng, device=ctx.device)
+        for x, y, what in ((x_f, y_random, "random-label forget"), (x_r, y_r, "random-label retain")):
+            train_epochs(model, x, y, opt, epochs=1, batch_size=batch_size, generator=ctx.rng, augment=ctx.augment,
+                         what=what, before_step=before_step)
