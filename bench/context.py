@@ -30,6 +30,7 @@ class UnlearnContext:
         self.timer = timer
         self.rng = rng
         self._on_checkpoint = on_checkpoint
+        self.logged: dict[str, float] = {}
 
     forget_classes = property(lambda self: self._setting.forget.classes,
                               doc="Class ids to forget (partial: the partly forgotten classes; random: none).")
@@ -38,6 +39,18 @@ class UnlearnContext:
     device = property(lambda self: self._setting.data.device, doc="Where data and model live.")
     input_shape = property(lambda self: self._setting.data.input_shape, doc="(C, H, W) of one image.")
     recipe = property(lambda self: self._setting.recipe, doc="The original model's training recipe.")
+
+    @property
+    def normalisation(self) -> tuple[Tensor, Tensor]:
+        """(mean, std), each (1, C, 1, 1) on the device: inputs are (pixel - mean) / std with pixels in [0, 1]."""
+        data = self._setting.data
+        shape = (1, -1, 1, 1)
+        return (torch.tensor(data.pixel_mean, device=self.device).view(shape),
+                torch.tensor(data.pixel_std, device=self.device).view(shape))
+
+    def log(self, name: str, value: float) -> None:
+        """Stores `value` in the cell's metrics as `name` (a method's own diagnostic, e.g. an attack's success)."""
+        self.logged[name] = float(value)
 
     @property
     def augment(self) -> Optional[Augment]:

@@ -50,6 +50,8 @@ class Data:
     num_classes: int
     augment: Optional[Augment]
     superclass_of: Optional[tuple[int, ...]] = None  # fine class -> superclass, where the dataset declares one
+    pixel_mean: tuple[float, ...] = (0.0,)  # per channel: x = (pixel - mean) / std, pixels in [0, 1]
+    pixel_std: tuple[float, ...] = (1.0,)
     fine_train: Optional[Tensor] = None  # fine labels, once relabelled to superclasses (sub-class forgetting)
     fine_test: Optional[Tensor] = None
     x_val: Optional[Tensor] = None  # the validation split held out from train (with_validation)
@@ -161,6 +163,8 @@ def to_device(name: str, raw: RawSplits, device: torch.device) -> Data:
         num_classes=raw.num_classes,
         augment=AUGMENTATIONS.get(raw.augment) if raw.augment else None,
         superclass_of=raw.superclass_of,
+        pixel_mean=tuple(raw.mean),
+        pixel_std=tuple(raw.std),
     )
 
 

@@ -239,7 +239,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
                       "retrain_seconds_reused_from": reference.seconds_reused_from}
         row["peak_mem_bytes"] = peak_memory_bytes(setting.data.device)
         row["phases"], row["reused_phases"] = dict(timer.phases), sorted(timer.reused)
-        row["metrics"] = {**score(model, setting, reference, row["time_s"]), **stages}
+        row["metrics"] = {**score(model, setting, reference, row["time_s"]), **stages, **ctx.logged}
     except (DivergedError, DataAccessError, UserError) as exc:
         row.update(status="failed", error=str(exc))
     except Exception as exc:  # a broken method fails its own cell; the others still run
