@@ -40,7 +40,7 @@ def test_grid_expands_to_one_request_per_setting_with_every_method_config(tmp_pa
     assert suite.requests[2].forget == ForgetSpec("class", (0, 2))
 
 
-@pytest.mark.parametrize("name", ["smoke", "mnist", "cifar10", "zoo"])
+@pytest.mark.parametrize("name", ["smoke", "mnist", "cifar10", "zoo", "stress"])
 def test_builtin_suites_load(name):
     suite = load_suite(name)
     assert suite.name == name and suite.cell_count > 0
@@ -64,7 +64,7 @@ def test_invalid_suites_name_the_file_and_key(tmp_path, edit, message):
 
 
 def test_unknown_suite_lists_the_builtins():
-    with pytest.raises(SuiteError, match=r"built-in suite \(cifar10, mnist, smoke, zoo\)"):
+    with pytest.raises(SuiteError, match=r"built-in suite \(cifar10, mnist, smoke, stress, zoo\)"):
         load_suite("nope")
 
 
