@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -61,3 +61,16 @@ def context(setting: Setting, access: set[str], method: str = "probe") -> Unlear
 def cell_row(setting: Setting, method: Method) -> dict:
     """The stored row of `method` run on `setting` (with the setting's retrained reference)."""
     return run_cell(setting, method, "test-run", {}, build_reference(setting))
+
+
+def spy_on_training(monkeypatch, module, record: Callable[..., Any]) -> list:
+    """Wraps `module.train_epochs` so each call first appends record(model, x, y, **kwargs); returns the list."""
+    calls: list = []
+    real = module.train_epochs
+
+    def spy(model, x, y, *args, **kwargs):
+        calls.append(record(model, x, y, **kwargs))
+        return real(model, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(module, "train_epochs", spy)
+    return calls

@@ -5,21 +5,13 @@ import torch
 
 import unlearnbench.methods.amnesiac as amnesiac_module
 import unlearnbench.methods.random_labels as random_labels_module
-from helpers import TINY_CLASSES, context, tiny_setting
+from helpers import TINY_CLASSES, context, spy_on_training, tiny_setting
 from unlearnbench.methods.amnesiac import Amnesiac, wrong_labels
 from unlearnbench.methods.random_labels import RandomLabels
 
 
 def _spy(monkeypatch, module):
-    calls = []
-    real = module.train_epochs
-
-    def spy(model, x, y, *args, **kwargs):
-        calls.append((x.clone(), y.clone()))
-        return real(model, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(module, "train_epochs", spy)
-    return calls
+    return spy_on_training(monkeypatch, module, lambda model, x, y, **_: (x.clone(), y.clone()))
 
 
 def test_random_labels_stay_inside_the_classes_and_may_hit_the_true_one(tmp_path, monkeypatch):

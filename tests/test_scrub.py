@@ -6,21 +6,17 @@ import torch
 import torch.nn.functional as F
 
 import unlearnbench.methods.scrub as scrub_module
-from helpers import context, tiny_setting
+from helpers import context, spy_on_training, tiny_setting
 from unlearnbench.methods.scrub import SCRUB, distill_kl
 
 
 def test_steps_alternate_as_configured_with_the_signs_of_the_reference(tmp_path, monkeypatch):
     setting = tiny_setting(tmp_path)
-    calls = []
-    real = scrub_module.train_epochs
 
-    def spy(model, x, y, opt, **kwargs):
-        logits = model(x[:8])
-        calls.append((len(x), kwargs["batch_size"], kwargs["loss_fn"](logits, y[:8], x[:8]).item()))
-        return real(model, x, y, opt, **kwargs)
+    def step(model, x, y, batch_size, loss_fn, **_):
+        return len(x), batch_size, loss_fn(model(x[:8]), y[:8], x[:8]).item()
 
-    monkeypatch.setattr(scrub_module, "train_epochs", spy)
+    calls = spy_on_training(monkeypatch, scrub_module, step)
     method = SCRUB.from_params({"epochs": "3", "msteps": "2"})
     ctx = context(setting, method.access, "scrub")
     method.unlearn(setting.trained("original").model, ctx)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import unlearnbench.methods.unsir as unsir_module
-from helpers import cell_row, context, tiny_setting
+from helpers import cell_row, context, spy_on_training, tiny_setting
 from unlearnbench.errors import ConfigError
 from unlearnbench.methods.unsir import UNSIR, noise_error, noise_optimizer
 
@@ -21,14 +21,7 @@ def setting(tmp_path_factory, device):
 @pytest.fixture
 def impair_data(setting, monkeypatch):
     """Runs UNSIR and returns the (x, y) of its impair epoch."""
-    calls = []
-    real = unsir_module.train_epochs
-
-    def spy(model, x, y, *args, **kwargs):
-        calls.append((x.clone(), y.clone()))
-        return real(model, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(unsir_module, "train_epochs", spy)
+    calls = spy_on_training(monkeypatch, unsir_module, lambda model, x, y, **_: (x.clone(), y.clone()))
     method = UNSIR.from_params(SMALL)
     method.unlearn(setting.trained("original").model, context(setting, method.access, "unsir"))
     return calls[0]
