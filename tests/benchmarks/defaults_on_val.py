@@ -33,7 +33,9 @@ GRIDS = {  # method -> pair -> the grid its README defaults were chosen from
     },
     "neggrad_plus": {"mnist/mlp": {"lr": [0.01, 0.001], "alpha": [0.95, 0.99], "epochs": [1, 3]}},
     "bad_teacher": {"mnist/mlp": {"lr": [1e-4, 1e-3], "epochs": [1, 2, 3]}},
-    "scrub": {"mnist/mlp": {"lr": [5e-4, 5e-3, 5e-2], "epochs": [3, 6], "msteps": [2, 5]}},
+    # SCRUB's max steps are an unbounded ascent like NegGrad+'s: the first grid (lr 5e-4 / 5e-3 / 5e-2 x epochs 3 / 6
+    # x msteps 2 / 5) found only "no forgetting", "retain collapse" or divergence; this finer one brackets the cliff.
+    "scrub": {"mnist/mlp": {"lr": [5e-4, 1e-3, 2e-3], "epochs": [3], "msteps": [2, 3]}},
     "boundary_shrink": {"mnist/mlp": {"lr": [1e-5, 1e-4, 1e-3, 1e-2], "epsilon": [0.1, 0.3]}},
     "boundary_expanding": {"mnist/mlp": {"lr": [1e-5, 1e-4, 1e-3, 1e-2]}},
 }
