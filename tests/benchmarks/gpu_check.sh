@@ -71,8 +71,10 @@ step bench-bf16-channels-last 150 "${UB[@]}" bench --device "$DEVICE" --dataset 
   --cache-dir "$CACHE" --quiet --profile
 
 # The zoo in the fast path, the recipe's full training for original and retrain (each measured once).
-step zoo 300 "${UB[@]}" run --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" --methods \
-  original,retrain,finetune,gradient_ascent,unsir "${FAST[@]}" ${EPOCHS:+--recipe epochs=$EPOCHS} \
+ZOO=original,retrain,finetune,gradient_ascent,unsir,neggrad_plus,random_labels,amnesiac,bad_teacher,ssd,lfssd,scrub
+ZOO=$ZOO,l1_sparse,salun,boundary_shrink,boundary_expanding
+step zoo 420 "${UB[@]}" run --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" --methods \
+  "$ZOO" "${FAST[@]}" ${EPOCHS:+--recipe epochs=$EPOCHS} \
   --cache-dir "$CACHE" --out "$LOGS/zoo" --quiet
 step zoo-rows 60 "$PYTHON" - "$LOGS/zoo/results.db" "$LOGS/digits/results.db" <<'EOF'
 import json, sqlite3, sys
