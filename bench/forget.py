@@ -137,12 +137,10 @@ class ForgetSpec:
         generator = torch.Generator().manual_seed(seed * 1_000_003 + DRAW_OFFSET)
         if self.scenario in ("class", "subclass"):
             forget = torch.isin(y_cpu, torch.tensor(self.classes)).nonzero().flatten()
-        elif self.scenario == "partial":
+        elif self.scenario == "partial" or self.stratified:
+            per_class = self.classes if self.scenario == "partial" else torch.unique(y_cpu).tolist()
             forget = torch.cat([self._draw((y_cpu == c).nonzero().flatten(), generator, f"class {c}", dataset)
-                                for c in self.classes])
-        elif self.stratified:
-            forget = torch.cat([self._draw((y_cpu == c).nonzero().flatten(), generator, f"class {c}", dataset)
-                                for c in torch.unique(y_cpu).tolist()])
+                                for c in per_class])
         else:
             forget = self._draw(torch.arange(len(y_cpu)), generator, "the train split", dataset)
         in_forget = torch.zeros(len(y_cpu), dtype=torch.bool)

@@ -93,13 +93,12 @@ def build_methods(request: RunRequest) -> list[Method]:
     if not specs:
         raise UserError("no methods to run: give --methods, e.g. --methods original,unsir")
     methods = [METHODS.get(name).from_params(params, request.model, request.dataset) for name, params in specs]
-    scenario = request.forget.scenario
-    unsupported = [m.name for m in methods if scenario not in m.scenarios]
+    unsupported = not_applicable(request)
     if unsupported and not request.skip_unsupported:
         name = unsupported[0]
-        raise UserError(f"{name} does not support {scenario} forgetting ({request.forget.label}): it supports "
-                        f"{', '.join(sorted(METHODS.get(name).scenarios))}; leave it out of --methods")
-    methods = [m for m in methods if scenario in m.scenarios]
+        raise UserError(f"{name} does not support {request.forget.scenario} forgetting ({request.forget.label}): it "
+                        f"supports {', '.join(sorted(METHODS.get(name).scenarios))}; leave it out of --methods")
+    methods = [m for m in methods if m.name not in unsupported]
     seen: set[tuple[str, str]] = set()
     for method in methods:
         if (method.name, config_hash(method.cfg)) in seen:

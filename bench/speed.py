@@ -1,6 +1,7 @@
 """Speed report: each method's seconds and phases, its ratio to a plain reference loop, and work against peak."""
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
@@ -184,9 +185,7 @@ def _unlearn_once(setting: Setting, method) -> tuple[float, dict[str, float]]:
 def _method_row(setting: Setting, method, repeat: int) -> SpeedRow:
     """A method's best seconds and phases over `repeat` runs, its work, and its reference loop's best seconds."""
 
-    def unlearn_once() -> tuple[float, dict[str, float]]:
-        return _unlearn_once(setting, method)
-
+    unlearn_once = functools.partial(_unlearn_once, setting, method)
     work = _counted(unlearn_once)
     seconds, phases = min((unlearn_once() for _ in range(repeat)), key=lambda run: run[0])
     row = SpeedRow.measured(method.name, seconds, work, phases=phases)

@@ -83,6 +83,13 @@ def train_steps(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimiz
     return total
 
 
+def check_epoch(total: Tensor, what: str, epoch: int, advice: str = "") -> None:
+    """Raises DivergedError naming `what` and the (1-based) epoch when an epoch's summed loss is non-finite; the one
+    host sync per epoch of every training loop."""
+    if not bool(torch.isfinite(total)):
+        raise DivergedError(f"diverged: non-finite loss in {what} epoch {epoch}" + (f"; {advice}" if advice else ""))
+
+
 def train_epochs(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, *, epochs: int,
                  batch_size: int, generator: torch.Generator, augment: Optional[Augment] = None,
                  scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None, what: str = "training",
@@ -92,8 +99,7 @@ def train_epochs(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimi
     for epoch in range(epochs):
         total = train_steps(model, x, y, opt, batch_size=batch_size, generator=generator, augment=augment,
                             scheduler=scheduler, loss_fn=loss_fn, before_step=before_step)
-        if not bool(torch.isfinite(total)):  # one host sync per epoch
-            raise DivergedError(f"diverged: non-finite loss in {what} epoch {epoch + 1}")
+        check_epoch(total, what, epoch + 1)
         if on_epoch is not None:
             on_epoch(epoch + 1, epochs)
     return model

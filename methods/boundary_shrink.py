@@ -22,9 +22,8 @@ from torch import Tensor, nn
 
 from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
-from unlearnbench.errors import DivergedError
 from unlearnbench.method import Method, register_method
-from unlearnbench.train import batches, make_optimizer
+from unlearnbench.train import batches, check_epoch, make_optimizer
 
 
 @dataclass(frozen=True)
@@ -86,8 +85,6 @@ class BoundaryShrink(Method):
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                if not bool(torch.isfinite(total)):
-                    raise DivergedError(f"diverged: non-finite loss in boundary_shrink epoch {epoch + 1}; lower "
-                                        f"boundary_shrink.lr (now {c.lr:g})")
+                check_epoch(total, "boundary_shrink", epoch + 1, f"lower boundary_shrink.lr (now {c.lr:g})")
         ctx.log("bs_attack_success", flipped.item() / len(x))
         return model

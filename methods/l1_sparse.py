@@ -5,8 +5,8 @@ Reference: OPTML-Group/Unlearn-Sparse `unlearn/FT.py` (`FT_l1`, `FT_iter` with `
 loss of each retain batch is CE + alpha * (1 - e / epochs) * sum_p ||p||_1 over every parameter; SGD with
 heavy-ball momentum 0.9 and weight decay 5e-4 (`unlearn/impl.py`), `--unlearn_lr 0.01 --unlearn_epochs 10`, batch size
 256 (arg_parser; the paper says 128, the repository's issue #4), model in train mode.
-Deviations: the repository's README leaves alpha as a placeholder; the default 1e-4 is the value third-party scripts
-use (METHODS.md). A non-finite loss fails the cell as 'diverged'.
+Deviations: the repository's README gives no value for alpha (its command line takes it as a variable); the default
+1e-4 is the value third-party scripts use (METHODS.md). A non-finite loss fails the cell as 'diverged'.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from unlearnbench.train import make_optimizer, train_epochs
 class L1SparseConfig:
     """l1-sparse hyperparameters (Unlearn-Sparse FT_l1 script defaults)."""
 
-    alpha: float = 1e-4  # starting l1 weight (README placeholder; third-party scripts: 1e-4)
+    alpha: float = 1e-4  # starting l1 weight (the README sets none; third-party scripts: 1e-4)
     lr: float = 0.01  # SGD lr (--unlearn_lr 0.01)
     epochs: int = 10  # (--unlearn_epochs 10)
     momentum: float = 0.9  # heavy-ball (unlearn/impl.py)

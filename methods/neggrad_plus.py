@@ -22,10 +22,10 @@ from torch import nn
 
 from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
-from unlearnbench.errors import ConfigError, DivergedError
+from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
-from unlearnbench.train import batches, make_optimizer
+from unlearnbench.train import batches, check_epoch, make_optimizer
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,6 @@ class NegGradPlus(Method):
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                if not bool(torch.isfinite(total)):  # one host sync per epoch
-                    raise DivergedError(f"diverged: non-finite loss in neggrad_plus epoch {epoch + 1}; lower "
-                                        f"neggrad_plus.lr (now {c.lr:g}) or raise alpha")
+                check_epoch(total, "neggrad_plus", epoch + 1,
+                            f"lower neggrad_plus.lr (now {c.lr:g}) or raise alpha")
         return model.train(was_training)

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, aggregate
-from unlearnbench.reports.rows import SPEEDUP_CAP
+from unlearnbench.metrics.base import SPEEDUP_CAP
 
 PAPER_TIERS = ("headline", "primary")  # the columns of a paper table; detail values stay in the HTML report
 _SPECIAL = re.compile(r"([&%$#_{}])")

@@ -18,6 +18,11 @@ def speedup_reused(row: dict[str, Any]) -> bool:
     return bool((row.get("env") or {}).get("retrain_seconds_reused_from")) or time_reused(row)
 
 
+def rests_on_reused(name: str, time_is_reused: bool, speedup_is_reused: bool) -> bool:
+    """True when value `name` (seconds or speedup) rests on seconds measured in an earlier run."""
+    return (name == "time_s" and time_is_reused) or (name == "speedup_vs_retrain" and speedup_is_reused)
+
+
 def describe_measurement(measured: dict[str, Any]) -> str:
     """e.g. 'measured 2026-11-26T08:55:01+00:00 on AMD EPYC (cpu), 2 threads, other processes 0.03 cores'."""
     if not measured:

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat
-from unlearnbench.reports.provenance import REUSED_MARK
+from unlearnbench.reports.provenance import REUSED_MARK, rests_on_reused
 
 RANK_BY = "retrain_gap"  # the ranking value; ties are broken by seconds
 PARETO_NOTE = "Pareto: no other method is both faster and closer to the retrained model"
@@ -66,7 +66,7 @@ def headline_values(scenario: str | None = None) -> list[MetricValue]:
 
 def reused(m: MethodResult, name: str) -> bool:
     """True when the shown value rests on seconds measured in an earlier run."""
-    return (name == "time_s" and m.time_reused) or (name == "speedup_vs_retrain" and m.speedup_reused)
+    return rests_on_reused(name, m.time_reused, m.speedup_reused)
 
 
 def stat_text(stat: Stat | None, value: MetricValue, mark: str = "") -> str:

@@ -40,12 +40,3 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
             out[name] = value
     return out
 
-
-SPEEDUP_CAP = 1e4  # above this the method's time is ~0 (the untouched original): the ratio says nothing
-
-
-def format_speedup(value: Any) -> str:
-    """A speedup as '12.3x', '>1e4x' past the cap, '-' when missing."""
-    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return "-"
-    return ">1e4x" if value >= SPEEDUP_CAP else f"{value:.1f}x"

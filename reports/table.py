@@ -10,7 +10,8 @@ from unlearnbench.forget import ForgetSpec
 from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.metrics.base import GROUPS
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
-from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes, speedup_reused, time_reused
+from unlearnbench.reports.provenance import (REUSED_MARK, provenance_notes, rests_on_reused, speedup_reused,
+                                             time_reused)
 from unlearnbench.reports.rows import flat_row, public_row
 
 def _phases(phases: dict[str, float], reused: Sequence[str]) -> str:
@@ -28,8 +29,7 @@ def _row_values(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _text(row: dict[str, Any], value: MetricValue) -> str:
-    mark = REUSED_MARK if (value.name == "time_s" and time_reused(row)) or (
-        value.name == "speedup_vs_retrain" and speedup_reused(row)) else ""
+    mark = REUSED_MARK if rests_on_reused(value.name, time_reused(row), speedup_reused(row)) else ""
     return value.format(_row_values(row).get(value.name)) + (mark if row["status"] == "ok" else "")
 
 

@@ -48,8 +48,6 @@ class MetricValue:
     def format(self, value: Any) -> str:
         """The value as shown in every rendering ('-' when missing; speedups capped)."""
         if self.unit == "speedup":
-            from unlearnbench.reports.rows import format_speedup  # one cap for every rendering
-
             return format_speedup(value)
         if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
             return "-"
@@ -64,6 +62,16 @@ class MetricValue:
         if self.better == "closer_to_retrain" and reference is not None:
             return abs(value - reference)
         return math.nan
+
+
+SPEEDUP_CAP = 1e4  # above this the method's time is ~0 (the untouched original): the ratio says nothing
+
+
+def format_speedup(value: Any) -> str:
+    """A speedup as '12.3x', '>1e4x' past the cap, '-' when missing (one cap for every rendering)."""
+    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "-"
+    return ">1e4x" if value >= SPEEDUP_CAP else f"{value:.1f}x"
 
 
 class _ValueRegistry:
