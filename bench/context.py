@@ -39,6 +39,7 @@ class UnlearnContext:
     device = property(lambda self: self._setting.data.device, doc="Where data and model live.")
     input_shape = property(lambda self: self._setting.data.input_shape, doc="(C, H, W) of one image.")
     recipe = property(lambda self: self._setting.recipe, doc="The original model's training recipe.")
+    model_name = property(lambda self: self._setting.model, doc="The model family's registry name (e.g. 'mlp').")
 
     @property
     def normalisation(self) -> tuple[Tensor, Tensor]:

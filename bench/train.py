@@ -31,6 +31,12 @@ def make_optimizer(params, optimizer: str, lr: float, momentum: float = 0.9, wei
                            weight_decay=weight_decay, fused=fused)
 
 
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """Sets every parameter group's learning rate (per-epoch schedules of the references)."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
 def recipe_optimizer(params, recipe: Recipe, lr_scale: float = 1.0) -> torch.optim.Optimizer:
     """The recipe's optimiser (kind, momentum, Nesterov, weight decay) at `lr_scale` times its peak lr."""
     return make_optimizer(params, recipe.optimizer, recipe.lr * lr_scale, recipe.momentum, recipe.weight_decay,
@@ -59,11 +65,12 @@ def cross_entropy(logits: Tensor, labels: Tensor, inputs: Tensor) -> Tensor:
 def train_steps(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimizer, *, batch_size: int,
                 generator: torch.Generator, augment: Optional[Augment] = None,
                 scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None, loss_fn: Loss = cross_entropy,
-                before_step: Optional[Callable[[], None]] = None) -> Tensor:
+                before_step: Optional[Callable[[], None]] = None, train_mode: bool = True) -> Tensor:
     """One epoch of steps on `loss_fn(logits, labels, inputs)` (cross-entropy by default), with `before_step`
-    called between backward and the optimiser step (gradient masks); returns the summed loss on the device
-    (non-finite iff any step was)."""
-    model.train()
+    called between backward and the optimiser step (gradient masks), in train mode or, with `train_mode=False`, in
+    eval mode (BatchNorm statistics frozen, as references that call model.eval() before training); returns the
+    summed loss on the device (non-finite iff any step was)."""
+    model.train(train_mode)
     # Cross-entropy is >= 0, so the sum is non-finite exactly when some step's loss was: one in-place add per step
     # replaces an isfinite/not/or chain, and the host reads it once per epoch (no sync inside the loop).
     total = torch.zeros((), device=x.device)
@@ -94,11 +101,11 @@ def train_epochs(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimi
                  batch_size: int, generator: torch.Generator, augment: Optional[Augment] = None,
                  scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None, what: str = "training",
                  on_epoch: Optional[EpochCallback] = None, loss_fn: Loss = cross_entropy,
-                 before_step: Optional[Callable[[], None]] = None) -> nn.Module:
+                 before_step: Optional[Callable[[], None]] = None, train_mode: bool = True) -> nn.Module:
     """`epochs` passes of `train_steps`; raises DivergedError naming `what` and the epoch on a non-finite loss."""
     for epoch in range(epochs):
         total = train_steps(model, x, y, opt, batch_size=batch_size, generator=generator, augment=augment,
-                            scheduler=scheduler, loss_fn=loss_fn, before_step=before_step)
+                            scheduler=scheduler, loss_fn=loss_fn, before_step=before_step, train_mode=train_mode)
         check_epoch(total, what, epoch + 1)
         if on_epoch is not None:
             on_epoch(epoch + 1, epochs)

@@ -4,7 +4,8 @@ For a method and a (dataset, model) pair, runs the method over a small grid for 
 prints each configuration's accuracy on the retained and the forgotten classes' validation samples. The rule that
 picks a configuration: forgotten classes at most 5 % on val (the retrained model's level is 0) and retain-val
 within 10 points of the original's (the issue's "wrecked" line), then the highest mean retain-val accuracy over
-both forget sets; a configuration that fails (diverges) is out.
+both forget sets; a configuration that fails (diverges) is out. Where none forgets to 5 % (methods that only
+fade the forget set, like fine-tuning), the lowest worst forget-val within the 10 retain points wins.
 
 Usage: python tests/benchmarks/defaults_on_val.py METHOD [PAIR ...] [--data-root DIR]
        e.g. unsir digits/mlp digits/cnn mnist/mlp; neggrad_plus mnist/mlp
@@ -38,6 +39,12 @@ GRIDS = {  # method -> pair -> the grid its README defaults were chosen from
     "scrub": {"mnist/mlp": {"lr": [5e-4, 1e-3, 2e-3], "epochs": [3], "msteps": [2, 3]}},
     "boundary_shrink": {"mnist/mlp": {"lr": [1e-5, 1e-4, 1e-3, 1e-2], "epsilon": [0.1, 0.3]}},
     "boundary_expanding": {"mnist/mlp": {"lr": [1e-5, 1e-4, 1e-3, 1e-2]}},
+    # Epoch counts below retraining's 8 (the issue's "never slower than retraining"); the references' 10 epochs
+    # were 5 % of a 182-epoch CIFAR-10 training, more than the whole MNIST/mlp recipe.
+    "finetune": {"mnist/mlp": {"epochs": [2, 3, 5]}},
+    "l1_sparse": {"mnist/mlp": {"epochs": [2, 3, 5]}},
+    "random_labels": {"mnist/mlp": {"lr": [0.013, 0.005], "epochs": [2, 3, 5]}},
+    "salun": {"mnist/mlp": {"lr": [0.013, 0.005], "epochs": [2, 3, 5]}},
 }
 FORGETS = ("0", "0,2")
 MAX_FORGET_VAL = 0.05
@@ -86,10 +93,15 @@ def main(argv: list[str]) -> int:
             scored.append((params, retain, forget))
             print(f"{pair} {shown}: retain-val {100 * retain:.2f} %, worst forget-val {100 * forget:.2f} %",
                   flush=True)
-        eligible = [s for s in scored if s[2] <= MAX_FORGET_VAL and s[1] >= original - MAX_RETAIN_DROP]
-        best = max(eligible, key=lambda s: s[1]) if eligible else None
-        print(f"{pair}: chosen on val -> {best[0] if best else 'none forgets to <= 5 % within 10 retain points'}\n",
-              flush=True)
+        kept = [s for s in scored if s[1] >= original - MAX_RETAIN_DROP]
+        eligible = [s for s in kept if s[2] <= MAX_FORGET_VAL]
+        if eligible:
+            print(f"{pair}: chosen on val -> {max(eligible, key=lambda s: s[1])[0]}\n", flush=True)
+        elif kept:
+            print(f"{pair}: none forgets to <= 5 %; the lowest forget-val within 10 retain points -> "
+                  f"{min(kept, key=lambda s: s[2])[0]}\n", flush=True)
+        else:
+            print(f"{pair}: none keeps retain-val within 10 points\n", flush=True)
     return 0
 
 
