@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 from torch import Tensor, nn
 
+from unlearnbench.artifacts import artifact_key, cached_tensors
 from unlearnbench.augment import Augment
 from unlearnbench.errors import DataAccessError
 from unlearnbench.setting import Setting
@@ -140,6 +141,15 @@ class UnlearnContext:
             reference = self._setting.trained("retrain")
         self.timer.record("train", reference.seconds, reference.reused_from)
         return reference.model
+
+    def cached(self, phase: str, params: dict[str, Any], like: dict[str, Tensor],
+               compute: Callable[[], dict[str, Tensor]], per_forget_set: bool = True) -> dict[str, Tensor]:
+        """`compute()` timed as phase `phase`, or its earlier result for this original model (and, when
+        `per_forget_set`, this exact forget set) with the seconds of its first computation booked as reused.
+
+        `params` are the method parameters the result depends on; `like` gives its names, shapes and dtypes."""
+        key = artifact_key(self._setting, f"{self.method}.{phase}", params, per_forget_set)
+        return cached_tensors(self._setting, self.timer, phase, key, like, compute)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:

@@ -88,7 +88,8 @@ class Setting:
             return torch.autocast(self.data.device.type, dtype=torch.bfloat16, cache_enabled=False)
         return contextlib.nullcontext()
 
-    def _payload(self, kind: str) -> dict:
+    def payload(self, kind: str) -> dict:
+        """The cache key of the trained model `kind` ("original" or "retrain")."""
         # The device kind is part of the key: weights and, above all, stored training seconds belong to one.
         payload = {"kind": kind, "dataset": self.dataset, "model": self.model, "seed": self.seed,
                    "recipe": recipe_identity(self.recipe), "trainer_version": TRAINER_VERSION,
@@ -113,7 +114,7 @@ class Setting:
         return TrainedModel(copy.deepcopy(memo.model), memo.time, memo.cached)
 
     def _train_or_load(self, kind: str, progress: Optional[Progress]) -> TrainedModel:
-        payload = self._payload(kind)
+        payload = self.payload(kind)
         with self.cache.lock(payload):  # a concurrent worker wanting the same model waits, then loads it
             return self._load_or_fit(kind, payload, progress)
 
@@ -140,11 +141,11 @@ class Setting:
             raise UserError(f"training the {kind} model of {self.dataset}/{self.model} {exc.args[0]}: lower "
                             f"--recipe lr (now {self.recipe.lr:g}) or change the recipe") from None
         synchronize(self.data.device)
-        measured = TrainingTime(time.perf_counter() - t0, self._measured_in(probe))
+        measured = TrainingTime(time.perf_counter() - t0, self.measured_in(probe))
         self.cache.save(payload, model, measured)
         return TrainedModel(model, measured, cached=False)
 
-    def _measured_in(self, probe: LoadProbe) -> dict[str, Any]:
+    def measured_in(self, probe: LoadProbe) -> dict[str, Any]:
         """Where a training time was taken: device, threads, machine load and date."""
         return {"device": str(self.data.device), "device_name": device_name(self.data.device),
                 "torch_threads": torch.get_num_threads(), "load": probe.finish(),

@@ -2,6 +2,7 @@
 parameters by min(lambda * I_D / I_f, 1)."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,3 +67,15 @@ def test_ssd_leaves_batchnorm_statistics_alone(tmp_path):
     running = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
     SSD().unlearn(model, context(setting, SSD.access, "ssd"))
     assert all(torch.equal(running[k], model.state_dict()[k]) for k in running)
+
+
+def test_the_full_train_importance_is_cached_per_original_model_with_its_first_seconds_booked(tmp_path):
+    seconds = []
+    for forget in ((0,), (1,)):  # another forget set: I_D does not depend on it
+        setting = tiny_setting(tmp_path, forget=forget)
+        ctx = context(setting, SSD.access, "ssd")
+        ctx.timer.start()
+        SSD().unlearn(setting.trained("original").model, ctx)
+        seconds.append((ctx.timer.phases["importance_full"], "importance_full" in ctx.timer.reused))
+    assert seconds[0][1] is False and seconds[1][1] is True
+    assert seconds[1][0] == pytest.approx(seconds[0][0])
