@@ -92,3 +92,11 @@ def test_a_subclass_spec_on_a_dataset_without_superclasses_is_refused_before_any
     with pytest.raises(SuiteError, match="grid.toml: grid.forget: forget spec 'subclass:0': fashion_mnist declares "
                                          "no superclasses"):
         load_suite(str(_write(tmp_path, text)))
+
+
+@pytest.mark.parametrize("name,scenario", [("zoo", "class"), ("stress", "random")])
+def test_the_zoo_and_stress_suites_run_every_built_in_method_that_suits_them(name, scenario):
+    from unlearnbench.method import METHODS
+    builtin = {n for n in METHODS.names() if METHODS.get(n).__module__.startswith("unlearnbench.methods.")
+               and scenario in METHODS.get(n).scenarios}
+    assert {m for r in load_suite(name).requests for m, _ in r.methods} >= builtin
