@@ -48,12 +48,21 @@ def allcnn_layout(model: nn.Module) -> tuple[list[nn.Module], nn.Module]:
     return _grouped(model, [convs[0], convs[3], convs[6]], convs[-1])
 
 
-def last_blocks(model_name: str, model: nn.Module, k: int) -> list[nn.Module]:
-    """The last `k` stages of `model` plus its head, in order."""
+def _layout(model_name: str, model: nn.Module) -> tuple[list[nn.Module], nn.Module]:
     if model_name not in LAYOUTS.names():
         raise ConfigError(f"no block layout for model {model_name!r} (known: {', '.join(LAYOUTS.names())}); "
                           f"register one with unlearnbench.blocks.register_layout")
-    stages, head = LAYOUTS.get(model_name)(model)
+    return LAYOUTS.get(model_name)(model)
+
+
+def head_of(model_name: str, model: nn.Module) -> nn.Module:
+    """The model family's last layer (its input is the penultimate features)."""
+    return _layout(model_name, model)[1]
+
+
+def last_blocks(model_name: str, model: nn.Module, k: int) -> list[nn.Module]:
+    """The last `k` stages of `model` plus its head, in order."""
+    stages, head = _layout(model_name, model)
     if not 1 <= k <= len(stages):
         raise ConfigError(f"k={k} blocks asked of model {model_name!r}, which has {len(stages)} below its head; "
                           f"use 1..{len(stages)}")

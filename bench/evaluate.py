@@ -8,11 +8,12 @@ import torch
 from torch import nn
 
 from unlearnbench.errors import DivergedError
-from unlearnbench.metrics import (METRICS, MetricInputs, Outputs, compute_metrics, defined_values, setting_summary,
+from unlearnbench.blocks import head_of
+from unlearnbench.metrics import (METRICS, DeepInputs, MetricInputs, Outputs, compute_metrics, defined_values, setting_summary,
                                   summary_metrics)
 from unlearnbench.metrics.lira import ShadowStats, check_shadow_count, fit_shadows, logit_confidence
 from unlearnbench.setting import Progress, Setting
-from unlearnbench.train import predict
+from unlearnbench.train import accuracy, predict
 
 TRAIN_SPLITS = ("forget_train", "retain_train")
 TEST_SPLITS = ("forget_test", "retain_test")
@@ -54,12 +55,23 @@ class Reference:
     signal: dict[str, float]
     shadows: Optional[ShadowStats] = None
     seconds_reused_from: Optional[dict[str, Any]] = None  # where `seconds` was measured, when not in this run
+    deep: Optional[DeepInputs] = None  # set when the opt-in deep metrics are asked for
 
 
 def _inputs(model: nn.Module, outputs: Outputs, reference: Optional[Reference], setting: Setting,
-            shadows: Optional[ShadowStats] = None) -> MetricInputs:
+            shadows: Optional[ShadowStats] = None, deep: Optional[DeepInputs] = None) -> MetricInputs:
     ref_model, ref_outputs = (reference.model, reference.outputs) if reference else (model, outputs)
-    return MetricInputs(model, outputs, ref_model, ref_outputs, setting.seed, shadows, setting.forget.scenario)
+    return MetricInputs(model, outputs, ref_model, ref_outputs, setting.seed, shadows, setting.forget.scenario, deep)
+
+
+def deep_inputs(setting: Setting, original_outputs: Outputs) -> DeepInputs:
+    """What the deep metrics read: the split inputs, the model family's head, the original's forget-train accuracy."""
+    data, split = setting.data, setting.split
+    splits = {"forget_train": (data.x_train[split.forget_train], data.y_train[split.forget_train]),
+              "retain_train": (data.x_train[split.retain_train], data.y_train[split.retain_train]),
+              "forget_test": (data.x_test[split.forget_test], data.y_test[split.forget_test])}
+    return DeepInputs(splits, lambda model: head_of(setting.model, model),
+                      accuracy(*original_outputs.splits["forget_train"]))
 
 
 def train_shadows(setting: Setting, count: int, progress: Optional[Progress] = None) -> ShadowStats:
@@ -77,18 +89,21 @@ def train_shadows(setting: Setting, count: int, progress: Optional[Progress] = N
     return fit_shadows(sides["original"], sides["retrain"])
 
 
-def build_reference(setting: Setting, progress: Optional[Progress] = None, shadows: int = 0) -> Reference:
+def build_reference(setting: Setting, progress: Optional[Progress] = None, shadows: int = 0,
+                    deep_metrics: bool = False) -> Reference:
     """Trains (or loads) the retrained model (and shadows) and scores it and the original once per setting."""
     stats = train_shadows(setting, shadows, progress) if shadows else None
     retrained = setting.trained("retrain", progress)
     ref_outputs = split_outputs(retrained.model, setting)
-    ref_metrics = compute_metrics(_inputs(retrained.model, ref_outputs, None, setting, stats))
     original = setting.trained("original").model
+    orig_outputs = split_outputs(original, setting)
+    deep = deep_inputs(setting, orig_outputs) if deep_metrics else None
+    ref_metrics = compute_metrics(_inputs(retrained.model, ref_outputs, None, setting, stats, deep))
     partial = Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds, {}, stats,
-                        retrained.reused_from)
-    orig_metrics = compute_metrics(_inputs(original, split_outputs(original, setting), partial, setting, stats))
+                        retrained.reused_from, deep)
+    orig_metrics = compute_metrics(_inputs(original, orig_outputs, partial, setting, stats, deep))
     return Reference(retrained.model, ref_outputs, ref_metrics, retrained.seconds,
-                     setting_summary(orig_metrics, ref_metrics), stats, retrained.reused_from)
+                     setting_summary(orig_metrics, ref_metrics), stats, retrained.reused_from, deep)
 
 
 def stage_accuracies(model: nn.Module, setting: Setting) -> dict[str, float]:
@@ -103,7 +118,7 @@ def score(model: nn.Module, setting: Setting, reference: Reference, time_s: Opti
     """Every metric of `model`, its summaries against the reference, and the setting's MIA signal."""
     outputs = split_outputs(model, setting)
     check_finite(model, outputs)
-    metrics = compute_metrics(_inputs(model, outputs, reference, setting, reference.shadows))
+    metrics = compute_metrics(_inputs(model, outputs, reference, setting, reference.shadows, reference.deep))
     metrics.update(summary_metrics(metrics, reference.metrics, time_s, reference.seconds, setting.forget.scenario))
     metrics.update(reference.signal)
     return metrics

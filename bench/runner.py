@@ -58,6 +58,7 @@ class RunRequest:
     cache_dir: Optional[Path] = None
     recipe: dict[str, Any] = field(default_factory=dict)  # overrides of the default training recipe
     mia_shadows: int = 0  # shadow models per side for the per-example attack (0: off)
+    deep_metrics: bool = False  # relearning and representation probes (bench/metrics/deep.py)
     threads: int = 0  # CPU threads (0: the measured choice for the dataset/model, unlearnbench.threads)
     remeasure_retrain: bool = False  # train and time the retrained model again even when it is cached
     # Methods that do not support the forget spec's scenario: skipped (the default list, suites) or refused (an
@@ -138,6 +139,8 @@ def cell_key(request: RunRequest, method: Method) -> str:
         "device": resolve_device(request.device).type, "mia_shadows": request.mia_shadows,
         "method": method.name, "version": method.version, "params": config_dict(method.cfg),
     }
+    if request.deep_metrics:  # only when on: cells stored before deep metrics keep their identity
+        payload["deep_metrics"] = True
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
@@ -256,7 +259,7 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
         setting = prepare_setting(request, progress)
         warm_up(setting)  # first: the retrained model's training seconds are a measurement too
         setting.trained("original", progress)
-        reference = build_reference(setting, progress, request.mia_shadows)
+        reference = build_reference(setting, progress, request.mia_shadows, request.deep_metrics)
         env = collect_environment(setting.data.device)
         run_id = run_id or uuid.uuid4().hex[:12]
         rows = []

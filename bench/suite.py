@@ -21,7 +21,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 BUILTIN_SUITES = Path(__file__).with_name("suites")
-TOP_KEYS = {"name", "description", "device", "data_root", "mia_shadows", "grid", "recipe", "methods"}
+TOP_KEYS = {"name", "description", "device", "data_root", "mia_shadows", "deep_metrics", "grid", "recipe", "methods"}
 GRID_KEYS = {"datasets", "models", "forget", "seeds"}
 
 
@@ -152,6 +152,9 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
     shadows = raw.get("mia_shadows", 0)
     if not isinstance(shadows, int) or isinstance(shadows, bool) or shadows < 0:
         raise SuiteError(f"{label}: mia_shadows must be an integer >= 0, got {shadows!r}")
+    deep = raw.get("deep_metrics", False)
+    if not isinstance(deep, bool):
+        raise SuiteError(f"{label}: deep_metrics must be true or false, got {deep!r}")
     device = raw.get("device", "auto")
     if device not in ("auto", "cpu", "cuda"):
         raise SuiteError(f"{label}: device must be auto, cpu or cuda, got {device!r}")
@@ -181,5 +184,6 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
             if suited:
                 requests.append(RunRequest(
                     dataset=dataset, model=model, methods=suited, forget=forget, seed=seed, device=device,
-                    data_root=root, cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows))
+                    data_root=root, cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows,
+                    deep_metrics=deep))
     return Suite(str(raw.get("name", path.stem)), path, tuple(requests), not_applicable)

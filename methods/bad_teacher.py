@@ -53,6 +53,15 @@ def bad_teacher_loss(student: Tensor, marker: Tensor, competent: Tensor, incompe
     return F.kl_div(F.log_softmax(student / t, dim=1), target, reduction="sum") / student.numel()
 
 
+def marked_forget_and_retain(ctx: UnlearnContext, retain_fraction: float) -> tuple[Tensor, Tensor]:
+    """Forget-train inputs and a random `retain_fraction` of retain-train's, with a marker: 1 forget, 0 retain
+    (the reference's UnLearningData, which LoTUS reuses)."""
+    (x_f, _), (x_r, _) = ctx.forget(), ctx.retain()
+    keep = torch.randperm(len(x_r), generator=ctx.rng, device=ctx.device)[:int(retain_fraction * len(x_r))]
+    marker = torch.cat([torch.ones(len(x_f), device=ctx.device), torch.zeros(len(keep), device=ctx.device)])
+    return torch.cat([x_f, x_r[keep]]), marker
+
+
 @register_method("bad_teacher")
 class BadTeacher(Method):
     """The original is pulled towards a random network on forget data and towards itself on retain data."""
@@ -64,10 +73,7 @@ class BadTeacher(Method):
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Distils in place into `model` (the student)."""
         c = self.cfg
-        (x_f, _), (x_r, _) = ctx.forget(), ctx.retain()
-        keep = torch.randperm(len(x_r), generator=ctx.rng, device=ctx.device)[:int(c.retain_fraction * len(x_r))]
-        x = torch.cat([x_f, x_r[keep]])
-        marker = torch.cat([torch.ones(len(x_f), device=ctx.device), torch.zeros(len(keep), device=ctx.device)])
+        x, marker = marked_forget_and_retain(ctx, c.retain_fraction)
         competent = ctx.teacher()
         incompetent = ctx.random_init().eval().requires_grad_(False)
 

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.blocks import LAYOUTS
+from unlearnbench.blocks import head_of
 from unlearnbench.config import require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import ConfigError
@@ -128,14 +128,6 @@ def fisher_diagonal(model: nn.Module, x: Tensor, batch_size: int) -> FisherDiago
             hook.remove()
         model.train(was_training)
     return {param: total / len(x) for param, total in totals.items()}
-
-
-def head_of(model_name: str, model: nn.Module) -> nn.Module:
-    """The model family's last layer."""
-    if model_name not in LAYOUTS.names():
-        raise ConfigError(f"fisher: no block layout for model {model_name!r} to find its last layer; "
-                          f"register one with unlearnbench.blocks.register_layout")
-    return LAYOUTS.get(model_name)(model)[1]
 
 
 @torch.no_grad()

@@ -34,6 +34,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
+from unlearnbench.methods.bad_teacher import marked_forget_and_retain
 from unlearnbench.train import accuracy, predict, train_epochs
 
 
@@ -89,10 +90,8 @@ class LoTUS(Method):
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Distils `model` in place until forget accuracy falls to the unseen level or the epochs run out."""
         c = self.cfg
-        (x_f, y_f), (x_r, _) = ctx.forget(), ctx.retain()
-        keep = torch.randperm(len(x_r), generator=ctx.rng, device=ctx.device)[:int(c.retain_fraction * len(x_r))]
-        x = torch.cat([x_f, x_r[keep]])
-        marker = torch.cat([torch.ones(len(x_f), device=ctx.device), torch.zeros(len(keep), device=ctx.device)])
+        x_f, y_f = ctx.forget()
+        x, marker = marked_forget_and_retain(ctx, c.retain_fraction)
         teacher = ctx.teacher()
         class_mode = ctx.scenario == "class"
         alpha = c.class_alpha if class_mode else c.alpha

@@ -56,6 +56,7 @@ def test_builtin_suites_load(name):
     (("epochs = 3", "epoch = 3"), "grid.toml: recipe: recipe has no parameter epoch"),
     (("name = \"g\"", "nmae = \"g\""), "grid.toml: unknown key 'nmae'"),
     (("seeds = [0, 1]", "seeds = [0, 1]\nsizes = 2"), "grid.toml: grid.sizes is not a grid key"),
+    (("name = \"g\"", "name = \"g\"\ndeep_metrics = 1"), "grid.toml: deep_metrics must be true or false, got 1"),
 ])
 def test_invalid_suites_name_the_file_and_key(tmp_path, edit, message):
     with pytest.raises(SuiteError) as info:
@@ -100,3 +101,8 @@ def test_the_zoo_and_stress_suites_run_every_built_in_method_that_suits_them(nam
     builtin = {n for n in METHODS.names() if METHODS.get(n).__module__.startswith("unlearnbench.methods.")
                and scenario in METHODS.get(n).scenarios}
     assert {m for r in load_suite(name).requests for m, _ in r.methods} >= builtin
+
+
+def test_a_suite_can_ask_for_the_deep_metrics(tmp_path):
+    suite = load_suite(str(_write(tmp_path, GOOD.replace('name = "g"', 'name = "g"\ndeep_metrics = true'))))
+    assert all(r.deep_metrics for r in suite.requests)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -128,6 +129,15 @@ class Outputs:
 
 
 @dataclass(frozen=True)
+class DeepInputs:
+    """What the opt-in deep metrics read beyond outputs: split inputs, the feature layer, the original's level."""
+
+    data: dict[str, tuple[Tensor, Tensor]]  # (x, y) of forget_train, retain_train and forget_test
+    head_of: Callable[[nn.Module], nn.Module]  # the model family's head: features are its input
+    original_forget_acc: float  # the original's forget-train accuracy (what relearning must reach)
+
+
+@dataclass(frozen=True)
 class MetricInputs:
     """What a metric may look at: the model, its outputs, and the retrained reference where there is one."""
 
@@ -138,6 +148,7 @@ class MetricInputs:
     seed: int  # seeds every subsample and classifier, so a cell's score is reproducible
     shadows: Optional[Any] = None  # ShadowStats of the opt-in per-example attack
     scenario: str = "class"  # the forgetting scenario: values it does not define are never stored
+    deep: Optional[DeepInputs] = None  # set when the opt-in deep metrics (--deep-metrics) are asked for
 
 
 @dataclass(frozen=True)
@@ -177,17 +188,29 @@ def defined_values(values: dict[str, float], scenario: str) -> dict[str, float]:
     return {k: v for k, v in values.items() if VALUES.get(k) is None or scenario in VALUES.get(k).scenarios}
 
 
+DEEP_SECONDS = declare(MetricValue(
+    "deep_metrics_s", "deep metrics s", "seconds the opt-in deep metrics took on this cell (outside the method's time)",
+    better="lower", group="cost", tier="stored", unit="seconds"))[0]
+
+
 def compute_metrics(inputs: MetricInputs) -> dict[str, float]:
     """Runs every registered metric whose needs are met; returns name -> value for the values defined in the
-    inputs' scenario."""
+    inputs' scenario (and, with deep metrics, the seconds they took)."""
     out: dict[str, float] = {}
+    deep_seconds = 0.0
     for name in METRICS.names():
         spec = METRICS.get(name)
-        if ("retrained" in spec.needs and inputs.reference is None) or ("shadows" in spec.needs
-                                                                         and inputs.shadows is None):
+        if (("retrained" in spec.needs and inputs.reference is None)
+                or ("shadows" in spec.needs and inputs.shadows is None)
+                or ("deep" in spec.needs and inputs.deep is None)):
             continue
+        t0 = time.perf_counter()
         values = spec.fn(inputs)
+        if "deep" in spec.needs:
+            deep_seconds += time.perf_counter() - t0
         if set(values) != set(spec.produces):
             raise RuntimeError(f"metric {name!r} returned {sorted(values)}, declared {sorted(spec.produces)}")
         out.update(defined_values(values, inputs.scenario))
+    if inputs.deep is not None:
+        out[DEEP_SECONDS.name] = deep_seconds
     return out
