@@ -36,6 +36,7 @@ from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
+from unlearnbench.methods.ssd import cross_entropy, importance
 from unlearnbench.train import batches, check_epoch, make_optimizer, set_lr
 
 Mask = dict[str, Tensor]
@@ -59,23 +60,6 @@ class SFRonConfig:
     def __post_init__(self) -> None:
         require_positive(self, "lr", "iterations", "forget_every", "max_norm", "batch_size")
         require_non_negative(self, "momentum", "weight_decay", "forget_alpha", "adaptive_lambda", "threshold")
-
-
-def batch_fisher(model: nn.Module, x: Tensor, y: Tensor, batch_size: int) -> Mask:
-    """Per parameter, the mean over batches of the squared gradient of the batch-mean cross-entropy (eval mode)."""
-    was_training = model.training
-    model.eval()
-    totals = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
-    chunks = range(0, len(x), batch_size)
-    for start in chunks:
-        model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x[start:start + batch_size]), y[start:start + batch_size]).backward()
-        for name, p in model.named_parameters():
-            if p.grad is not None:
-                totals[name] += p.grad.square()
-    model.zero_grad(set_to_none=True)
-    model.train(was_training)
-    return {name: total / len(chunks) for name, total in totals.items()}
 
 
 def saliency_mask(forget: Mask, retain: Mask, threshold: float) -> Mask:
@@ -114,10 +98,15 @@ class SFRon(Method):
         c = self.cfg
         (x_f, y_f), (x_r, y_r) = ctx.forget(), ctx.retain()
         like = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
+
+        def both_fishers() -> dict[str, Tensor]:
+            # SFR-on's Fisher is SSD's importance (mean over batches of the squared batch-mean CE gradient), eval mode.
+            model.eval()
+            return {**{f"forget.{k}": v for k, v in importance(model, x_f, y_f, cross_entropy, c.batch_size).items()},
+                    **{f"retain.{k}": v for k, v in importance(model, x_r, y_r, cross_entropy, c.batch_size).items()}}
+
         fishers = ctx.cached("fisher", {"batch_size": c.batch_size}, {
-            **{f"forget.{k}": v for k, v in like.items()}, **{f"retain.{k}": v for k, v in like.items()}},
-            lambda: {**{f"forget.{k}": v for k, v in batch_fisher(model, x_f, y_f, c.batch_size).items()},
-                     **{f"retain.{k}": v for k, v in batch_fisher(model, x_r, y_r, c.batch_size).items()}})
+            **{f"forget.{k}": v for k, v in like.items()}, **{f"retain.{k}": v for k, v in like.items()}}, both_fishers)
         mask = saliency_mask({k: fishers[f"forget.{k}"] for k in like}, {k: fishers[f"retain.{k}"] for k in like},
                              c.threshold)
         ctx.log("sfron_mask_share", sum(float(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values()))
