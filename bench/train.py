@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -55,6 +55,12 @@ def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int) -> t
 def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> list[Tensor]:
     """A random permutation of range(n) cut into index batches (the last may be short)."""
     return list(torch.randperm(n, generator=generator, device=device).split(batch_size))
+
+
+def cycling_batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> Iterator[Tensor]:
+    """Index batches of shuffled passes over range(n), reshuffled at every pass, without end (a cycled loader)."""
+    while True:
+        yield from batches(n, batch_size, generator, device)
 
 
 def cross_entropy(logits: Tensor, labels: Tensor, inputs: Tensor) -> Tensor:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -37,7 +35,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.methods.ssd import cross_entropy, importance
-from unlearnbench.train import batches, check_epoch, make_optimizer, set_lr
+from unlearnbench.train import check_epoch, cycling_batches, make_optimizer, set_lr
 
 Mask = dict[str, Tensor]
 
@@ -79,12 +77,6 @@ def cosine(base: float, step: int, total: int) -> float:
     return base * (1 + math.cos(math.pi * step / total)) / 2
 
 
-def cycling(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> Iterator[Tensor]:
-    """Index batches of shuffled passes over range(n), reshuffled at every pass, without end."""
-    while True:
-        yield from batches(n, batch_size, generator, device)
-
-
 @register_method("sfron")
 class SFRon(Method):
     """Retain steps every iteration; every few, a masked, clipped, loss-weighted ascent step on forget data."""
@@ -112,8 +104,8 @@ class SFRon(Method):
         ctx.log("sfron_mask_share", sum(float(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values()))
         params = dict(model.named_parameters())
         opt = make_optimizer(params.values(), "sgd", c.lr, c.momentum, c.weight_decay, nesterov=False)
-        forget_batches = cycling(len(x_f), c.batch_size, ctx.rng, ctx.device)
-        retain_batches = cycling(len(x_r), c.batch_size, ctx.rng, ctx.device)
+        forget_batches = cycling_batches(len(x_f), c.batch_size, ctx.rng, ctx.device)
+        retain_batches = cycling_batches(len(x_r), c.batch_size, ctx.rng, ctx.device)
         total = torch.zeros((), device=ctx.device)
         model.train()
         with ctx.phase("unlearn"):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 
 from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
-from unlearnbench.train import accuracy, predict
+from unlearnbench.train import accuracy, cycling_batches, predict
 
 
 @dataclass(frozen=True)
@@ -54,16 +55,16 @@ PROBE = ProbeConfig()
 _DEEP_SCENARIOS = frozenset({"class", "partial", "subclass"})  # where a forget-test split exists
 
 
-def _steps(model: nn.Module, x: Tensor, y: Tensor, lr: float, batch_size: int, generator: torch.Generator):
+def _steps(model: nn.Module, x: Tensor, y: Tensor, lr: float, batch_size: int,
+           generator: torch.Generator) -> Iterator[None]:
     """Plain-SGD steps on batches cycled through (x, y) in eval mode (SCRUB's run_train_epoch), one per iteration."""
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     model.eval()
-    while True:
-        for idx in torch.randperm(len(x), generator=generator, device=x.device).split(batch_size):
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
-            yield
+    for idx in cycling_batches(len(x), batch_size, generator, x.device):
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x[idx]), y[idx]).backward()
+        opt.step()
+        yield
 
 
 def _generator(inputs: MetricInputs, device: torch.device) -> torch.Generator:
