@@ -46,7 +46,8 @@ GRIDS = {  # method -> pair -> the grid its README defaults were chosen from
     "random_labels": {"mnist/mlp": {"lr": [0.013, 0.005], "epochs": [2, 3, 5]}},
     "salun": {"mnist/mlp": {"lr": [0.013, 0.005], "epochs": [2, 3, 5]}},
     # JiT's VGG16 rate wrecks an MLP (MNIST/mlp retain-test 36.6 %); LoTUS's leaves half the class (51.8 %).
-    "jit": {"mnist/mlp": {"lr": [1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7], "sigma": [0.5, 0.1]}},
+    "jit": {"mnist/mlp": {"lr": [1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7], "sigma": [0.5, 0.1]},
+            "mnist/cnn": {"lr": [1e-5, 3e-6, 1e-6], "sigma": [0.5]}},  # VGG16's 3e-4: cnn retain-test 10 %
     "lotus": {"mnist/mlp": {"lr": [1e-4, 3e-4, 1e-3, 3e-3]}},
 }
 FORGETS = ("0", "0,2")
