@@ -9,7 +9,8 @@ parameter frozen, then the last k blocks and the classifier unfrozen (ResNet: la
 (no momentum, no weight decay) at lr 0.01 for 10 epochs over retain-train; the loss is cross-entropy +
 wd / 2 * ||theta - theta_start||^2 over the trainable parameters with wd = 0.1 (the notebook's args.weight_decay,
 DeepUnlearn's sgda_weight_decay); the lr is multiplied by 0.1 for each of 10, 15 and 20 that the 0-based epoch index
-exceeds (never within 10 epochs); `run_train_epoch` calls model.eval(), so BatchNorm statistics stay the original's; batch size 256
+exceeds (never within 10 epochs); `run_train_epoch` calls model.eval(), so BatchNorm statistics stay the
+original's; batch size 256
 (DeepUnlearn's ORIGINAL_BATCH_SIZE).
 Deviations:
 - "Block" is defined per model family in `unlearnbench.blocks` (mlp: a hidden Linear layer; cnn: a conv stage or the
@@ -57,14 +58,15 @@ def decay_epochs(cfg: CFkConfig) -> list[int]:
     try:
         epochs = [int(e) for e in cfg.lr_decay_epochs.split(",") if e.strip()]
     except ValueError:
-        raise ConfigError(f"lr_decay_epochs must be comma-separated whole epochs, got {cfg.lr_decay_epochs!r}") from None
+        raise ConfigError(f"lr_decay_epochs must be comma-separated whole epochs, "
+                          f"got {cfg.lr_decay_epochs!r}") from None
     if any(e < 1 for e in epochs):
         raise ConfigError(f"lr_decay_epochs must be positive, got {cfg.lr_decay_epochs!r}")
     return epochs
 
 
 def finetune_last_blocks(model: nn.Module, ctx: UnlearnContext, cfg: CFkConfig, blocks: list[nn.Module]) -> nn.Module:
-    """Trains only `blocks` on retain-train in eval mode, pulled towards their starting weights (SCRUB's fk_finetune)."""
+    """Trains only `blocks` on retain-train in eval mode, pulled to their starting weights (SCRUB's fk_finetune)."""
     model.requires_grad_(False)
     trainable = [p for block in blocks for p in block.parameters()]
     for p in trainable:
@@ -82,7 +84,8 @@ def finetune_last_blocks(model: nn.Module, ctx: UnlearnContext, cfg: CFkConfig, 
     def decay(epoch: int, total: int) -> None:  # `epoch` epochs done: the next one's 0-based index
         set_lr(opt, cfg.lr * cfg.lr_decay_rate ** sum(epoch > m for m in milestones))
 
-    train_epochs(model, x, y, opt, epochs=cfg.epochs or ctx.recipe.epochs, batch_size=cfg.batch_size, generator=ctx.rng, augment=ctx.augment,
+    train_epochs(model, x, y, opt, epochs=cfg.epochs or ctx.recipe.epochs, batch_size=cfg.batch_size,
+                 generator=ctx.rng, augment=ctx.augment,
                  what="last-k fine-tuning", loss_fn=loss, on_epoch=decay, train_mode=False)
     return model.requires_grad_(True)
 

@@ -7,9 +7,9 @@ in eval mode gives logits on each forget batch; the true class's logit is set to
 the target; the loss is `nn.KLDivLoss(reduction='batchmean')` of the student's log-softmax; forget data only; SGD
 momentum 0.9 without weight decay; student in train mode;
 `config/cifar10_resnet18.yaml`: unlearn_rate 1e-4, unlearn_epochs 20, batch_size 128.
-Deviations: the reference's optional `disable_bn` (BatchNorm in eval mode) is not offered: its default, train mode,
-is what its tables use; the frozen teacher is the harness's copy of the original (`ctx.teacher`), the reference's deep copy;
-a non-finite loss fails the cell as 'diverged'. In sub-class forgetting the masked class is the sample's
+Deviations: the reference's optional `disable_bn` (BatchNorm in eval mode) is not offered; its default, train mode,
+is what runs. The frozen teacher is the harness's copy of the original (`ctx.teacher`), as the reference's deep
+copy; a non-finite loss fails the cell as 'diverged'. In sub-class forgetting the masked class is the sample's
 superclass, the label the model was trained on.
 """
 from __future__ import annotations

@@ -55,7 +55,8 @@ def lipschitz_loss(model: nn.Module, x: Tensor, sigma: float, samples: int, gene
         noisy = (x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)).clamp(low, high)
         with torch.no_grad():
             out_noisy = model(noisy)
-        ratio = torch.linalg.vector_norm(out - out_noisy, dim=1) / torch.linalg.vector_norm(flat - noisy.flatten(1), dim=1)
+        moved = torch.linalg.vector_norm(flat - noisy.flatten(1), dim=1)
+        ratio = torch.linalg.vector_norm(out - out_noisy, dim=1) / moved
         total = total + ratio.sum()
     return total / samples
 

@@ -51,7 +51,8 @@ class L1Sparse(Method):
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)
     # MNIST/mlp trains for 8 epochs, fewer than the reference's 10 unlearning epochs (5 % of its 182-epoch CIFAR-10
-    # run): chosen on val from 2/3/5 epochs (tests/benchmarks/defaults_on_val.py l1_sparse mnist/mlp; none forgets; 5 fades the forget classes most, 91.55 % worst forget-val, retain-val 97.84 %).
+    # run): chosen on val from 2/3/5 epochs (tests/benchmarks/defaults_on_val.py l1_sparse mnist/mlp; none forgets; 5
+    # fades the forget classes most, 91.55 % worst forget-val, retain-val 97.84 %).
     model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -57,7 +57,7 @@ class MSGConfig:
 
 
 def snip_gradients(model: nn.Module, ctx: UnlearnContext, batch_size: int) -> None:
-    """Leaves in .grad the sum over batches of CE on a random retain subset of the forget set's size minus CE on forget."""
+    """Leaves in .grad the batch sum of CE on a random retain subset as large as the forget set, minus CE on forget."""
     (x_r, y_r), (x_f, y_f) = ctx.retain(), ctx.forget()
     subset = torch.randperm(len(x_r), generator=ctx.rng, device=ctx.device)[:len(x_f)]
     model.zero_grad(set_to_none=True)
@@ -69,7 +69,7 @@ def snip_gradients(model: nn.Module, ctx: UnlearnContext, batch_size: int) -> No
 @torch.no_grad()
 def reinit_small_gradients(model: nn.Module, init_rate: float, slow_factor: float,
                            generator: torch.Generator) -> dict[nn.Conv2d, Tensor]:
-    """Re-draws each conv layer's `init_rate` smallest-|grad| weights and its bias; returns each layer's gradient mask."""
+    """Re-draws each conv layer's `init_rate` smallest-|grad| weights and its bias; returns the gradient masks."""
     masks = {}
     for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d)):
         chosen = torch.zeros(conv.weight.numel(), dtype=torch.bool, device=conv.weight.device)

@@ -76,7 +76,8 @@ class SalUn(Method):
     access = frozenset({"forget", "retain"})
     scenarios = frozenset(SCENARIOS)
     # MNIST/mlp trains for 8 epochs, fewer than the reference's 10 unlearning epochs (5 % of its 182-epoch CIFAR-10
-    # run): chosen on val from 2/3/5 epochs (tests/benchmarks/defaults_on_val.py salun mnist/mlp; lr 0.013 kept: best retain-val 97.60 % with 3.04 % worst forget-val).
+    # run): chosen on val from 2/3/5 epochs (tests/benchmarks/defaults_on_val.py salun mnist/mlp; lr 0.013 kept: best
+    # retain-val 97.60 % with 3.04 % worst forget-val).
     model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

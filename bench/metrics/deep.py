@@ -76,7 +76,8 @@ def _generator(inputs: MetricInputs, device: torch.device) -> torch.Generator:
                 f"accuracy is back within {RELEARN.tolerance:.0%} of the original's ({RELEARN.max_steps}: not within "
                 f"the cap)", better="closer_to_retrain", group="privacy", unit="number", digits=0),
     MetricValue("relearn_retain_acc", "retain-only attack", f"forget-train accuracy after {RELEARN.retain_steps} "
-                f"SGD steps on retain-train only", better="closer_to_retrain", group="privacy", unit="percent", digits=2),
+                f"SGD steps on retain-train only", better="closer_to_retrain", group="privacy", unit="percent",
+                digits=2),
 ))
 def relearn(inputs: MetricInputs) -> dict[str, float]:
     """Relearn time on a forget sample, and forget accuracy after a retain-only fine-tune."""
