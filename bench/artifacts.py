@@ -5,7 +5,6 @@ marked reused (as `retrain` books its training), so a stored time is always the 
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Callable
 
 import torch
@@ -19,16 +18,11 @@ from unlearnbench.timing import PhaseTimer
 Tensors = dict[str, Tensor]
 
 
-def forget_identity(setting: Setting) -> str:
-    """A hash of exactly which train rows are forgotten (differs for every forget set, draw and split)."""
-    return hashlib.sha256(setting.split.forget_train.cpu().numpy().tobytes()).hexdigest()[:20]
-
-
 def artifact_key(setting: Setting, name: str, params: dict[str, Any], per_forget_set: bool) -> dict[str, Any]:
     """The cache key: the original model's key, the artifact's name and parameters, and the forget set if it depends."""
     key = {**setting.payload("original"), "kind": "artifact", "artifact": name, "params": params}
     if per_forget_set:
-        key["forget_rows"] = forget_identity(setting)
+        key["forget_rows"] = setting.forget_identity()
     return key
 
 

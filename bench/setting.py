@@ -99,9 +99,12 @@ class Setting:
         if kind == "retrain":
             payload["forget"] = self.forget.stored
             if self.forget.scenario in ("partial", "random"):  # drawn rows: the key names exactly which
-                rows = self.split.forget_train.cpu().numpy().tobytes()
-                payload["forget_rows"] = hashlib.sha256(rows).hexdigest()[:20]
+                payload["forget_rows"] = self.forget_identity()
         return payload
+
+    def forget_identity(self) -> str:
+        """A hash of exactly which train rows are forgotten (differs for every forget set, draw and split)."""
+        return hashlib.sha256(self.split.forget_train.cpu().numpy().tobytes()).hexdigest()[:20]
 
     def trained(self, kind: str, progress: Optional[Progress] = None) -> TrainedModel:
         """The original ("original": all train data) or reference ("retrain": retain data) model, cached.

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +35,16 @@ def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     """Sets every parameter group's learning rate (per-epoch schedules of the references)."""
     for group in opt.param_groups:
         group["lr"] = lr
+
+
+def l2_penalty(params: Sequence[Tensor], start: Sequence[Tensor], weight: float) -> Tensor:
+    """weight / 2 * ||theta - theta_start||^2 over `params` (SCRUB's notebook l2_penalty)."""
+    return weight / 2 * sum((p - p0).square().sum() for p, p0 in zip(params, start))
+
+
+def cosine_factor(step: int, total: int) -> float:
+    """(1 + cos(pi * step / total)) / 2: CosineAnnealingLR's factor at `step` of `total` (to 0, no restarts)."""
+    return (1 + math.cos(math.pi * step / total)) / 2
 
 
 def recipe_optimizer(params, recipe: Recipe, lr_scale: float = 1.0) -> torch.optim.Optimizer:
@@ -77,7 +87,7 @@ def train_steps(model: nn.Module, x: Tensor, y: Tensor, opt: torch.optim.Optimiz
     eval mode (BatchNorm statistics frozen, as references that call model.eval() before training); returns the
     summed loss on the device (non-finite iff any step was)."""
     model.train(train_mode)
-    # Cross-entropy is >= 0, so the sum is non-finite exactly when some step's loss was: one in-place add per step
+    # A non-finite step loss makes the sum non-finite (inf or nan), whatever the signs: one in-place add per step
     # replaces an isfinite/not/or chain, and the host reads it once per epoch (no sync inside the loop).
     total = torch.zeros((), device=x.device)
     for idx in batches(len(x), batch_size, generator, x.device):

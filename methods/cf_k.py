@@ -32,7 +32,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
-from unlearnbench.train import make_optimizer, set_lr, train_epochs
+from unlearnbench.train import l2_penalty, make_optimizer, set_lr, train_epochs
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ def finetune_last_blocks(model: nn.Module, ctx: UnlearnContext, cfg: CFkConfig, 
     start = [p.detach().clone() for p in trainable]
 
     def loss(logits: Tensor, labels: Tensor, inputs: Tensor) -> Tensor:
-        pull = sum((p - p0).square().sum() for p, p0 in zip(trainable, start))
-        return F.cross_entropy(logits, labels) + cfg.l2_to_start / 2 * pull
+        return F.cross_entropy(logits, labels) + l2_penalty(trainable, start, cfg.l2_to_start)
 
     x, y = ctx.retain()
     opt = make_optimizer(trainable, "sgd", cfg.lr, momentum=0.0)

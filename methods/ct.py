@@ -14,7 +14,6 @@ and CT is its fine-tuning alone, as the reference would run it.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +23,7 @@ from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
-from unlearnbench.train import make_optimizer, set_lr, train_epochs
+from unlearnbench.train import cosine_factor, make_optimizer, set_lr, train_epochs
 
 
 @dataclass(frozen=True)
@@ -49,11 +48,6 @@ def transpose_kernels(model: nn.Module) -> int:
     for conv in convs:
         conv.weight.copy_(conv.weight.transpose(2, 3).clone())
     return len(convs)
-
-
-def cosine_factor(epoch: int, epochs: int) -> float:
-    """CosineAnnealingLR(T_max=epochs) stepped once per epoch: the lr factor of 0-based `epoch`."""
-    return (1 + math.cos(math.pi * epoch / epochs)) / 2
 
 
 @register_method("ct")

@@ -43,9 +43,8 @@ class Finetune(Method):
     version = 2  # v2: heavy-ball momentum as the reference (v1 used Nesterov's, a hidden deviation)
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)
-    # MNIST/mlp trains for 8 epochs, fewer than the reference's 10 unlearning epochs (5 % of its 182-epoch CIFAR-10
-    # run): chosen on val from 2/3/5 epochs (tests/benchmarks/defaults_on_val.py finetune mnist/mlp; none forgets; 5
-    # fades the forget classes most, 89.70 % worst forget-val, retain-val 97.89 %).
+    # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (fades only: 89.70 % worst forget-val);
+    # grid and rule: README "Per-model defaults".
     model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

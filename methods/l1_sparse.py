@@ -50,9 +50,8 @@ class L1Sparse(Method):
     Config = L1SparseConfig
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)
-    # MNIST/mlp trains for 8 epochs, fewer than the reference's 10 unlearning epochs (5 % of its 182-epoch CIFAR-10
-    # run): chosen on val from 2/3/5 epochs (tests/benchmarks/defaults_on_val.py l1_sparse mnist/mlp; none forgets; 5
-    # fades the forget classes most, 91.55 % worst forget-val, retain-val 97.84 %).
+    # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (fades only: 91.55 % worst forget-val);
+    # grid and rule: README "Per-model defaults".
     model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
@@ -60,7 +59,6 @@ class L1Sparse(Method):
         c = self.cfg
         x, y = ctx.retain()
         opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, c.weight_decay, nesterov=False)
-        model.train()
         with ctx.phase("finetune_l1"):
             for epoch in range(c.epochs):
                 weight = c.alpha * (1 - epoch / c.epochs)

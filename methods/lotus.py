@@ -95,7 +95,10 @@ class LoTUS(Method):
         teacher = ctx.teacher()
         class_mode = ctx.scenario == "class"
         alpha = c.class_alpha if class_mode else c.alpha
-        acc_val = 0.0 if class_mode else accuracy(predict(teacher, ctx.val()[0]), ctx.val()[1])
+        acc_val = 0.0
+        if not class_mode:
+            x_val, y_val = ctx.val()
+            acc_val = accuracy(predict(teacher, x_val), y_val)
         tau = [1.0]
 
         def loss(logits: Tensor, marks: Tensor, inputs: Tensor) -> Tensor:

@@ -25,7 +25,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
-from unlearnbench.train import batches, check_epoch, make_optimizer
+from unlearnbench.train import batches, check_epoch, l2_penalty, make_optimizer
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,6 @@ class NegGradPlusConfig:
         require_non_negative(self, "momentum", "l2_to_original")
         if not 0 <= self.alpha <= 1:
             raise ConfigError(f"neggrad_plus.alpha must lie in [0, 1], got {self.alpha!r}")
-
-
-def l2_to(model: nn.Module, start: list[torch.Tensor], weight: float) -> torch.Tensor:
-    """weight / 2 * ||theta - theta_0||^2 (SCRUB's l2_penalty)."""
-    return weight / 2 * sum((p - p0).square().sum() for p, p0 in zip(model.parameters(), start))
 
 
 @register_method("neggrad_plus")
@@ -75,7 +70,7 @@ class NegGradPlus(Method):
                     f_idx = forget_batches[step % len(forget_batches)]  # itertools.cycle over the forget batches
                     retain_loss = F.cross_entropy(model(x_r[idx]), y_r[idx])
                     if c.l2_to_original:
-                        retain_loss = retain_loss + l2_to(model, start, c.l2_to_original)
+                        retain_loss = retain_loss + l2_penalty(list(model.parameters()), start, c.l2_to_original)
                     loss = c.alpha * retain_loss - (1 - c.alpha) * F.cross_entropy(model(x_f[f_idx]), y_f[f_idx])
                     total.add_(loss.detach())
                     opt.zero_grad(set_to_none=True)

@@ -46,9 +46,8 @@ class RandomLabels(Method):
     Config = RandomLabelsConfig
     access = frozenset({"forget", "retain"})
     scenarios = frozenset(SCENARIOS)
-    # MNIST/mlp trains for 8 epochs, fewer than the reference's 10 unlearning epochs (5 % of its 182-epoch CIFAR-10
-    # run): chosen on val from 2/3/5 epochs (tests/benchmarks/defaults_on_val.py random_labels mnist/mlp; lr 0.013 kept:
-    # best retain-val 97.68 % with 2.20 % worst forget-val).
+    # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.68 %, worst forget-val 2.20 %);
+    # grid and rule: README "Per-model defaults".
     model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
@@ -64,7 +63,6 @@ def random_label_epochs(model: nn.Module, ctx: UnlearnContext, opt: torch.optim.
                         batch_size: int, before_step: Optional[Callable[[], None]] = None) -> None:
     """SalUn's RL schedule: each epoch a forget pass on fresh random labels, then a retain pass (train mode)."""
     (x_f, _), (x_r, y_r) = ctx.forget(), ctx.retain()
-    model.train()
     for _ in range(epochs):
         # Any class, the true one included, as the reference's torch.randint draws.
         y_random = torch.randint(0, ctx.num_classes, (len(x_f),), generator=ctx.rng, device=ctx.device)

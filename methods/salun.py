@@ -75,9 +75,8 @@ class SalUn(Method):
     Config = SalUnConfig
     access = frozenset({"forget", "retain"})
     scenarios = frozenset(SCENARIOS)
-    # MNIST/mlp trains for 8 epochs, fewer than the reference's 10 unlearning epochs (5 % of its 182-epoch CIFAR-10
-    # run): chosen on val from 2/3/5 epochs (tests/benchmarks/defaults_on_val.py salun mnist/mlp; lr 0.013 kept: best
-    # retain-val 97.60 % with 3.04 % worst forget-val).
+    # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.60 %, worst forget-val 3.04 %);
+    # grid and rule: README "Per-model defaults".
     model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

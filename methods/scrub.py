@@ -86,7 +86,6 @@ class SCRUB(Method):
                     + c.alpha * distill_kl(logits, teacher_logits(inputs), c.kd_temperature))
 
         opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, c.weight_decay, nesterov=False)
-        model.train()
         for epoch in range(1, c.epochs + 1):
             if epoch <= c.msteps:
                 with ctx.phase("max"):

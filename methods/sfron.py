@@ -24,7 +24,6 @@ Deviations:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
@@ -35,7 +34,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.methods.ssd import cross_entropy, importance
-from unlearnbench.train import check_epoch, cycling_batches, make_optimizer, set_lr
+from unlearnbench.train import check_epoch, cosine_factor, cycling_batches, make_optimizer, set_lr
 
 Mask = dict[str, Tensor]
 
@@ -72,11 +71,6 @@ def adaptive_cross_entropy(logits: Tensor, labels: Tensor, lam: float) -> Tensor
     return (coef / coef.sum() * ce).sum()
 
 
-def cosine(base: float, step: int, total: int) -> float:
-    """base * (1 + cos(pi * step / total)) / 2."""
-    return base * (1 + math.cos(math.pi * step / total)) / 2
-
-
 @register_method("sfron")
 class SFRon(Method):
     """Retain steps every iteration; every few, a masked, clipped, loss-weighted ascent step on forget data."""
@@ -110,10 +104,10 @@ class SFRon(Method):
         model.train()
         with ctx.phase("unlearn"):
             for step in range(c.iterations):
-                set_lr(opt, cosine(c.lr, step, c.iterations))
+                set_lr(opt, c.lr * cosine_factor(step, c.iterations))
                 if step % c.forget_every == 0:
                     idx = next(forget_batches)
-                    loss = -cosine(c.forget_alpha, step, c.iterations) * adaptive_cross_entropy(
+                    loss = -c.forget_alpha * cosine_factor(step, c.iterations) * adaptive_cross_entropy(
                         model(x_f[idx]), y_f[idx], c.adaptive_lambda)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
