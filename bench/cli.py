@@ -1,4 +1,4 @@
-"""The `unlearnbench` command line: run, sweep, bench, results, reports, and listings of what is registered.
+"""The `unlearnbench` command line: run, sweep, tune, bench, results, reports, and listings of what is registered.
 
 Each command imports what it needs when it runs, so `--help` and a mistyped command answer without loading torch's
 companions (scikit-learn, SciPy, matplotlib, Jinja2) or any plugin.
@@ -87,6 +87,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     request = _setting_request(args, params=_method_params(args.set), seed=args.seed, download=args.download,
                                mia_shadows=args.mia_shadows, remeasure_retrain=args.remeasure_retrain,
                                deep_metrics=args.deep_metrics)
+    if args.params:
+        from unlearnbench.params_file import apply_params, read_params_file
+
+        request, warnings = apply_params(read_params_file(Path(args.params)), request, args.methods is not None)
+        for warning in warnings:
+            print(f"unlearnbench: warning: {warning}", file=sys.stderr)
     store = open_store(Path(args.out))
     try:
         rows = run(request, store, None if args.quiet else _progress)
@@ -173,6 +179,35 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}{na}; report: {report}")
     print(next_steps(Path(args.out), report))
     return 0 if summary.failed == 0 else 1
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Tunes each method with the same budget on the validation split and writes the tuned-parameters file."""
+    from unlearnbench.params_file import check_params_target, default_path, read_params_file, write_params_file
+    from unlearnbench.reports.tuning import format_tuning, write_tuning_figure
+    from unlearnbench.space import parse_spaces
+    from unlearnbench.tune import Budget, tunable_methods, tune
+
+    budget = Budget(trials=args.trials if args.budget_s is None else None, seconds=args.budget_s) \
+        if args.trials is not None or args.budget_s is not None else Budget()
+    request = _setting_request(args, params=_method_params(args.set), seed=args.tune_seed)
+    if args.methods is None:
+        request = dataclasses.replace(request, methods=tunable_methods(request.forget.scenario))
+    if args.backend not in ("local", "ray"):
+        raise UserError(f"--backend {args.backend!r} is not one of local, ray")
+    out = Path(args.out)
+    path = default_path(out, request)
+    check_params_target(path, request)  # before any work: a file of another setting is never overwritten
+    results = tune(request, parse_spaces(args.space), budget, out, args.backend, None if args.quiet else _progress,
+                   args.ray_address, on_result=lambda result: write_params_file(path, request, budget, [result]))
+    figure = write_tuning_figure(read_params_file(path), out / f"{path.stem}.png")
+    print(format_tuning(results, budget))
+    flags = " ".join(f"--{k} {shlex.quote(str(v))}" for k, v in (("dataset", request.dataset), ("model", request.model),
+                                                                  ("forget", request.forget.label)))
+    recipe = "".join(f" --recipe {shlex.quote(f'{k}={v}')}" for k, v in request.recipe.items())
+    print(f"\nwrote {path} and {figure}\nnext:\n  unlearnbench run --params {shlex.quote(str(path))} {flags}{recipe} "
+          f"--seed 0 --out {shlex.quote(str(out))}  # seeds other than the tuning seed {request.seed}")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -300,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--mia-shadows", type=int, default=0, metavar="K",
                        help="per-example (LiRA-style) attack with K original + K retrained shadow models "
                             "(default 0: off)")
+    run_p.add_argument("--params", metavar="FILE", help="tuned parameters written by `unlearnbench tune` (rows are "
+                                                        "marked tuned); without --methods, runs the file's methods")
     run_p.add_argument("--deep-metrics", action="store_true",
                        help="also relearn time, a retain-only attack, linear/k-NN probes and CKA to the retrained "
                             "model (about 1-2 s per MNIST/mlp cell on 2 cores)")
@@ -313,6 +350,19 @@ def build_parser() -> argparse.ArgumentParser:
     sw_p.add_argument("--ray-address", help="an existing Ray cluster (default: start one locally)")
     sw_p.add_argument("--rerun", action="store_true", help="run every cell again, even those stored ok")
     sw_p.add_argument("--retry-failed", action="store_true", help="run cells stored as failed again")
+    tune_p = _command(sub, "tune", "tune methods with an equal budget on the validation split (Optuna)", cmd_tune,
+                      *setting, "--set", "--out", "--quiet")
+    budget = tune_p.add_mutually_exclusive_group()
+    budget.add_argument("--trials", type=int, metavar="N", help="trials per method (default 20)")
+    budget.add_argument("--budget-s", type=float, metavar="S", help="seconds of trials per method instead of a count")
+    tune_p.add_argument("--tune-seed", type=int, default=1000, metavar="K",
+                        help="seed of the tuning setting; keep it out of the reported seeds (default 1000)")
+    tune_p.add_argument("--space", action="append", default=[], metavar="METHOD.FIELD=SPEC",
+                        help="replace a search dimension: LOW:HIGH, LOW:HIGH:log, A|B|C or share:0.2 (epochs as a "
+                             "share of the original's) (repeatable)")
+    tune_p.add_argument("--backend", default="local", choices=("local", "ray"),
+                        help="local: methods one by one; ray: each method's study as a Ray task (default local)")
+    tune_p.add_argument("--ray-address", help="an existing Ray cluster (default: start one locally)")
     bench_p = _command(sub, "bench", "speed report: seconds, ratio to reference loops, share of peak", cmd_bench,
                        *setting, "--set", "--quiet")
     bench_p.add_argument("--repeat", type=int, default=1, help="runs per measurement, best kept (default 1)")

@@ -20,7 +20,7 @@ def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _coerce(owner: str, name: str, kind: Any, value: Any) -> Any:
+def coerce_value(owner: str, name: str, kind: Any, value: Any) -> Any:
     """Converts a CLI string to `kind`, or checks a Python value against it."""
     if kind is bool:
         if isinstance(value, bool):
@@ -71,7 +71,7 @@ def build_config(cls: type, overrides: Mapping[str, Any] | None = None, owner: s
         raise ConfigError(
             f"{owner} has no parameter {', '.join(unknown)}; valid: {', '.join(valid) or '(none)'}"
         )
-    values = {k: _coerce(owner, k, types[k], v) for k, v in overrides.items()}
+    values = {k: coerce_value(owner, k, types[k], v) for k, v in overrides.items()}
     try:
         return cls(**values)
     except ConfigError:

@@ -56,6 +56,7 @@ class Data:
     fine_test: Optional[Tensor] = None
     x_val: Optional[Tensor] = None  # the validation split held out from train (with_validation)
     y_val: Optional[Tensor] = None
+    fine_val: Optional[Tensor] = None  # fine labels of the validation split (sub-class forgetting)
 
     def with_validation(self, fraction: float, seed: int = VAL_SEED) -> "Data":
         """The data with `fraction` of each class's train samples moved to a validation split (fixed by `seed`)."""
@@ -85,7 +86,8 @@ class Data:
         coarse = torch.tensor(self.superclass_of, device=self.device)
         y_val = coarse[self.y_val] if self.y_val is not None else None
         return dataclasses.replace(self, y_train=coarse[self.y_train], y_test=coarse[self.y_test], y_val=y_val,
-                                   num_classes=int(coarse.max()) + 1, fine_train=self.y_train, fine_test=self.y_test)
+                                   num_classes=int(coarse.max()) + 1, fine_train=self.y_train, fine_test=self.y_test,
+                                   fine_val=self.y_val)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -7,10 +7,10 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from unlearnbench.errors import DivergedError
 from unlearnbench.blocks import head_of
-from unlearnbench.metrics import (METRICS, DeepInputs, MetricInputs, Outputs, compute_metrics, defined_values, setting_summary,
-                                  summary_metrics)
+from unlearnbench.errors import DivergedError, UserError
+from unlearnbench.metrics import (METRICS, VALUES, DeepInputs, MetricInputs, Outputs, compute_metrics, defined_values,
+                                  mean_distance, objective_metrics, setting_summary, summary_metrics)
 from unlearnbench.metrics.lira import ShadowStats, check_shadow_count, fit_shadows, logit_confidence
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.train import accuracy, predict
@@ -122,3 +122,59 @@ def score(model: nn.Module, setting: Setting, reference: Reference, time_s: Opti
     metrics.update(summary_metrics(metrics, reference.metrics, time_s, reference.seconds, setting.forget.scenario))
     metrics.update(reference.signal)
     return metrics
+
+
+# The tuning objective reads the validation split where scoring reads the test split, under the same split names,
+# so every metric function serves both; the names below are how its parts are shown.
+VAL_LABELS = {"acc_forget_test": "forget val", "acc_retain_test": "retain val", "acc_test": "val"}
+
+
+def val_outputs(model: nn.Module, setting: Setting) -> Outputs:
+    """Logits and labels on forget/retain train and on the validation split in the test split's place."""
+    data = setting.data
+    if data.x_val is None or not len(data.x_val):
+        raise UserError(f"tuning needs a validation split, but the recipe's val_fraction is "
+                        f"{setting.recipe.val_fraction:g}; drop --recipe val_fraction=0")
+    train_logits = predict(model, data.x_train)
+    val_logits = predict(model, data.x_val)
+    labels = data.fine_val if setting.forget.scenario == "subclass" else data.y_val
+    forget_val, retain_val = setting.forget.held_out_parts(labels)
+    splits = {name: (train_logits[getattr(setting.split, name)], data.y_train[getattr(setting.split, name)])
+              for name in TRAIN_SPLITS}
+    splits.update(forget_test=(val_logits[forget_val], data.y_val[forget_val]),
+                  retain_test=(val_logits[retain_val], data.y_val[retain_val]), test=(val_logits, data.y_val))
+    return Outputs(splits)
+
+
+@dataclass(frozen=True)
+class ValReference:
+    """The retrained model's validation-side outputs and metrics: what a tuning trial is measured against."""
+
+    model: nn.Module
+    outputs: Outputs
+    metrics: dict[str, float]
+
+
+def val_reference(setting: Setting) -> ValReference:
+    """Scores the setting's retrained model on the validation side once per study."""
+    retrained = setting.trained("retrain").model
+    outputs = val_outputs(retrained, setting)
+    inputs = MetricInputs(retrained, outputs, retrained, outputs, setting.seed, scenario=setting.forget.scenario)
+    return ValReference(retrained, outputs, compute_metrics(inputs))
+
+
+def val_objective(model: nn.Module, setting: Setting, reference: ValReference) -> tuple[float, dict[str, float]]:
+    """The tuning objective val_retrain_gap of `model`, and each part's |difference| to the retrained model.
+
+    Raises:
+        DivergedError: a parameter or logit is NaN or infinite.
+    """
+    outputs = val_outputs(model, setting)
+    check_finite(model, outputs)
+    inputs = MetricInputs(model, outputs, reference.model, reference.outputs, setting.seed,
+                          scenario=setting.forget.scenario)
+    metrics = compute_metrics(inputs)
+    names = objective_metrics(setting.forget.scenario)
+    parts = {VAL_LABELS.get(k, VALUES.get(k).label): abs(metrics[k] - reference.metrics[k]) for k in names
+             if k in metrics and k in reference.metrics}
+    return mean_distance(metrics, reference.metrics, names), parts

@@ -145,17 +145,20 @@ class ForgetSpec:
             forget = self._draw(torch.arange(len(y_cpu)), generator, "the train split", dataset)
         in_forget = torch.zeros(len(y_cpu), dtype=torch.bool)
         in_forget[forget] = True
-        if self.scenario == "random":
-            # No class is forgotten: the whole test split is the non-member side of the attacks (forget_test) and
-            # the retain side; acc_forget_test is not defined here, so it is never stored.
-            in_test = torch.ones(len(test_cpu), dtype=torch.bool)
-            forget_test, retain_test = in_test.nonzero().flatten(), in_test.nonzero().flatten()
-        else:
-            in_test = torch.isin(test_cpu, torch.tensor(self.classes))
-            forget_test, retain_test = in_test.nonzero().flatten(), (~in_test).nonzero().flatten()
+        forget_test, retain_test = self.held_out_parts(test_cpu)
         return Split(forget_train=in_forget.nonzero().flatten().to(device),
                      retain_train=(~in_forget).nonzero().flatten().to(device),
                      forget_test=forget_test.to(device), retain_test=retain_test.to(device))
+
+    def held_out_parts(self, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """(forget, retain) indices of a held-out split (test or val) given its labels (fine labels for subclass)."""
+        if self.scenario == "random":
+            # No class is forgotten: the whole held-out split is the non-member side of the attacks (forget part)
+            # and the retain side; acc_forget_test is not defined here, so it is never stored.
+            every = torch.arange(len(labels), device=labels.device)
+            return every, every
+        inside = torch.isin(labels, torch.tensor(self.classes, device=labels.device))
+        return inside.nonzero().flatten(), (~inside).nonzero().flatten()
 
     def _draw(self, pool: Tensor, generator: torch.Generator, what: str, dataset: str) -> Tensor:
         """`amount` of `pool` (a fraction rounded, at least one; or a count), drawn without replacement."""

@@ -34,6 +34,9 @@ class Method(ABC):
     # Defaults that differ from Config's for a model ("mlp") or a dataset/model pair ("digits/mlp"), the pair
     # winning; each entry says where it comes from.
     model_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    # The equal-budget tuner's space (unlearnbench.space): field -> Range, Choice or EpochShare, validated against
+    # Config; empty: the method cannot be tuned.
+    search_space: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, cfg: Any | None = None) -> None:
         self.cfg = cfg if cfg is not None else self.Config()

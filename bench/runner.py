@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from unlearnbench.cache import ModelCache, default_cache_dir
 from unlearnbench.config import config_dict, config_hash
 from unlearnbench.contention import LoadProbe
-from unlearnbench.context import UnlearnContext
+from unlearnbench.context import Checkpoint, UnlearnContext
 from unlearnbench.data import DATASETS, load_data
 from unlearnbench.environment import collect_environment
 from unlearnbench.errors import DataAccessError, DivergedError, UserError
@@ -59,6 +59,8 @@ class RunRequest:
     recipe: dict[str, Any] = field(default_factory=dict)  # overrides of the default training recipe
     mia_shadows: int = 0  # shadow models per side for the per-example attack (0: off)
     deep_metrics: bool = False  # relearning and representation probes (bench/metrics/deep.py)
+    # method name -> provenance of its tuned parameters (params_file.TunedParams.provenance); such rows are "tuned"
+    tuned: dict[str, dict[str, Any]] = field(default_factory=dict)
     threads: int = 0  # CPU threads (0: the measured choice for the dataset/model, unlearnbench.threads)
     remeasure_retrain: bool = False  # train and time the retrained model again even when it is cached
     # Methods that do not support the forget spec's scenario: skipped (the default list, suites) or refused (an
@@ -141,6 +143,8 @@ def cell_key(request: RunRequest, method: Method) -> str:
     }
     if request.deep_metrics:  # only when on: cells stored before deep metrics keep their identity
         payload["deep_metrics"] = True
+    if method.name in request.tuned:  # a tuned cell is another cell than a default one, even with equal params
+        payload["tuned"] = request.tuned[method.name]["sha"]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
@@ -209,8 +213,23 @@ def warm_up(setting: Setting) -> None:
         make_optimizer([noise], "adam", 1e-3).step()
 
 
+def apply_method(setting: Setting, method: Method, on_checkpoint: Optional[Checkpoint] = None
+                 ) -> tuple[torch.nn.Module, PhaseTimer, UnlearnContext]:
+    """Runs `method.unlearn` on a fresh copy of the original model, timed; returns the model, timer and context."""
+    timer = PhaseTimer(setting.data.device)
+    ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator(offset=METHOD_RNG_OFFSET),
+                         on_checkpoint)
+    model = setting.trained("original").model
+    timer.start()
+    with setting.autocast():
+        model = method.unlearn(model, ctx)
+    timer.stop()
+    return model, timer, ctx
+
+
 def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
-             reference: Reference, key: Optional[str] = None) -> dict[str, Any]:
+             reference: Reference, key: Optional[str] = None, tuned: Optional[dict[str, Any]] = None
+             ) -> dict[str, Any]:
     """Runs one method on `setting` and returns its result row (status 'failed' on any error)."""
     row: dict[str, Any] = {
         "run_id": run_id, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -218,23 +237,17 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
         "method": method.name, "method_version": method.version, "params": config_dict(method.cfg),
         "params_hash": config_hash(method.cfg), "access": sorted(method.access), "env": env,
         "recipe": recipe_identity(setting.recipe), "phases": {}, "reused_phases": [], "metrics": {},
-        "status": "ok", "error": None, "time_s": None, "peak_mem_bytes": None, "cell_key": key,
+        "status": "ok", "error": None, "time_s": None, "peak_mem_bytes": None, "cell_key": key, "tuned": tuned,
     }
     stages: dict[str, float] = {}
 
     def on_checkpoint(stage: str, model: torch.nn.Module) -> None:
         stages.update({f"{k}@{stage}": v for k, v in stage_accuracies(model, setting).items()})
 
-    timer = PhaseTimer(setting.data.device)
-    rng = setting.generator(offset=METHOD_RNG_OFFSET)
-    ctx = UnlearnContext(method.name, method.access, setting, timer, rng, on_checkpoint)
     try:
-        model = setting.trained("original").model
         probe = LoadProbe()
-        timer.start()
-        with setting.autocast():
-            model = method.unlearn(model, ctx)
-        row["time_s"] = timer.stop()
+        model, timer, ctx = apply_method(setting, method, on_checkpoint)
+        row["time_s"] = timer.total
         # Per cell: what else ran meanwhile, and where any reused seconds (its own, and the speedup's
         # denominator) were measured.
         row["env"] = {**env, "load": probe.finish(), "reused_measurements": dict(timer.reused),
@@ -266,7 +279,8 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
         for i, method in enumerate(methods, 1):
             if progress:
                 progress(f"[{i}/{len(methods)}] {method.name}")
-            row = run_cell(setting, method, run_id, env, reference, cell_key(request, method))
+            row = run_cell(setting, method, run_id, env, reference, cell_key(request, method),
+                           request.tuned.get(method.name))
             on_row(row)
             rows.append(row)
     return rows

@@ -8,12 +8,12 @@ from typing import Any, Iterable
 
 from unlearnbench.errors import UserError
 
-SCHEMA_VERSION = 2
-_JSON_COLUMNS = ("forget", "params", "access", "phases", "reused_phases", "metrics", "env", "recipe")
+SCHEMA_VERSION = 3
+_JSON_COLUMNS = ("forget", "params", "access", "phases", "reused_phases", "metrics", "env", "recipe", "tuned")
 _COLUMNS = (
     "run_id", "created", "dataset", "model", "forget", "seed", "method", "method_version", "params",
     "params_hash", "access", "status", "error", "time_s", "phases", "reused_phases", "peak_mem_bytes",
-    "metrics", "env", "recipe", "cell_key",
+    "metrics", "env", "recipe", "cell_key", "tuned",
 )
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS cells (
@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS cells (
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')), error TEXT,
     time_s REAL, phases TEXT NOT NULL, reused_phases TEXT NOT NULL, peak_mem_bytes INTEGER,
     metrics TEXT NOT NULL, env TEXT NOT NULL, recipe TEXT NOT NULL,
-    cell_key TEXT
+    cell_key TEXT,
+    tuned TEXT
 );
 CREATE INDEX IF NOT EXISTS cells_setting ON cells (dataset, model, forget, seed, method);
 CREATE INDEX IF NOT EXISTS cells_key ON cells (cell_key);
@@ -34,6 +35,7 @@ PRAGMA user_version = {SCHEMA_VERSION};
 # Upgrades from each older schema version, applied in order inside one transaction.
 _MIGRATIONS = {
     1: "ALTER TABLE cells ADD COLUMN cell_key TEXT; CREATE INDEX IF NOT EXISTS cells_key ON cells (cell_key);",
+    2: "ALTER TABLE cells ADD COLUMN tuned TEXT;",  # provenance of tuned parameters (NULL: defaults)
 }
 
 
@@ -118,7 +120,8 @@ class ResultStore:
 
 
 _DECODED_TYPES = {"forget": list, "params": dict, "access": list, "phases": dict, "reused_phases": list,
-                  "metrics": dict, "env": dict, "recipe": dict}
+                  "metrics": dict, "env": dict, "recipe": dict, "tuned": dict}
+_NULLABLE = {"tuned"}  # NULL: the row ran with default parameters
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
@@ -128,7 +131,7 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
             value = json.loads(row[column]) if row[column] is not None else None
         except (TypeError, ValueError):
             raise ValueError(f"{column} is not valid JSON") from None
-        if not isinstance(value, _DECODED_TYPES[column]):
+        if not isinstance(value, _DECODED_TYPES[column]) and not (value is None and column in _NULLABLE):
             raise ValueError(f"{column} is {type(value).__name__}, not {_DECODED_TYPES[column].__name__}")
         row[column] = value
     if row["status"] not in ("ok", "failed"):

@@ -21,6 +21,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Amnesiac(Method):
     """Forget samples on wrong labels, mixed with the retain set, for a few Adam epochs."""
 
     Config = AmnesiacConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "retain"})
     scenarios = frozenset(SCENARIOS)
 

@@ -26,6 +26,7 @@ from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class BadTeacher(Method):
     """The original is pulled towards a random network on forget data and towards itself on retain data."""
 
     Config = BadTeacherConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "retain", "teacher", "random_init"})
     scenarios = frozenset(SCENARIOS)
 

@@ -23,6 +23,7 @@ from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 Head = nn.Linear | nn.Conv2d
 
@@ -83,6 +84,7 @@ class BoundaryExpanding(Method):
     """Trains the forget samples into a temporary extra class, then removes that class."""
 
     Config = BoundaryExpandingConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget"})
     scenarios = frozenset({"class"})
     # The reference's lr 1e-5 leaves an MLP on MNIST at 39 % forget-val accuracy; chosen on the validation split

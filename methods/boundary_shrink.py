@@ -24,6 +24,7 @@ from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import batches, check_epoch, make_optimizer
+from unlearnbench.space import LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class BoundaryShrink(Method):
     """Fine-tunes each forget sample towards the label of its FGSM neighbour under the original model."""
 
     Config = BoundaryShrinkConfig
+    search_space = {"lr": LEARNING_RATE, "epsilon": Range(0.01, 1.0, log=True)}
     access = frozenset({"forget", "teacher"})
     scenarios = frozenset({"class"})
     # An MLP on MNIST is robust to epsilon 0.1 in pixels: too few neighbours change class and forget-val stays at

@@ -33,6 +33,7 @@ from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import l2_penalty, make_optimizer, set_lr, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class CFk(Method):
     """Fine-tunes the last k blocks and the head on retain-train, the rest frozen."""
 
     Config = CFkConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)
 

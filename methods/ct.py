@@ -24,6 +24,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import cosine_factor, make_optimizer, set_lr, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class CT(Method):
     """Transposes the convolution kernels, then fine-tunes on retain-train with a cosine schedule."""
 
     Config = CTConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)
 

@@ -24,6 +24,7 @@ from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 MASKED_LOGIT = -1e10  # the reference's value for the true class before the softmax
 
@@ -59,6 +60,7 @@ class Delete(Method):
     """Forget samples are pulled towards the original's distribution over the other classes."""
 
     Config = DeleteConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "teacher"})
     # The masked target only means "not this class" where the retrained model also never predicts it (METHODS.md B15).
     scenarios = frozenset({"class", "subclass"})

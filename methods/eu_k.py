@@ -26,6 +26,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.methods.cf_k import CFkConfig, finetune_last_blocks
+from unlearnbench.space import LEARNING_RATE, EpochShare
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class EUk(Method):
     """Re-initialises the last k blocks and the head, then trains them on retain-train, the rest frozen."""
 
     Config = EUkConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EpochShare(1.0)}  # its blocks restart from scratch
     access = frozenset({"retain", "random_init"})
     scenarios = frozenset(SCENARIOS)
 

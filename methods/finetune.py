@@ -17,6 +17,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Finetune(Method):
     """SGD on retain-train for a few epochs, starting from the original."""
 
     Config = FinetuneConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     version = 2  # v2: heavy-ball momentum as the reference (v1 used Nesterov's, a hidden deviation)
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)

@@ -39,6 +39,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
+from unlearnbench.space import Range
 
 FisherDiagonal = dict[nn.Parameter, Tensor]
 _LAYERS = (nn.Linear, nn.Conv2d, nn.modules.batchnorm._BatchNorm)
@@ -155,6 +156,7 @@ class Fisher(Method):
     """Scrambles the weights the retain set's Fisher information leaves loose."""
 
     Config = FisherConfig
+    search_space = {"alpha": Range(1e-9, 1e-4, log=True)}
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)
 

@@ -20,6 +20,7 @@ from unlearnbench.errors import DivergedError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import batches, make_optimizer
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class GradientAscent(Method):
     """SGD on -CE over forget-train, stopped at `max_steps` or on a non-finite loss."""
 
     Config = GradientAscentConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     version = 2  # v2: heavy-ball momentum as the reference (v1 used Nesterov's, a hidden deviation)
     access = frozenset({"forget"})
     scenarios = frozenset(SCENARIOS)

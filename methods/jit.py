@@ -29,6 +29,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import check_epoch, make_optimizer
+from unlearnbench.space import Range
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class JiT(Method):
     """Smooths the model around every forget input with one SGD step per batch, from the inputs alone."""
 
     Config = JiTConfig
+    search_space = {"lr": Range(1e-7, 1e-3, log=True), "sigma": Range(0.05, 1.0, log=True)}
     access = frozenset({"forget_inputs"})
     scenarios = frozenset(SCENARIOS)
     # VGG16's lr 3e-4 collapses an MLP (MNIST/mlp retain-test 36.6 %): with gradients summed over every batch so far,

@@ -20,6 +20,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class L1Sparse(Method):
     """Retain fine-tuning whose l1 penalty decays from alpha to 0 over the epochs."""
 
     Config = L1SparseConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "alpha": Range(1e-5, 1e-2, log=True)}
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (fades only: 91.55 % worst forget-val);

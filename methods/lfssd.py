@@ -18,6 +18,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.methods.ssd import SSDConfig, run_ssd
+from unlearnbench.space import Range
 
 
 def output_norm(logits: Tensor, labels: Optional[Tensor]) -> Tensor:
@@ -30,6 +31,7 @@ class LFSSD(Method):
     """SSD on the gradient of the output norm: forgets without ever reading a label."""
 
     Config = SSDConfig
+    search_space = {"alpha": Range(1.0, 100.0, log=True)}
     access = frozenset({"forget_inputs", "full_train"})
     scenarios = frozenset(SCENARIOS)
 

@@ -36,6 +36,7 @@ from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.methods.bad_teacher import marked_forget_and_retain
 from unlearnbench.train import accuracy, predict, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class LoTUS(Method):
     """Self-distillation with hot Gumbel targets on forget data and sampled hard ones on a retain subset."""
 
     Config = LoTUSConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "alpha": Range(1.0, 64.0, log=True),
+                    "class_alpha": Range(1.0, 64.0, log=True)}
     access = frozenset({"forget", "retain", "val", "teacher"})
     scenarios = frozenset(SCENARIOS)
     # The reference's 1e-4 leaves 76.77 % of the forgotten classes on val (MNIST/mlp, forget {0} and {0, 2}); none of

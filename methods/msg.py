@@ -35,6 +35,7 @@ from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import batches, make_optimizer, set_lr, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class MSG(Method):
     """Re-initialises the conv weights least moved by (retain - forget) loss, then fine-tunes the rest slowly."""
 
     Config = MSGConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "init_rate": Range(0.05, 0.9)}
     access = frozenset({"retain", "forget"})
     scenarios = frozenset(SCENARIOS)
 

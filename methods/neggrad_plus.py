@@ -26,6 +26,7 @@ from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import batches, check_epoch, l2_penalty, make_optimizer
+from unlearnbench.space import EPOCHS, LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class NegGradPlus(Method):
     """Retain descent and forget ascent in one loss, in eval mode, for a few epochs."""
 
     Config = NegGradPlusConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "alpha": Range(0.5, 1.0)}
     access = frozenset({"retain", "forget"})
     scenarios = frozenset(SCENARIOS)
 

@@ -22,6 +22,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RandomLabels(Method):
     """Each epoch: forget samples on uniformly random labels, then the retain set on its true labels."""
 
     Config = RandomLabelsConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "retain"})
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.68 %, worst forget-val 2.20 %);

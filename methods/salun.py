@@ -28,6 +28,7 @@ from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.methods.random_labels import random_label_epochs
 from unlearnbench.train import make_optimizer
+from unlearnbench.space import EPOCHS, LEARNING_RATE, Choice
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class SalUn(Method):
     """Random labels on forget data and retain repair, with gradients confined to the salient weights."""
 
     Config = SalUnConfig
+    search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "threshold": Choice(tuple(i / 10 for i in range(1, 11)))}
     access = frozenset({"forget", "retain"})
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.60 %, worst forget-val 3.04 %);

@@ -28,6 +28,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
+from unlearnbench.space import LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class SCRUB(Method):
     """Alternating max steps on forget data and min steps on retain data against the frozen original."""
 
     Config = SCRUBConfig
+    search_space = {"lr": LEARNING_RATE, "msteps": Range(0, 3), "alpha": Range(1e-4, 1.0, log=True)}
     access = frozenset({"retain", "forget", "teacher"})
     scenarios = frozenset(SCENARIOS)
     # The CIFAR-10 lr leaves an MLP on MNIST at 91 % forget-val accuracy. Chosen on the validation split

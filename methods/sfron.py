@@ -35,6 +35,7 @@ from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
 from unlearnbench.methods.ssd import cross_entropy, importance
 from unlearnbench.train import check_epoch, cosine_factor, cycling_batches, make_optimizer, set_lr
+from unlearnbench.space import LEARNING_RATE, Range
 
 Mask = dict[str, Tensor]
 
@@ -76,6 +77,9 @@ class SFRon(Method):
     """Retain steps every iteration; every few, a masked, clipped, loss-weighted ascent step on forget data."""
 
     Config = SFRonConfig
+    search_space = {"lr": LEARNING_RATE,
+                    "forget_alpha": Range(1.0, 50.0, log=True),
+                    "iterations": Range(100, 1500, log=True)}
     access = frozenset({"forget", "retain"})
     scenarios = frozenset(SCENARIOS)
 

@@ -32,6 +32,7 @@ from unlearnbench.config import require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
+from unlearnbench.space import Range
 
 Importance = dict[str, Tensor]
 ImportanceLoss = Callable[[Tensor, Optional[Tensor]], Tensor]  # (logits, labels or None) -> a batch loss
@@ -107,6 +108,7 @@ class SSD(Method):
     """Dampens the parameters that matter far more to the forget data than to the whole train set."""
 
     Config = SSDConfig
+    search_space = {"alpha": Range(1.0, 100.0, log=True), "dampening": Range(0.1, 5.0)}
     access = frozenset({"forget", "full_train"})
     scenarios = frozenset(SCENARIOS)
 

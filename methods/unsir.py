@@ -27,6 +27,7 @@ from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.method import Method, register_method
 from unlearnbench.train import make_optimizer, train_epochs
+from unlearnbench.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class UNSIR(Method):
     """Error-maximising noise, one impair epoch on noise + retain subset, one repair epoch on the subset."""
 
     Config = UNSIRConfig
+    search_space = {"impair_lr": LEARNING_RATE, "repair_lr": LEARNING_RATE, "repair_epochs": EPOCHS}
     access = frozenset({"retain_subset"})
     scenarios = frozenset({"class"})
     # No paper gives UNSIR rates for an MLP; the notebook's 0.02/0.01 (tuned for ResNet-18) costs an MLP on MNIST

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from unlearnbench.reports.provenance import speedup_reused
 
 CONFIDENCE = 0.95
 ROLE_ORDER = ("original", "reference", "method")  # the before/after reference rows lead every table
+TUNED_MARK = "tuned parameters"  # the title mark of a setting whose methods ran with `unlearnbench tune`'s parameters
 PER_CELL_ENV = ("load", "reused_measurements", "retrain_seconds_reused_from")  # not part of a setting's environment
 
 
@@ -53,6 +54,7 @@ class MethodResult:
     role: str = "method"  # the method's declared role: method, original or reference
     reused_phases: list[str] = field(default_factory=list)  # phases with seconds from an earlier run in any seed
     speedup_reused: bool = False  # some seed's speedup divides by retrain seconds from an earlier run
+    tuned: Optional[dict[str, Any]] = None  # provenance of tuned parameters (unlearnbench tune), None: defaults
 
     @property
     def time(self) -> Stat:
@@ -88,6 +90,9 @@ class SettingResult:
     envs: list[dict[str, Any]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)  # the ok rows aggregated here, newest per cell
     not_applicable: list[str] = field(default_factory=list)  # methods stored elsewhere that this scenario does not suit
+    # Methods run with tuned parameters form a setting of their own (the reference rows shown in both), so tuned
+    # and default methods are never ranked together.
+    tuned: bool = False
 
     @property
     def spec(self) -> ForgetSpec:
@@ -98,7 +103,8 @@ class SettingResult:
     def title(self) -> str:
         """e.g. 'mnist / mlp, forget {0, 2}' or 'mnist / mlp, forget random:0.1', plus a non-default train subset."""
         subset = f", train subset {self.recipe['train_subset']}" if self.recipe.get("train_subset") else ""
-        return f"{self.dataset} / {self.model}, forget {self.spec.title}{subset}"
+        tuned = f", {TUNED_MARK}" if self.tuned else ""
+        return f"{self.dataset} / {self.model}, forget {self.spec.title}{subset}{tuned}"
 
     @property
     def scenario(self) -> str:
@@ -121,7 +127,7 @@ def _latest_per_cell(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     latest: dict[tuple, dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: r.get("id") or 0):
         key = (row["dataset"], row["model"], tuple(row["forget"]), json.dumps(row["recipe"], sort_keys=True),
-               row["method"], row["params_hash"], row["seed"])
+               row["method"], row["params_hash"], row["seed"], (row.get("tuned") or {}).get("sha"))
         latest[key] = row
     return list(latest.values())
 
@@ -148,7 +154,7 @@ def _method_result(rows: list[dict[str, Any]], label: str, role: str) -> MethodR
         metrics={n: mean_ci([v.get(n) for v in values]) for n in names},
         phases={p: mean_ci([r["phases"].get(p) for r in rows]) for p in _first_seen([r["phases"] for r in rows])},
         reused_phases=sorted({p for r in rows for p in r.get("reused_phases") or []}),
-        speedup_reused=any(speedup_reused(r) for r in rows),
+        speedup_reused=any(speedup_reused(r) for r in rows), tuned=rows[0].get("tuned"),
     )
 
 
@@ -157,9 +163,10 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[SettingResult]:
     settings: dict[tuple, SettingResult] = {}
     cells: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
     for row in _latest_per_cell(rows):
-        key = (row["dataset"], row["model"], tuple(row["forget"]), json.dumps(row["recipe"], sort_keys=True))
+        key = (row["dataset"], row["model"], tuple(row["forget"]), json.dumps(row["recipe"], sort_keys=True),
+               bool(row.get("tuned")))
         setting = settings.setdefault(key, SettingResult(row["dataset"], row["model"], list(row["forget"]),
-                                                         row["recipe"]))
+                                                         row["recipe"], tuned=key[-1]))
         env = {k: v for k, v in (row.get("env") or {}).items() if k not in PER_CELL_ENV}
         if env and env not in setting.envs:
             setting.envs.append(env)
@@ -168,6 +175,15 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[SettingResult]:
             continue
         setting.rows.append(row)
         cells.setdefault(key, {}).setdefault((row["method"], row["params_hash"]), []).append(row)
+    for key, setting in settings.items():  # a tuned setting shows its default twin's original and retrained rows
+        twin = cells.get(key[:-1] + (False,), {}) if setting.tuned else {}
+        for (method, params_hash), group in twin.items():
+            if role_of(method) != "method":
+                cells.setdefault(key, {})[(method, params_hash)] = group
+                setting.rows.extend(group)
+    for key in [k for k, s in settings.items() if not s.tuned and k[:-1] + (True,) in settings]:
+        if not settings[key].failed and all(role_of(m) != "method" for m, _ in cells.get(key, {})):
+            del settings[key]  # only the references a tuned run brought along: they are shown with it
     seen = sorted({row["method"] for row in rows})
     for key, setting in settings.items():
         setting.not_applicable = [m for m in seen if not supports(m, setting.scenario)]
@@ -179,4 +195,4 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[SettingResult]:
             label = method if twins == 1 else f"{method} [{params_hash[:6]}]"
             setting.methods.append(_method_result(group, label, roles[method]))
     return sorted(settings.values(), key=lambda s: (s.dataset, s.model, SCENARIOS.index(s.scenario), s.spec.label,
-                                                   json.dumps(s.recipe)))
+                                                   json.dumps(s.recipe), s.tuned))

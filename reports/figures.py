@@ -162,9 +162,15 @@ FIGURES: dict[str, Callable[[SettingResult], Figure]] = {
 
 def render_svg(kind: str, setting: SettingResult) -> str:
     """Figure `kind` of a setting as an inline SVG element: text drawn as paths, no fonts or requests needed."""
+    with style():
+        return svg_of(FIGURES[kind](setting))
+
+
+def svg_of(figure: Figure) -> str:
+    """A figure as an inline SVG element in the house style."""
     buffer = io.StringIO()
     with style():
-        FIGURES[kind](setting).savefig(buffer, format="svg", metadata={"Date": None})
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     # matplotlib copies every label into an XML comment; a label holding "-->" could end it early, so drop them.
     # The RDF <metadata> block only names namespaces; it is dropped to keep the page lean.

@@ -14,6 +14,7 @@ from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
+from unlearnbench.reports.tuning import TuningEntry, params_text, tuning_entries, tuning_svg
 from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, not_applicable_note, rank_setting,
                                           reused, value_text)
 
@@ -48,6 +49,8 @@ class SettingView:
     spread: dict[str, float]  # per unbounded value, the largest distance to retrain among the rows (colour scale)
     notes: list[str]
     figures: list[tuple[str, str]]
+    tuning: list[TuningEntry]  # what tuning found and cost, for settings of tuned methods
+    tuning_figure: Optional[str]  # objective against trial, inline SVG
 
     @property
     def column_groups(self) -> list[tuple[str, int, int]]:
@@ -111,7 +114,7 @@ def template_environment() -> "jinja2.Environment":
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(fmt=fmt, delta=delta, cell=cell, reused_mark=reused_mark, closeness=closeness,
-                       value_text=value_text, not_applicable=not_applicable_note)
+                       value_text=value_text, not_applicable=not_applicable_note, params_text=params_text)
     return env
 
 
@@ -142,7 +145,8 @@ def setting_view(setting: SettingResult) -> SettingView:
     columns = _columns(setting)
     drawn = [(name, render_svg(name, setting)) for name in FIGURES] if setting.methods else []
     return SettingView(setting, rank_setting(setting), columns, _spread(setting, columns),
-                       provenance_notes(setting.rows) + signal_notes(setting), drawn)
+                       provenance_notes(setting.rows) + signal_notes(setting), drawn, tuning_entries(setting),
+                       tuning_svg(setting))
 
 
 def render_report(rows: Sequence[dict[str, Any]], store: str = "results.db") -> str:

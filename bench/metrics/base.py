@@ -37,6 +37,9 @@ class MetricValue:
     gap: bool = False  # enters the retrain gap (mean |value - retrained model's value|)
     scenarios: frozenset[str] = frozenset(SCENARIOS)  # scenarios in which the value is defined
     distance_to_retrain: bool = False  # the value itself is a distance to the retrained model (0 is ideal)
+    # Enters the tuning objective: computed with the validation split in the test split's place, then averaged as
+    # |value - retrained model's value| into val_retrain_gap (metrics/summary.py).
+    objective: bool = False
 
     def __post_init__(self) -> None:
         for field_name, allowed in (("better", BETTER), ("group", GROUPS), ("tier", TIERS), ("unit", UNITS)):
@@ -101,6 +104,10 @@ class _ValueRegistry:
     def gap_names(self, scenario: Optional[str] = None) -> tuple[str, ...]:
         """The values averaged into the retrain gap (in `scenario`)."""
         return tuple(v.name for v in self.select(scenario=scenario) if v.gap)
+
+    def objective_names(self, scenario: Optional[str] = None) -> tuple[str, ...]:
+        """The values averaged into the tuning objective, val_retrain_gap (in `scenario`)."""
+        return tuple(v.name for v in self.select(scenario=scenario) if v.objective)
 
 
 VALUES = _ValueRegistry()

@@ -69,7 +69,7 @@ def _fit_and_target(feature, inputs: MetricInputs, model) -> tuple[float, float]
 def _mia(name: str, label: str, help: str) -> tuple[MetricValue, MetricValue]:
     """An attack's score (primary, in the gap) and its AUC (detail)."""
     return (MetricValue(name, label, help, better="closer_to_retrain", group="privacy", tier="primary", unit="rate",
-                        gap=True),
+                        gap=True, objective=True),
             MetricValue(f"{name}_auc", f"{label} AUC", f"AUC of the {label} attack's member scores",
                         better="closer_to_retrain", group="privacy", unit="rate"))
 
