@@ -164,6 +164,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UserError(f"--workers {args.workers} must be at least 1")
     suite = dataclasses.replace(suite, requests=tuple(
         dataclasses.replace(r, threads=args.threads, remeasure_retrain=args.remeasure_retrain) for r in suite.requests))
+    for warning in suite.warnings:
+        print(f"unlearnbench: warning: {warning}", file=sys.stderr)
     store = open_store(Path(args.out))
     try:
         summary = sweep(suite, store, backend=args.backend, workers=args.workers, rerun=args.rerun,

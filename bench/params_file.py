@@ -179,8 +179,8 @@ def apply_params(tuned: TunedParams, request: RunRequest, explicit_methods: bool
     Without an explicit method list the file's methods run, with the original and retrained rows beside them.
 
     Raises:
-        UserError: the file names an unknown method or field, a method the run leaves out, or a field --set also
-            gives.
+        UserError: the file names an unknown method or field, a method the run leaves out, or a field that is also
+            given explicitly (--set, a suite's methods table).
     """
     where = str(tuned.path)
     for name in tuned.methods:
@@ -188,28 +188,34 @@ def apply_params(tuned: TunedParams, request: RunRequest, explicit_methods: bool
             METHODS.get(name)
         except UnknownNameError as exc:
             raise UserError(f"{where}: {exc}") from None
+    suited = [m for m in tuned.methods if supports(m, request.forget.scenario)]
     if explicit_methods:
         names = [m if isinstance(m, str) else m[0] for m in request.methods]
-        missing = sorted(set(tuned.methods) - set(names))
+        missing = sorted(set(suited) - set(names))
         if missing:
-            raise UserError(f"{where} holds tuned parameters for {', '.join(missing)}, which --methods leaves out; "
-                            "add it to --methods or drop --methods to run the file's methods")
+            raise UserError(f"{where} holds tuned parameters for {', '.join(missing)}, which the run leaves out; "
+                            "add it to the methods or drop --methods to run the file's methods")
         methods = request.methods
     else:
-        suited = [m for m in tuned.methods if supports(m, request.forget.scenario)]
         methods = (*REFERENCE_METHODS, *suited)
-    params = {name: dict(p) for name, p in request.params.items()}
-    for name, entry in tuned.methods.items():
-        both = sorted(set(params.get(name, {})) & set(entry["params"]))
+    entries = []
+    for entry in methods:
+        name, given = (entry, request.params.get(entry, {})) if isinstance(entry, str) else (entry[0], dict(entry[1]))
+        if name not in tuned.methods:
+            entries.append(entry)
+            continue
+        file_params = tuned.methods[name]["params"]
+        both = sorted(set(given) & set(file_params))
         if both:
-            raise UserError(f"{name}.{both[0]} is tuned in {where} and set with --set; drop one")
-        params[name] = {**entry["params"], **params.get(name, {})}
+            raise UserError(f"{name}.{both[0]} is tuned in {where} and also given explicitly; drop one")
         try:
-            METHODS.get(name).from_params(params[name], request.model, request.dataset)
+            METHODS.get(name).from_params({**file_params, **given}, request.model, request.dataset)
         except UserError as exc:
             raise UserError(f"{where}: methods.{name}: {exc}") from None
+        entries.append((name, {**file_params, **given}))
     warnings = [w for w in (setting_mismatch(tuned, request),) if w]
     if request.seed == tuned.setting.get("tune_seed"):
         warnings.append(f"seed {request.seed} is the seed {where} was tuned on; report other seeds")
-    provenance = {name: tuned.provenance(name) for name in tuned.methods}
-    return dataclasses.replace(request, methods=tuple(methods), params=params, tuned=provenance), warnings
+    params = {k: v for k, v in request.params.items() if k not in tuned.methods}
+    provenance = {name: tuned.provenance(name) for name in suited}
+    return dataclasses.replace(request, methods=tuple(entries), params=params, tuned=provenance), warnings

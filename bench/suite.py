@@ -21,7 +21,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 BUILTIN_SUITES = Path(__file__).with_name("suites")
-TOP_KEYS = {"name", "description", "device", "data_root", "mia_shadows", "deep_metrics", "grid", "recipe", "methods"}
+TOP_KEYS = {"name", "description", "device", "data_root", "mia_shadows", "deep_metrics", "grid", "recipe", "methods",
+            "params"}
 GRID_KEYS = {"datasets", "models", "forget", "seeds"}
 
 
@@ -37,6 +38,7 @@ class Suite:
     path: Path
     requests: tuple[RunRequest, ...]
     not_applicable: int = 0  # (method, cell) pairs left out: the method does not suit the forget scenario
+    warnings: tuple[str, ...] = ()  # e.g. a params file tuned for another setting
 
     @property
     def cell_count(self) -> int:
@@ -186,4 +188,24 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
                     dataset=dataset, model=model, methods=suited, forget=forget, seed=seed, device=device,
                     data_root=root, cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows,
                     deep_metrics=deep))
-    return Suite(str(raw.get("name", path.stem)), path, tuple(requests), not_applicable)
+    requests, warnings = _with_tuned_params(label, raw.get("params"), path, requests)
+    return Suite(str(raw.get("name", path.stem)), path, tuple(requests), not_applicable, warnings)
+
+
+def _with_tuned_params(label: str, value: Any, suite_path: Path, requests: list[RunRequest]
+                       ) -> tuple[list[RunRequest], tuple[str, ...]]:
+    """The requests with a `params = "FILE"` tuned-parameters file applied (a relative path is the suite's)."""
+    if value is None:
+        return requests, ()
+    if not isinstance(value, str) or not value:
+        raise SuiteError(f"{label}: params must be the path of a tuned-parameters file, got {value!r}")
+    from unlearnbench.params_file import apply_params, read_params_file
+
+    file = Path(value) if Path(value).is_absolute() else suite_path.parent / value
+    try:
+        tuned = read_params_file(file)
+        applied = [apply_params(tuned, request, explicit_methods=True) for request in requests]
+    except UserError as exc:
+        raise SuiteError(f"{label}: params: {exc}") from None
+    warnings = tuple(dict.fromkeys(w for _, ws in applied for w in ws))
+    return [request for request, _ in applied], warnings

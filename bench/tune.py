@@ -201,7 +201,7 @@ def run_study(plan: MethodPlan, setting: Setting, request: RunRequest, budget: B
             done = [t for t in study.get_trials(deepcopy=False) if _counted(t)]
             if budget.spent(len(done), sum(t.user_attrs["seconds"] for t in done)):
                 break
-            study.sampler = optuna.samplers.TPESampler(seed=(request.seed * SAMPLER_SEED_STRIDE + len(done)) % 2**32)
+            study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(request.seed, len(done)))
             trial = study.ask(distributions)
             state, value = _evaluate(trial, plan, cls, setting, request, reference, val_objective)
             if state == TrialState.COMPLETE:
@@ -214,6 +214,11 @@ def run_study(plan: MethodPlan, setting: Setting, request: RunRequest, budget: B
                 progress(f"{plan.method}: trial {len(done) + 1}{total}: {shown} "
                          f"({trial.user_attrs['seconds']:.1f} s)")
         return summarise(plan, study)
+
+
+def sampler_seed(tune_seed: int, counted: int) -> int:
+    """The seed of the sampler that draws the trial after `counted` counted ones (the same on every resume)."""
+    return (tune_seed * SAMPLER_SEED_STRIDE + counted) % 2**32
 
 
 def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], setting: Setting, request: RunRequest,

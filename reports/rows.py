@@ -7,7 +7,7 @@ from typing import Any
 
 PUBLIC_FIELDS = ("id", "run_id", "created", "dataset", "model", "forget", "seed", "method", "method_version",
                  "params", "access", "status", "error", "time_s", "phases", "reused_phases", "peak_mem_bytes",
-                 "metrics", "recipe", "env", "cell_key")
+                 "metrics", "recipe", "env", "cell_key", "tuned")
 
 
 def _finite(value: Any) -> Any:
@@ -16,7 +16,14 @@ def _finite(value: Any) -> Any:
         return None
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
     return value
+
+
+def method_label(row: dict[str, Any]) -> str:
+    """The method's name, marked when it ran with tuned parameters."""
+    return f"{row['method']} (tuned)" if row.get("tuned") else row["method"]
 
 
 def public_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +43,8 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
             out[name] = ",".join(str(c) for c in value)
         elif name in ("env", "recipe", "params", "access", "reused_phases"):
             out[name] = json.dumps(value, sort_keys=True)
+        elif name == "tuned":  # the provenance of tuned parameters; empty for default rows
+            out[name] = json.dumps(value, sort_keys=True) if value else ""
         else:
             out[name] = value
     return out

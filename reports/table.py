@@ -12,7 +12,7 @@ from unlearnbench.metrics.base import GROUPS
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.provenance import (REUSED_MARK, provenance_notes, rests_on_reused, speedup_reused,
                                              time_reused)
-from unlearnbench.reports.rows import flat_row, public_row
+from unlearnbench.reports.rows import flat_row, method_label, public_row
 
 def _phases(phases: dict[str, float], reused: Sequence[str]) -> str:
     return " ".join(f"{k}={v:.2f}{REUSED_MARK if k in reused else ''}" for k, v in phases.items()) or "-"
@@ -67,13 +67,14 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     first = _values(rows, ("headline", "primary"), ("headline", "accuracy"))
     second = [v for v in _values(rows, ("headline", "primary", "detail"), GROUPS) if v not in first]
     header = ["id", "setting", "seed", "method", "status", *[v.label for v in first], "phases (s)"]
-    lines = [[str(row.get("id", "")), _setting(row), str(row["seed"]), row["method"], row["status"],
+    lines = [[str(row.get("id", "")), _setting(row), str(row["seed"]), method_label(row), row["status"],
               *[_text(row, v) for v in first], _phases(row.get("phases") or {}, row.get("reused_phases") or [])]
              for row in rows]
     out = _grid(header, lines)
     if second:
         out += [""] + _grid(["id", "method", *[v.label for v in second]],
-                            [[str(row.get("id", "")), row["method"], *[_text(row, v) for v in second]] for row in rows])
+                            [[str(row.get("id", "")), method_label(row), *[_text(row, v) for v in second]]
+                             for row in rows])
     notes = ["MIA scores and distances are best when closest to the retrain row"]
     notes += provenance_notes(rows)
     notes += signal_notes(rows)

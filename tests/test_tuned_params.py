@@ -1,0 +1,192 @@
+"""Tuned-parameters files: `tune` writes them, `run --params` and suites read them, rows carry `tuned`, and
+reports rank tuned rows apart from default ones."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+import test_tune  # noqa: F401  (registers test_shrink, a tunable method)
+from helpers import TINY_RECIPE
+from unlearnbench.errors import UserError
+from unlearnbench.params_file import apply_params, read_params_file
+from unlearnbench.reports.aggregate import aggregate
+from unlearnbench.reports.html import render_report
+from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
+from unlearnbench.runner import RunRequest
+from unlearnbench.store import open_store
+from unlearnbench.suite import load_suite
+from unlearnbench.cli import main
+
+SETTING = ["--dataset", "tiny", *[f for k, v in TINY_RECIPE.items() for f in ("--recipe", f"{k}={v}")]]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> tuple[Path, Path]:
+    """(a params file tuned on tiny for test_shrink and gradient_ascent, 3 trials each; the model cache)."""
+    root = tmp_path_factory.mktemp("tuned")
+    code = main(["tune", *SETTING, "--methods", "test_shrink,gradient_ascent", "--trials", "3", "--out",
+                 str(root / "t"), "--cache-dir", str(root / "cache"), "--quiet"])
+    assert code == 0
+    return next((root / "t").glob("tuned-*.toml")), root / "cache"
+
+
+@pytest.fixture
+def tuned(shared, tmp_path) -> Path:
+    """A copy of the shared params file that a test may edit."""
+    copy = tmp_path / "t" / shared[0].name
+    copy.parent.mkdir()
+    shutil.copy(shared[0], copy)
+    return copy
+
+
+@pytest.fixture
+def cli_cached(cli, shared):
+    """The CLI with the module's model cache, so runs reuse the models tuning trained."""
+    return lambda *args: cli(*args, "--cache-dir", str(shared[1]))
+
+
+def test_tune_writes_the_file_the_figure_and_a_summary(cli_cached, tmp_path):
+    code, out, err = cli_cached("tune", *SETTING, "--methods", "test_shrink", "--trials", "2", "--out",
+                                str(tmp_path / "t"), "--quiet")
+    assert code == 0, err
+    file = read_params_file(next((tmp_path / "t").glob("tuned-tiny-mlp-0-*.toml")))
+    entry = file.methods["test_shrink"]
+    assert entry["trials"] == 2 and len(entry["history"]) == 2 and entry["seconds"] > 0
+    assert file.setting["tune_seed"] == 1000 and file.tuning["budget_trials"] == 2 and file.tuning["optuna"]
+    assert next((tmp_path / "t").glob("*.png")).stat().st_size > 0
+    assert "2 trials per method" in out and "run --params" in out
+
+
+def test_run_with_params_marks_rows_tuned_and_runs_the_references(cli, cli_cached, tuned, tmp_path):
+    code, out, err = cli_cached("run", "--params", str(tuned), *SETTING, "--seed", "0", "--out", str(tmp_path / "r"),
+                         "--quiet")
+    assert code == 0, err
+    rows = open_store(tmp_path / "r", create=False).rows()
+    by_method = {r["method"]: r for r in rows}
+    assert set(by_method) == {"original", "retrain", "test_shrink", "gradient_ascent"}
+    file = read_params_file(tuned)
+    assert by_method["test_shrink"]["tuned"]["sha"] == file.sha
+    assert by_method["test_shrink"]["params"]["scale"] == file.methods["test_shrink"]["params"]["scale"]
+    assert by_method["original"]["tuned"] is None and "test_shrink (tuned)" in out
+
+
+def test_tuned_and_default_rows_are_ranked_apart(cli, cli_cached, tuned, tmp_path):
+    out = str(tmp_path / "r")
+    assert cli_cached("run", *SETTING, "--methods", "original,retrain,test_shrink", "--out", out, "--quiet")[0] == 0
+    assert cli_cached("run", "--params", str(tuned), *SETTING, "--out", out, "--quiet")[0] == 0
+    rows = open_store(tmp_path / "r", create=False).rows()
+    settings = aggregate(rows)
+    assert [s.tuned for s in settings] == [False, True]
+    default, tuned_setting = settings
+    assert [m.method for m in default.methods] == ["original", "retrain", "test_shrink"]
+    assert [m.method for m in tuned_setting.methods] == ["original", "retrain", "gradient_ascent", "test_shrink"]
+    assert "tuned parameters" in tuned_setting.title and "tuned" not in default.title
+    table = leaderboard_markdown(rows)
+    assert table.count("### ") == 2
+    csv_lines = leaderboard_csv(rows).splitlines()
+    assert csv_lines[0].split(",")[1] == "tuned"
+    assert any(",True,method," in line and "test_shrink" in line for line in csv_lines)
+
+
+def test_the_report_has_a_tuning_section_with_the_objective_figure(cli, cli_cached, tuned, tmp_path):
+    assert cli_cached("run", "--params", str(tuned), *SETTING, "--out", str(tmp_path / "r"), "--quiet")[0] == 0
+    html = render_report(open_store(tmp_path / "r", create=False).rows())
+    assert 'data-tuned="test_shrink"' in html and 'data-figure="tuning"' in html and "best parameters" in html
+
+
+def test_json_results_carry_the_provenance(cli, cli_cached, tuned, tmp_path):
+    cli_cached("run", "--params", str(tuned), *SETTING, "--out", str(tmp_path / "r"), "--quiet")
+    code, out, _ = cli("results", "--out", str(tmp_path / "r"), "--format", "json")
+    tuned_rows = [r for r in json.loads(out) if r["tuned"]]
+    assert {r["method"] for r in tuned_rows} == {"test_shrink", "gradient_ascent"}
+    assert all(len(r["tuned"]["history"]) == 3 for r in tuned_rows)
+
+
+def test_a_suite_takes_a_params_file(tuned, tmp_path):
+    suite = tmp_path / "s.toml"
+    suite.write_text(f'params = "{tuned}"\n[grid]\ndatasets = ["tiny"]\nmodels = ["mlp"]\nforget = [[0]]\n'
+                     f'[recipe]\n' + "".join(f'{k} = "{v}"\n' for k, v in TINY_RECIPE.items()) +
+                     '[methods]\nretrain = {}\ntest_shrink = {}\ngradient_ascent = {}\n')
+    request, = load_suite(str(suite)).requests
+    assert set(request.tuned) == {"test_shrink", "gradient_ascent"}
+    assert dict(request.method_specs())["test_shrink"] == read_params_file(tuned).methods["test_shrink"]["params"]
+
+
+def _request(**kw) -> RunRequest:
+    return RunRequest(**{"dataset": "tiny", "methods": ("test_shrink", "gradient_ascent"), "recipe": dict(TINY_RECIPE),
+                         **kw})
+
+
+def test_a_method_of_the_file_left_out_of_the_run_is_refused(tuned):
+    with pytest.raises(UserError, match="leaves out"):
+        apply_params(read_params_file(tuned), _request(methods=("test_shrink",)), explicit_methods=True)
+
+
+def test_a_field_tuned_and_set_is_refused(tuned):
+    with pytest.raises(UserError, match="tuned in .* and also given"):
+        apply_params(read_params_file(tuned), _request(params={"test_shrink": {"scale": "1"}}), True)
+
+
+def test_an_unknown_field_in_the_file_is_refused(tuned):
+    tuned.write_text(tuned.read_text().replace("params = {scale", "params = {bogus"))
+    with pytest.raises(UserError, match="has no parameter bogus"):
+        apply_params(read_params_file(tuned), _request(), True)
+
+
+def test_an_unknown_method_in_the_file_is_refused(tuned):
+    tuned.write_text(tuned.read_text().replace("[methods.test_shrink]", "[methods.nosuch]"))
+    with pytest.raises(UserError, match="Unknown method 'nosuch'"):
+        apply_params(read_params_file(tuned), _request(), True)
+
+
+def test_a_file_of_another_setting_warns_and_says_what_differs(tuned):
+    _, warnings = apply_params(read_params_file(tuned), _request(forget="1"), True)
+    assert len(warnings) == 1 and "forget '0' there, '1' here" in warnings[0]
+
+
+def test_running_the_tuning_seed_warns(tuned):
+    _, warnings = apply_params(read_params_file(tuned), _request(seed=1000), True)
+    assert any("tuned on; report other seeds" in w for w in warnings)
+
+
+def test_a_tuned_cell_is_another_cell_than_the_default_one(tuned):
+    from unlearnbench.method import METHODS
+    from unlearnbench.runner import cell_key
+
+    request, _ = apply_params(read_params_file(tuned), _request(), True)
+    method = METHODS.get("test_shrink").from_params(dict(request.method_specs())["test_shrink"])
+    assert cell_key(request, method) != cell_key(_request(), method)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--trials", "0"], "--trials 0 must be at least 1"),
+    (["--methods", "nosuch"], "Unknown method 'nosuch'"),
+    (["--methods", "test_shrink", "--space", "test_shrink.scale=5:1"], "empty or inverted"),
+    (["--methods", "test_shrink", "--trials", "1", "--budget-s", "5"], "not allowed with argument"),
+])
+def test_bad_tune_input_is_one_line_before_any_work(cli, tmp_path, args, message):
+    code, out, err = cli("tune", *SETTING, *args, "--out", str(tmp_path / "t"), "--cache-dir", str(tmp_path / "c"))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c").exists()  # nothing was trained
+
+
+def test_a_params_file_that_is_not_one_is_a_one_line_error(cli, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[grid]\n")
+    code, _, err = cli("run", "--params", str(bad), *SETTING, "--out", str(tmp_path / "r"))
+    assert code == 2 and "not a tuned-parameters file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_file_of_another_setting_is_never_overwritten(cli, tuned, tmp_path):
+    before = tuned.read_text()
+    text = before.replace("tune_seed = 1000", "tune_seed = 7")
+    tuned.write_text(text)
+    code, _, err = cli("tune", *SETTING, "--methods", "test_shrink", "--trials", "1", "--out", str(tuned.parent),
+                       "--cache-dir", str(tmp_path / "cache"), "--quiet")
+    assert not (tmp_path / "cache").exists()  # refused before any work
+    assert code == 2 and "another setting" in err and tuned.read_text() == text
+    assert not math.isnan(read_params_file(tuned).methods["test_shrink"]["objective"])
