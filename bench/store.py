@@ -9,6 +9,7 @@ from typing import Any, Iterable
 from unlearnbench.errors import UserError
 
 SCHEMA_VERSION = 3
+READABLE_FROM = 2  # read-only commands read stores from this schema on (later columns read as NULL)
 _JSON_COLUMNS = ("forget", "params", "access", "phases", "reused_phases", "metrics", "env", "recipe", "tuned")
 _COLUMNS = (
     "run_id", "created", "dataset", "model", "forget", "seed", "method", "method_version", "params",
@@ -62,14 +63,16 @@ class ResultStore:
             raise UserError(self._damaged(check))
         if version > SCHEMA_VERSION:
             raise UserError(f"{self.path} has schema {version}, newer than this unlearnbench ({SCHEMA_VERSION}); upgrade")
-        if read_only and version < SCHEMA_VERSION:
+        if read_only and version < READABLE_FROM:
             raise UserError(f"{self.path} has schema {version}: open it once with `unlearnbench run` or `sweep`, which "
                             f"upgrade it in place, then read it")
         if version == 0:
             self._db.executescript(_SCHEMA)
-        elif version < SCHEMA_VERSION:
+        elif version < SCHEMA_VERSION and not read_only:
             script = "".join(_MIGRATIONS[v] for v in range(version, SCHEMA_VERSION))
             self._db.executescript(f"BEGIN; {script} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        # Read-only, an older store keeps its schema: the columns it lacks read as NULL.
+        self._present = {row[1] for row in self._db.execute("PRAGMA table_info(cells)")}
 
     def _damaged(self, detail: str) -> str:
         return (f"results store {str(self.path)!r} is damaged ({detail.splitlines()[0]}); nothing was run. Move it "
@@ -91,7 +94,7 @@ class ResultStore:
         A row that cannot be decoded (malformed JSON, a wrong type, an unknown status) is left out and listed in
         `skipped`, so one bad row never hides the others.
         """
-        query = f"SELECT id, {', '.join(_COLUMNS)} FROM cells"
+        query = f"SELECT id, {', '.join(c if c in self._present else f'NULL AS {c}' for c in _COLUMNS)} FROM cells"
         args: Iterable[Any] = ()
         if run_id is not None:
             query, args = query + " WHERE run_id = ?", (run_id,)

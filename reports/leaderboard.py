@@ -62,20 +62,20 @@ def leaderboard_csv(rows: Sequence[dict[str, Any]]) -> str:
               if any(v.name in m.metrics for r in settings for m in r.setting.methods)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["setting", "tuned", "role", "rank", "method", "pareto", "seeds", "zero_glance",
-                     *[c for v in values for c in (v.name, f"{v.name}_ci95")], "time_reused", "speedup_reused"])
+    writer.writerow(["setting", "role", "rank", "method", "pareto", "seeds", "zero_glance",
+                     *[c for v in values for c in (v.name, f"{v.name}_ci95")], "time_reused", "speedup_reused",
+                     "tuned"])
     for ranking in settings:
         lines = [(r.rank, r.result, r.pareto) for r in ranking.ranked] + \
                 [("", m, False) for m in ranking.references + ranking.unscored]
         for rank, m, pareto in lines:
             stats = [m.metrics.get(v.name) for v in values]
-            writer.writerow([ranking.setting.title, bool(m.tuned), m.role, rank, m.label, pareto, len(m.seeds),
-                             m.zero_glance,
+            writer.writerow([ranking.setting.title, m.role, rank, m.label, pareto, len(m.seeds), m.zero_glance,
                              *[x for st in stats for x in ((st.mean, st.half_width) if st else ("", ""))],
-                             m.time_reused, m.speedup_reused])
+                             m.time_reused, m.speedup_reused, ranking.setting.tuned])
         for name in ranking.setting.not_applicable:  # a row that says n/a, never a zero
-            writer.writerow([ranking.setting.title, ranking.setting.tuned, "n/a", "", name, "", 0, "",
-                             *[""] * (2 * len(values)), "", ""])
+            writer.writerow([ranking.setting.title, "n/a", "", name, "", 0, "", *[""] * (2 * len(values)), "", "",
+                             ranking.setting.tuned])
     return buffer.getvalue()
 
 

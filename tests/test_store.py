@@ -1,7 +1,9 @@
 """The SQLite results store: round trip, versioning, WAL, and safety of existing rows."""
 from __future__ import annotations
 
+import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +92,16 @@ def test_status_by_key_prefers_any_success(tmp_path):
     store.insert(_row(cell_key="a"))
     store.insert(_row(cell_key="b", status="failed", error="y"))
     assert store.status_by_key() == {"a": "ok", "b": "failed"}
+
+
+def test_a_version_2_store_reads_as_is_and_upgrades_on_write(tmp_path):
+    shutil.copy(Path(__file__).parents[1] / "reports" / "examples" / "results.db", tmp_path / "results.db")
+    read = open_store(tmp_path, create=False)
+    before = read.rows()
+    read.close()
+    assert before and all(r["tuned"] is None for r in before)
+    assert sqlite3.connect(tmp_path / "results.db").execute("PRAGMA user_version").fetchone()[0] == 2  # untouched
+    store = open_store(tmp_path)
+    store.insert(_row(cell_key="k", tuned={"sha": "abc"}))
+    assert [r["tuned"] for r in store.rows()] == [None] * len(before) + [{"sha": "abc"}]
+    assert sqlite3.connect(tmp_path / "results.db").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
