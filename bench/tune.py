@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 from unlearnbench.config import config_dict
 from unlearnbench.errors import DivergedError, UserError
+from unlearnbench.evaluate import ValReference, val_objective, val_reference
 from unlearnbench.method import METHODS, Method, supports
 from unlearnbench.recipes import default_recipe, recipe_identity
 from unlearnbench.runner import (RunRequest, apply_method, build_methods, prepare_setting, resolve_device,
@@ -189,8 +190,6 @@ def run_study(plan: MethodPlan, setting: Setting, request: RunRequest, budget: B
     import optuna
     from optuna.trial import TrialState
 
-    from unlearnbench.evaluate import val_objective, val_reference
-
     cls = METHODS.get(plan.method)
     defaults = config_dict(cls.from_params(plan.fixed, request.model, request.dataset).cfg)
     reference = val_reference(setting)
@@ -203,7 +202,7 @@ def run_study(plan: MethodPlan, setting: Setting, request: RunRequest, budget: B
                 break
             study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(request.seed, len(done)))
             trial = study.ask(distributions)
-            state, value = _evaluate(trial, plan, cls, setting, request, reference, val_objective)
+            state, value = _evaluate(trial, plan, cls, setting, request, reference)
             if state == TrialState.COMPLETE:
                 study.tell(trial, value)
             else:
@@ -222,7 +221,7 @@ def sampler_seed(tune_seed: int, counted: int) -> int:
 
 
 def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], setting: Setting, request: RunRequest,
-              reference: Any, objective: Callable) -> tuple[Any, float]:
+              reference: ValReference) -> tuple[Any, float]:
     """Runs one trial; returns its state (complete, pruned when it diverged, failed) and objective value."""
     from optuna.trial import TrialState
 
@@ -231,7 +230,7 @@ def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], setting: Setting,
     try:
         method = cls.from_params({**plan.fixed, **trial.params}, request.model, request.dataset)
         model, timer, _ = apply_method(setting, method)
-        value, parts = objective(model, setting, reference)
+        value, parts = val_objective(model, setting, reference)
         trial.set_user_attr("parts", parts)
         trial.set_user_attr("unlearn_s", timer.total)
         if math.isfinite(value):
