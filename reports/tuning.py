@@ -53,6 +53,7 @@ def running_best(history: Sequence[float]) -> list[float]:
 def tuning_figure(curves: Mapping[str, Sequence[float]], title: str) -> "Figure":
     """Objective against trial for every method: each trial's value (dots) and the best so far (line)."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     from unlearnbench.reports.figures import PALETTE, WIDTH
 
@@ -64,6 +65,11 @@ def tuning_figure(curves: Mapping[str, Sequence[float]], title: str) -> "Figure"
         ax.plot(trials, running_best(history), color=colour, linestyle=style, linewidth=1.2, label=method)
         ax.scatter(trials, history, color=colour, s=6, alpha=0.35)
     ax.set_yscale("log")
+    # Plain-number ticks: the default log labels are mathtext, which the house style renders as raw text.
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial (counted; pruned and failed trials leave gaps)")
     ax.set_ylabel("val retrain gap (log; line: best so far)")
     ax.set_title(title)
