@@ -106,7 +106,10 @@ def plan_methods(request: RunRequest, spaces: dict[str, dict[str, Dimension]]) -
     stray = sorted(set(spaces) - set(names))
     if stray:
         raise UserError(f"--space given for {', '.join(stray)}, which is not among --methods {','.join(names)}")
-    epochs = default_recipe(request.dataset, request.model, request.recipe).epochs
+    recipe = default_recipe(request.dataset, request.model, request.recipe)
+    if recipe.val_fraction <= 0:
+        raise UserError("tuning scores trials on the validation split, but --recipe val_fraction=0 leaves none; "
+                        "drop it")
     plans = []
     for method in methods:
         cls = METHODS.get(method.name)
@@ -122,7 +125,7 @@ def plan_methods(request: RunRequest, spaces: dict[str, dict[str, Dimension]]) -
         if both:
             raise UserError(f"{method.name}.{both[0]} is both fixed (--set) and tuned; drop one")
         checked = check_space(cls, declared, method.name, request.model, request.dataset)
-        plans.append(MethodPlan(method.name, fixed, resolve(checked, epochs)))
+        plans.append(MethodPlan(method.name, fixed, resolve(checked, recipe.epochs)))
     return plans
 
 

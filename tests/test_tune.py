@@ -15,6 +15,7 @@ from unlearnbench.errors import ConfigError, UserError
 from unlearnbench.evaluate import val_objective, val_reference
 from unlearnbench.method import METHODS, Method, register_method
 from unlearnbench.methods.salun import SalUn
+from unlearnbench.params_file import read_params_file
 from unlearnbench.runner import RunRequest, prepare_setting
 from unlearnbench.space import Choice, EpochShare, Range, check_space, parse_dimension, parse_spaces, resolve
 from unlearnbench.tune import STUDIES, Budget, plan_methods, run_study, sampler_seed, tunable_methods, tune
@@ -204,3 +205,41 @@ def test_the_ray_backend_finds_what_the_local_one_does(tmp_path):
     local = tune(request, {}, Budget(trials=3), tmp_path / "a")
     remote = tune(request, {}, Budget(trials=3), tmp_path / "b", backend="ray")
     assert [(r.method, r.history, r.params) for r in remote] == [(r.method, r.history, r.params) for r in local]
+
+
+def test_tuning_without_a_validation_split_is_refused_before_any_work(tmp_path):
+    with pytest.raises(UserError, match="val_fraction=0 leaves none"):
+        plan_methods(RunRequest(dataset="tiny", methods=("test_shrink",), recipe={**TINY_RECIPE, "val_fraction": "0"}),
+                     {})
+
+
+@pytest.mark.slow  # two studies on digits, one of them killed and resumed
+def test_a_study_killed_with_sigkill_resumes_as_if_never_stopped(tmp_path):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    def command(out):
+        return [sys.executable, "-m", "unlearnbench.cli", "tune", "--methods", "unsir", "--trials", "6", "--out",
+                str(out), "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+
+    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
+    process = subprocess.Popen(command(tmp_path / "cut"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = tmp_path / "cut" / STUDIES / "unsir.db"
+    states: list = []
+    while process.poll() is None and not ("COMPLETE" in states and "RUNNING" in states):
+        time.sleep(0.05)
+        if db.exists():
+            try:
+                states = [s for (s,) in sqlite3.connect(db).execute("SELECT state FROM trials")]
+            except sqlite3.Error:
+                pass
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert "RUNNING" in states, "the study ended before it could be killed mid-trial"
+    subprocess.run(command(tmp_path / "cut"), check=True, capture_output=True)
+    whole, cut = (read_params_file(next((tmp_path / d).glob("*.toml"))).methods["unsir"] for d in ("whole", "cut"))
+    assert cut["trials"] == 6 and cut["history"] == whole["history"] and cut["params"] == whole["params"]
