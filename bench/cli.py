@@ -206,6 +206,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     flags = " ".join(f"--{k} {shlex.quote(str(v))}" for k, v in (("dataset", request.dataset), ("model", request.model),
                                                                   ("forget", request.forget.label)))
     recipe = "".join(f" --recipe {shlex.quote(f'{k}={v}')}" for k, v in request.recipe.items())
+    recipe += "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in (("--data-root", args.data_root),
+                                                                                ("--cache-dir", args.cache_dir))
+                      if value)
     print(f"\nwrote {path} and {figure}\nnext:\n  unlearnbench run --params {shlex.quote(str(path))} {flags}{recipe} "
           f"--seed 0 --out {shlex.quote(str(out))}  # seeds other than the tuning seed {request.seed}")
     return 0
