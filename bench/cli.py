@@ -71,12 +71,18 @@ def _setting_request(args: argparse.Namespace, **extra: Any) -> "RunRequest":
     from unlearnbench.runner import RunRequest
 
     chosen = args.methods if args.methods is not None else DEFAULT_METHODS
-    methods = tuple(m.strip() for m in chosen.split(",") if m.strip())
-    # The default list drops the methods a scenario does not suit; an explicit one is refused for them.
+    if chosen.strip() == "all":
+        from unlearnbench.method import METHODS, role_of
+        from unlearnbench.reports.aggregate import ROLE_ORDER
+
+        methods = tuple(sorted(METHODS.names(), key=lambda name: ROLE_ORDER.index(role_of(name))))
+    else:
+        methods = tuple(m.strip() for m in chosen.split(",") if m.strip())
+    # The default list and `all` drop the methods a scenario does not suit; an explicit one is refused for them.
     return RunRequest(dataset=args.dataset, model=args.model, methods=methods, forget=parse_forget(args.forget),
                       device=args.device, data_root=args.data_root, cache_dir=_cache_dir(args),
                       recipe=_key_values(args.recipe, "--recipe"), threads=args.threads,
-                      skip_unsupported=args.methods is None, **extra)
+                      skip_unsupported=args.methods in (None, "all"), **extra)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -194,7 +200,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     budget = Budget(trials=None, seconds=args.budget_s) if args.budget_s is not None else \
         Budget(trials=args.trials if args.trials is not None else DEFAULT_TRIALS)
     request = _setting_request(args, params=_method_params(args.set), seed=args.tune_seed)
-    if args.methods is None:
+    if args.methods in (None, "all"):
         request = dataclasses.replace(request, methods=tunable_methods(request.forget.scenario))
     out = Path(args.out)
     path = default_path(out, request)
@@ -298,8 +304,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 SHARED_OPTIONS: dict[str, dict[str, Any]] = {
     "--dataset": dict(default="digits", help="dataset name (default: digits, embedded)"),
     "--model": dict(default="mlp", help="model name (default: mlp)"),
-    "--methods": dict(help=f"comma-separated (default: {DEFAULT_METHODS}, less those the forget scenario does not "
-                           "suit)"),
+    "--methods": dict(help=f"comma-separated, or all (default: {DEFAULT_METHODS}; the default and all leave out "
+                           "those the forget scenario does not suit)"),
     "--forget": dict(default="0", help="what to forget: 0 or 0,2 (whole classes), partial:3@0.5, random:0.1, "
                                        "random:0.1:stratified, subclass:0 (default: 0)"),
     "--device": dict(default="auto", help="auto, cpu or cuda (default: auto)"),

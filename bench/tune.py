@@ -160,9 +160,12 @@ def _inside(dim: Union[Range, Choice], value: Any) -> bool:
     return value in dim.values if isinstance(dim, Choice) else dim.low <= value <= dim.high
 
 
-def _counted(trial: Any) -> bool:
-    # A finished trial always carries its seconds; one without is a trial the process died in.
-    return trial.state.is_finished() and "seconds" in trial.user_attrs
+def counted_trials(study: Any) -> list[Any]:
+    """The study's finished trials, in order, less those a dead process left (listed in the study's
+    `interrupted` attribute when it resumed)."""
+    interrupted = set(study.user_attrs.get("interrupted", []))
+    return sorted((t for t in study.get_trials(deepcopy=False) if t.state.is_finished() and t.number not in
+                   interrupted), key=lambda t: t.number)
 
 
 def _open_study(plan: MethodPlan, request: RunRequest, folder: Path, defaults: dict[str, Any]) -> Any:
@@ -180,10 +183,13 @@ def _open_study(plan: MethodPlan, request: RunRequest, folder: Path, defaults: d
         start = {k: defaults[k] for k, dim in plan.space.items() if _inside(dim, defaults[k])}
         if start:
             study.enqueue_trial(start)
-    for trial in trials:
-        if trial.state == TrialState.RUNNING:  # its process died: finish it as not counted, run its draw again
-            study.tell(trial.number, state=TrialState.FAIL)
-            study.enqueue_trial(trial.params)
+    stale = [t for t in trials if t.state == TrialState.RUNNING]  # their process died (the lock says so)
+    if stale:  # recorded before they are finished, so a second death in between cannot make them count
+        study.set_user_attr("interrupted", sorted({*study.user_attrs.get("interrupted", []),
+                                                   *(t.number for t in stale)}))
+    for trial in stale:  # finished as not counted; the same draw runs again
+        study.tell(trial.number, state=TrialState.FAIL)
+        study.enqueue_trial(trial.params)
     return study
 
 
@@ -200,8 +206,8 @@ def run_study(plan: MethodPlan, setting: Setting, request: RunRequest, budget: B
     with _exclusive(folder / f"{plan.method}.lock"):
         study = _open_study(plan, request, folder, defaults)
         while True:
-            done = [t for t in study.get_trials(deepcopy=False) if _counted(t)]
-            if budget.spent(len(done), sum(t.user_attrs["seconds"] for t in done)):
+            done = counted_trials(study)
+            if budget.spent(len(done), sum(t.user_attrs.get("seconds", 0.0) for t in done)):
                 break
             study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(request.seed, len(done)))
             trial = study.ask(distributions)
@@ -256,7 +262,7 @@ def summarise(plan: MethodPlan, study: Any) -> StudyResult:
     """The study's best trial, history and cost, over its counted trials."""
     from optuna.trial import TrialState
 
-    done = sorted((t for t in study.get_trials(deepcopy=False) if _counted(t)), key=lambda t: t.number)
+    done = counted_trials(study)
     complete = [t for t in done if t.state == TrialState.COMPLETE]
     best = min(complete, key=lambda t: (t.value, t.number)) if complete else None
     return StudyResult(
@@ -264,7 +270,7 @@ def summarise(plan: MethodPlan, study: Any) -> StudyResult:
         objective=best.value if best else math.nan, parts=dict(best.user_attrs.get("parts", {})) if best else {},
         trials=len(done), pruned=sum(t.state == TrialState.PRUNED for t in done),
         failed=sum(t.state == TrialState.FAIL for t in done),
-        seconds=sum(t.user_attrs["seconds"] for t in done),
+        seconds=sum(t.user_attrs.get("seconds", 0.0) for t in done),
         history=[t.value if t.state == TrialState.COMPLETE else math.nan for t in done],
         space={k: describe(v) for k, v in plan.space.items()},
         reasons=list(dict.fromkeys(t.user_attrs["reason"] for t in done if "reason" in t.user_attrs))[:3])

@@ -113,3 +113,13 @@ def test_a_store_written_before_scenarios_renders_unchanged(tmp_path):
     assert [s.title for s in settings] == ["mnist / mlp, forget {0}", "mnist / mlp, forget {0, 2}"]
     assert all(s.scenario == "class" and "val_fraction" not in s.recipe for s in settings)
     assert "mnist / mlp, forget {0, 2}" in render_report(rows, str(stored))
+
+
+def test_methods_all_lists_every_method_references_first_and_skips_the_unsuited():
+    from unlearnbench.cli import _setting_request, build_parser
+    from unlearnbench.method import METHODS
+    from unlearnbench.runner import build_methods, not_applicable
+
+    request = _setting_request(build_parser().parse_args(["run", "--methods", "all", "--forget", "random:0.1"]))
+    assert request.methods[:2] == ("original", "retrain") and set(request.methods) == set(METHODS.names())
+    assert "unsir" in not_applicable(request) and "unsir" not in [m.name for m in build_methods(request)]
