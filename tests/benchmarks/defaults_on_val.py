@@ -19,11 +19,9 @@ import sys
 import torch
 
 import unlearnbench  # noqa: F401  (sets the OpenMP wait policy before torch work)
-from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import DivergedError
 from unlearnbench.method import METHODS
-from unlearnbench.runner import METHOD_RNG_OFFSET, RunRequest, prepare_setting, setting_threads
-from unlearnbench.timing import PhaseTimer
+from unlearnbench.runner import RunRequest, apply_method, prepare_setting, setting_threads
 from unlearnbench.train import predict
 
 GRIDS = {  # method -> pair -> the grid its README defaults were chosen from
@@ -62,10 +60,7 @@ def val_accuracies(name: str, pair: str, forget: str, params: dict, data_root: s
     with setting_threads(request):
         setting = prepare_setting(request)
         method = METHODS.get(name).from_params({k: str(v) for k, v in params.items()}, model, dataset)
-        ctx = UnlearnContext(name, method.access, setting, PhaseTimer(setting.data.device),
-                             setting.generator(offset=METHOD_RNG_OFFSET))
-        with setting.autocast():
-            unlearned = method.unlearn(setting.trained("original").model, ctx)
+        unlearned, _, _ = apply_method(setting, method)
         data = setting.data
         right = predict(unlearned, data.x_val).argmax(1) == data.y_val
         forgotten = torch.isin(data.y_val, torch.tensor(setting.forget.classes, device=data.y_val.device))
