@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
+from unlearnbench.reports.comparison import side_text
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
+from unlearnbench.reports.comparison import tuned_vs_default
 from unlearnbench.reports.tuning import TuningEntry, params_text, tuning_entries, tuning_svg
 from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, not_applicable_note, rank_setting,
                                           reused, value_text)
@@ -114,7 +116,8 @@ def template_environment() -> "jinja2.Environment":
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(fmt=fmt, delta=delta, cell=cell, reused_mark=reused_mark, closeness=closeness,
-                       value_text=value_text, not_applicable=not_applicable_note, params_text=params_text)
+                       value_text=value_text, not_applicable=not_applicable_note, params_text=params_text,
+                       side_text=side_text)
     return env
 
 
@@ -152,8 +155,10 @@ def setting_view(setting: SettingResult) -> SettingView:
 def render_report(rows: Sequence[dict[str, Any]], store: str = "results.db") -> str:
     """The whole report as one HTML string."""
     views = [setting_view(s) for s in aggregate(rows)]
+    comparisons = {c.tuned_title: c for c in tuned_vs_default([v.ranking for v in views])}
     return template_environment().get_template("report.html.j2").render(
         views=views, cells=len(rows), store=store, headline=headline_values(), pareto_note=PARETO_NOTE,
+        comparisons=comparisons,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -10,6 +10,7 @@ from unlearnbench.metrics import VALUES
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.html import template_environment
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
+from unlearnbench.reports.comparison import side_text, tuned_vs_default
 from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, not_applicable_note, rank_setting,
                                           value_text)
 
@@ -50,9 +51,23 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
             out += ["", _md(not_applicable_note(ranking.setting)) + "."]
         notes = provenance_notes(ranking.setting.rows)
         out += [""] + [f"> {note.replace(REUSED_MARK, MARKDOWN_MARK)}" for note in notes] if notes else []
+    out += _comparison_markdown(rankings(rows))
     if not out:
         return "(no results stored)"
     return "\n".join(out[1:] + ["", f"{PARETO_NOTE}; ↓ lower is better, ↑ higher; mean ± 95 % interval over seeds."])
+
+
+def _comparison_markdown(settings: Sequence[Ranking]) -> list[str]:
+    """Per setting ranked both ways, the default and tuned gaps side by side."""
+    out: list[str] = []
+    for c in tuned_vs_default(settings):
+        out += ["", f"### Default against tuned parameters: {c.title}", "",
+                "| method | default retrain gap ↓ | default rank | tuned retrain gap ↓ | tuned rank |",
+                "|---|---:|---:|---:|---:|"]
+        out += [f"| {_md(m)} | {side_text(d)} | {d.rank or '-'} | {side_text(t)} | {t.rank or '-'} |"
+                for m, d, t in c.lines]
+        out += ["", f"{c.summary[0].upper()}{c.summary[1:]}."]
+    return out
 
 
 def leaderboard_csv(rows: Sequence[dict[str, Any]]) -> str:

@@ -17,7 +17,8 @@ from unlearnbench.errors import UserError
 from unlearnbench.params_file import apply_params, read_params_file
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.html import render_report
-from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
+from unlearnbench.reports.comparison import Side, TunedVsDefault, tuned_vs_default
+from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown, rankings
 from unlearnbench.runner import RunRequest
 from unlearnbench.store import open_store
 from unlearnbench.suite import load_suite
@@ -88,7 +89,11 @@ def test_tuned_and_default_rows_are_ranked_apart(cli, cli_cached, tuned, tmp_pat
     assert [m.method for m in tuned_setting.methods] == ["original", "retrain", "gradient_ascent", "test_shrink"]
     assert "tuned parameters" in tuned_setting.title and "tuned" not in default.title
     table = leaderboard_markdown(rows)
-    assert table.count("### ") == 2
+    assert table.count("### ") == 3  # two rankings and their comparison
+    comparison, = tuned_vs_default(rankings(rows))
+    assert {m for m, _, _ in comparison.lines} == {"gradient_ascent", "test_shrink"}
+    assert comparison.compared == ["test_shrink"]  # gradient_ascent ran with tuned parameters only
+    assert "### Default against tuned parameters: tiny / mlp, forget {0}" in table and "of 1 methods." in table
     header, *lines = list(csv.reader(io.StringIO(leaderboard_csv(rows))))
     assert header[-1] == "tuned"
     assert {(line[3], line[-1]) for line in lines if line[1] == "method"} == {
@@ -96,9 +101,25 @@ def test_tuned_and_default_rows_are_ranked_apart(cli, cli_cached, tuned, tmp_pat
 
 
 def test_the_report_has_a_tuning_section_with_the_objective_figure(cli, cli_cached, tuned, tmp_path):
+    assert cli_cached("run", *SETTING, "--methods", "retrain,test_shrink", "--out", str(tmp_path / "r"),
+                      "--quiet")[0] == 0
     assert cli_cached("run", "--params", str(tuned), *SETTING, "--out", str(tmp_path / "r"), "--quiet")[0] == 0
     html = render_report(open_store(tmp_path / "r", create=False).rows())
     assert 'data-tuned="test_shrink"' in html and 'data-figure="tuning"' in html and "best parameters" in html
+    assert 'data-compared="test_shrink"' in html and "Tuned gap smaller for" in html
+
+
+def test_a_method_counts_as_improved_when_its_tuned_gap_is_lower_or_its_defaults_failed():
+    from unlearnbench.reports.aggregate import Stat
+
+    def side(gap=None, failed=False):
+        return Side(Stat(gap, 0.0, 3) if gap is not None else None, 1, failed)
+
+    c = TunedVsDefault("s", "s, tuned parameters", [
+        ("better", side(0.2), side(0.1)), ("worse", side(0.1), side(0.2)), ("equal", side(0.1), side(0.1)),
+        ("rescued", side(failed=True), side(0.3)), ("tuned_only", side(), side(0.1))])
+    assert c.compared == ["better", "worse", "equal", "rescued"]
+    assert c.summary == "tuned gap smaller for 2 of 4 methods"
 
 
 def test_json_results_carry_the_provenance(cli, cli_cached, tuned, tmp_path):
