@@ -44,9 +44,16 @@ class Shrink(Method):
         return model
 
 
+@pytest.fixture(scope="module", autouse=True)
+def shared_cache(tmp_path_factory):
+    """One model cache for the module: every study here tunes on the same tiny setting."""
+    global CACHE
+    CACHE = tmp_path_factory.mktemp("cache")
+
+
 def _request(tmp_path, methods=("test_shrink",), **kw) -> RunRequest:
-    return RunRequest(dataset="tiny", methods=methods, seed=1000, device="cpu", cache_dir=tmp_path / "cache",
-                      recipe=TINY_RECIPE, **kw)
+    return RunRequest(dataset="tiny", methods=methods, seed=1000, device="cpu", cache_dir=CACHE, recipe=TINY_RECIPE,
+                      **kw)
 
 
 def test_the_retrained_model_scores_zero_and_the_original_more(tmp_path):
