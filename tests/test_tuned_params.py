@@ -2,6 +2,7 @@
 reports rank tuned rows apart from default ones."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -64,24 +65,35 @@ def test_tune_writes_the_file_the_figure_and_a_summary(cli_cached, tmp_path):
     assert "2 trials per method" in out and "run --params" in out
 
 
-def test_run_with_params_marks_rows_tuned_and_runs_the_references(cli, cli_cached, tuned, tmp_path):
-    code, out, err = cli_cached("run", "--params", str(tuned), *SETTING, "--seed", "0", "--out", str(tmp_path / "r"),
-                         "--quiet")
-    assert code == 0, err
-    rows = open_store(tmp_path / "r", create=False).rows()
+@pytest.fixture(scope="module")
+def both_ways(shared, tmp_path_factory) -> tuple[Path, str]:
+    """A store with a default run (original, retrain, test_shrink) and a run of the shared params file, seed 0;
+    and what the params run printed."""
+    out = tmp_path_factory.mktemp("both") / "r"
+    cache = ["--cache-dir", str(shared[1]), "--out", str(out), "--quiet"]
+    assert main(["run", *SETTING, "--methods", "original,retrain,test_shrink", *cache]) == 0
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["run", "--params", str(shared[0]), *SETTING, "--seed", "0", *cache]) == 0
+    return out, printed.getvalue()
+
+
+def test_run_with_params_marks_rows_tuned_and_runs_the_references(shared, both_ways):
+    rows = [r for r in open_store(both_ways[0], create=False).rows() if r["run_id"] == _last_run(both_ways[0])]
     by_method = {r["method"]: r for r in rows}
     assert set(by_method) == {"original", "retrain", "test_shrink", "gradient_ascent"}
-    file = read_params_file(tuned)
+    file = read_params_file(shared[0])
     assert by_method["test_shrink"]["tuned"]["sha"] == file.sha
     assert by_method["test_shrink"]["params"]["scale"] == file.methods["test_shrink"]["params"]["scale"]
-    assert by_method["original"]["tuned"] is None and "test_shrink (tuned)" in out
+    assert by_method["original"]["tuned"] is None and "test_shrink (tuned)" in both_ways[1]
 
 
-def test_tuned_and_default_rows_are_ranked_apart(cli, cli_cached, tuned, tmp_path):
-    out = str(tmp_path / "r")
-    assert cli_cached("run", *SETTING, "--methods", "original,retrain,test_shrink", "--out", out, "--quiet")[0] == 0
-    assert cli_cached("run", "--params", str(tuned), *SETTING, "--out", out, "--quiet")[0] == 0
-    rows = open_store(tmp_path / "r", create=False).rows()
+def _last_run(out: Path) -> str:
+    return open_store(out, create=False).rows()[-1]["run_id"]
+
+
+def test_tuned_and_default_rows_are_ranked_apart(both_ways):
+    rows = open_store(both_ways[0], create=False).rows()
     settings = aggregate(rows)
     assert [s.tuned for s in settings] == [False, True]
     default, tuned_setting = settings
@@ -100,13 +112,17 @@ def test_tuned_and_default_rows_are_ranked_apart(cli, cli_cached, tuned, tmp_pat
         ("test_shrink", "False"), ("test_shrink", "True"), ("gradient_ascent", "True")}
 
 
-def test_the_report_has_a_tuning_section_with_the_objective_figure(cli, cli_cached, tuned, tmp_path):
-    assert cli_cached("run", *SETTING, "--methods", "retrain,test_shrink", "--out", str(tmp_path / "r"),
-                      "--quiet")[0] == 0
-    assert cli_cached("run", "--params", str(tuned), *SETTING, "--out", str(tmp_path / "r"), "--quiet")[0] == 0
-    html = render_report(open_store(tmp_path / "r", create=False).rows())
+def test_the_report_has_a_tuning_section_with_the_objective_figure(both_ways):
+    html = render_report(open_store(both_ways[0], create=False).rows())
     assert 'data-tuned="test_shrink"' in html and 'data-figure="tuning"' in html and "best parameters" in html
     assert 'data-compared="test_shrink"' in html and "Tuned gap smaller for" in html
+
+
+def test_json_results_carry_the_provenance(cli, both_ways):
+    code, out, _ = cli("results", "--out", str(both_ways[0]), "--format", "json")
+    tuned_rows = [r for r in json.loads(out) if r["tuned"]]
+    assert {r["method"] for r in tuned_rows} == {"test_shrink", "gradient_ascent"}
+    assert all(len(r["tuned"]["history"]) == 3 for r in tuned_rows)
 
 
 def test_a_method_counts_as_improved_when_its_tuned_gap_is_lower_or_its_defaults_failed():
@@ -120,14 +136,6 @@ def test_a_method_counts_as_improved_when_its_tuned_gap_is_lower_or_its_defaults
         ("rescued", side(failed=True), side(0.3)), ("tuned_only", side(), side(0.1))])
     assert c.compared == ["better", "worse", "equal", "rescued"]
     assert c.summary == "tuned gap smaller for 2 of 4 methods"
-
-
-def test_json_results_carry_the_provenance(cli, cli_cached, tuned, tmp_path):
-    cli_cached("run", "--params", str(tuned), *SETTING, "--out", str(tmp_path / "r"), "--quiet")
-    code, out, _ = cli("results", "--out", str(tmp_path / "r"), "--format", "json")
-    tuned_rows = [r for r in json.loads(out) if r["tuned"]]
-    assert {r["method"] for r in tuned_rows} == {"test_shrink", "gradient_ascent"}
-    assert all(len(r["tuned"]["history"]) == 3 for r in tuned_rows)
 
 
 def test_a_suite_takes_a_params_file(tuned, tmp_path):
