@@ -130,7 +130,7 @@ class TunedParams:
     def describe(self) -> str:
         """e.g. 'mnist/mlp forget 0, tune seed 1000'."""
         s = self.setting
-        recipe = f", recipe {s['recipe']}" if s.get("recipe") else ""
+        recipe = ", recipe " + " ".join(f"{k}={v}" for k, v in s["recipe"].items()) if s.get("recipe") else ""
         return f"{s.get('dataset')}/{s.get('model')} forget {s.get('forget')}{recipe}, tune seed {s.get('tune_seed')}"
 
     def provenance(self, method: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
@@ -72,7 +73,7 @@ def tuning_figure(curves: Mapping[str, Sequence[float]], title: str) -> "Figure"
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial (counted; pruned and failed trials leave gaps)")
     ax.set_ylabel("val retrain gap (log; line: best so far)")
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 70))
     if curves:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=6,
                   ncols=1 if len(curves) <= 14 else 2)
