@@ -44,6 +44,9 @@ class Shrink(Method):
         return model
 
 
+CACHE = None  # the module's model cache (set by shared_cache)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def shared_cache(tmp_path_factory):
     """One model cache for the module: every study here tunes on the same tiny setting."""
