@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from unlearnbench.blocks import head_of
 from unlearnbench.errors import DivergedError, UserError
@@ -16,19 +16,24 @@ from unlearnbench.setting import Progress, Setting
 from unlearnbench.train import accuracy, predict
 
 TRAIN_SPLITS = ("forget_train", "retain_train")
-TEST_SPLITS = ("forget_test", "retain_test")
+
+
+def _outputs(model: nn.Module, setting: Setting, x_held: Tensor, y_held: Tensor, forget_held: Tensor,
+             retain_held: Tensor) -> Outputs:
+    """Outputs on forget/retain train and on a held-out split (test, or val for tuning) under the test names."""
+    data, split = setting.data, setting.split
+    train_logits = predict(model, data.x_train)
+    held_logits = predict(model, x_held)
+    splits = {name: (train_logits[getattr(split, name)], data.y_train[getattr(split, name)]) for name in TRAIN_SPLITS}
+    splits.update(forget_test=(held_logits[forget_held], y_held[forget_held]),
+                  retain_test=(held_logits[retain_held], y_held[retain_held]), test=(held_logits, y_held))
+    return Outputs(splits)
 
 
 def split_outputs(model: nn.Module, setting: Setting) -> Outputs:
     """Logits and labels of `model` on forget/retain x train/test and the whole test split."""
     data, split = setting.data, setting.split
-    train_logits = predict(model, data.x_train)
-    test_logits = predict(model, data.x_test)
-    splits = {name: (train_logits[getattr(split, name)], data.y_train[getattr(split, name)]) for name in TRAIN_SPLITS}
-    splits.update({name: (test_logits[getattr(split, name)], data.y_test[getattr(split, name)])
-                   for name in TEST_SPLITS})
-    splits["test"] = (test_logits, data.y_test)
-    return Outputs(splits)
+    return _outputs(model, setting, data.x_test, data.y_test, split.forget_test, split.retain_test)
 
 
 def check_finite(model: nn.Module, outputs: Outputs) -> None:
@@ -135,15 +140,8 @@ def val_outputs(model: nn.Module, setting: Setting) -> Outputs:
     if data.x_val is None or not len(data.x_val):
         raise UserError(f"tuning needs a validation split, but the recipe's val_fraction is "
                         f"{setting.recipe.val_fraction:g}; drop --recipe val_fraction=0")
-    train_logits = predict(model, data.x_train)
-    val_logits = predict(model, data.x_val)
     labels = data.fine_val if setting.forget.scenario == "subclass" else data.y_val
-    forget_val, retain_val = setting.forget.held_out_parts(labels)
-    splits = {name: (train_logits[getattr(setting.split, name)], data.y_train[getattr(setting.split, name)])
-              for name in TRAIN_SPLITS}
-    splits.update(forget_test=(val_logits[forget_val], data.y_val[forget_val]),
-                  retain_test=(val_logits[retain_val], data.y_val[retain_val]), test=(val_logits, data.y_val))
-    return Outputs(splits)
+    return _outputs(model, setting, data.x_val, data.y_val, *setting.forget.held_out_parts(labels))
 
 
 @dataclass(frozen=True)

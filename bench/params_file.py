@@ -13,6 +13,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from unlearnbench.errors import UnknownNameError, UserError
 from unlearnbench.method import METHODS, supports
+from unlearnbench.metrics.summary import TUNING_OBJECTIVE
 from unlearnbench.recipes import default_recipe, recipe_identity
 from unlearnbench.runner import RunRequest, resolve_device
 
@@ -104,7 +105,7 @@ def write_params_file(path: Path, request: RunRequest, budget: Any, results: Seq
     lines = ["# Tuned parameters written by `unlearnbench tune`: run them with `unlearnbench run --params FILE` or a "
              "suite's", "# params = \"FILE\". Tuned on the validation split at tune_seed; report other seeds.", "",
              *_table("setting", setting_of(request)),
-             *_table("tuning", {"format": FORMAT, "objective": "val_retrain_gap", **budget_field,
+             *_table("tuning", {"format": FORMAT, "objective": TUNING_OBJECTIVE, **budget_field,
                                 "sampler": "TPESampler, seeded per counted trial", "optuna": optuna.__version__,
                                 "unlearnbench": __version__,
                                 "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})]
@@ -190,8 +191,7 @@ def apply_params(tuned: TunedParams, request: RunRequest, explicit_methods: bool
             raise UserError(f"{where}: {exc}") from None
     suited = [m for m in tuned.methods if supports(m, request.forget.scenario)]
     if explicit_methods:
-        names = [m if isinstance(m, str) else m[0] for m in request.methods]
-        missing = sorted(set(suited) - set(names))
+        missing = sorted(set(suited) - {name for name, _ in request.method_specs()})
         if missing:
             raise UserError(f"{where} holds tuned parameters for {', '.join(missing)}, which the run leaves out; "
                             "add it to the methods or drop --methods to run the file's methods")
@@ -199,23 +199,22 @@ def apply_params(tuned: TunedParams, request: RunRequest, explicit_methods: bool
     else:
         methods = (*REFERENCE_METHODS, *suited)
     entries = []
-    for entry in methods:
-        name, given = (entry, request.params.get(entry, {})) if isinstance(entry, str) else (entry[0], dict(entry[1]))
-        if name not in tuned.methods:
-            entries.append(entry)
-            continue
-        file_params = tuned.methods[name]["params"]
-        both = sorted(set(given) & set(file_params))
-        if both:
-            raise UserError(f"{name}.{both[0]} is tuned in {where} and also given explicitly; drop one")
-        try:
-            METHODS.get(name).from_params({**file_params, **given}, request.model, request.dataset)
-        except UserError as exc:
-            raise UserError(f"{where}: methods.{name}: {exc}") from None
-        entries.append((name, {**file_params, **given}))
+    specs = dataclasses.replace(request, methods=tuple(methods)).method_specs()
+    for name, given in specs:
+        if name in tuned.methods:
+            file_params = tuned.methods[name]["params"]
+            both = sorted(set(given) & set(file_params))
+            if both:
+                raise UserError(f"{name}.{both[0]} is tuned in {where} and also given explicitly; drop one")
+            given = {**file_params, **given}
+            try:
+                METHODS.get(name).from_params(given, request.model, request.dataset)
+            except UserError as exc:
+                raise UserError(f"{where}: methods.{name}: {exc}") from None
+        entries.append((name, given))
     warnings = [w for w in (setting_mismatch(tuned, request),) if w]
     if request.seed == tuned.setting.get("tune_seed"):
         warnings.append(f"seed {request.seed} is the seed {where} was tuned on; report other seeds")
-    params = {k: v for k, v in request.params.items() if k not in tuned.methods}
+    params = {k: v for k, v in request.params.items() if k not in dict(specs)}  # only strays: build_methods names them
     provenance = {name: tuned.provenance(name) for name in suited}
     return dataclasses.replace(request, methods=tuple(entries), params=params, tuned=provenance), warnings

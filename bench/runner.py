@@ -133,14 +133,23 @@ def check_split(split: Split, request: RunRequest, recipe: Recipe) -> None:
                             f"{count} sample(s), fewer than the {MIN_PART} needed to score it{subset}")
 
 
+def setting_identity(request: RunRequest) -> dict[str, Any]:
+    """What makes a setting itself: dataset, model, forget spec, seed, recipe and device kind (part of every key)."""
+    return {"dataset": request.dataset, "model": request.model, "forget": request.forget.stored, "seed": request.seed,
+            "recipe": recipe_identity(default_recipe(request.dataset, request.model, request.recipe)),
+            "device": resolve_device(request.device).type}
+
+
+def failure_reason(exc: BaseException) -> str:
+    """An unexpected exception as one line: its type, message and the file and line it came from."""
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"{type(exc).__name__}: {exc} ({Path(frame.filename).name}:{frame.lineno})"
+
+
 def cell_key(request: RunRequest, method: Method) -> str:
     """A stable identity of one cell: setting, recipe, device kind, method, its version and config."""
-    payload = {
-        "dataset": request.dataset, "model": request.model, "forget": request.forget.stored, "seed": request.seed,
-        "recipe": recipe_identity(default_recipe(request.dataset, request.model, request.recipe)),
-        "device": resolve_device(request.device).type, "mia_shadows": request.mia_shadows,
-        "method": method.name, "version": method.version, "params": config_dict(method.cfg),
-    }
+    payload = {**setting_identity(request), "mia_shadows": request.mia_shadows, "method": method.name,
+               "version": method.version, "params": config_dict(method.cfg)}
     if request.deep_metrics:  # only when on: cells stored before deep metrics keep their identity
         payload["deep_metrics"] = True
     if method.name in request.tuned:  # a tuned cell is another cell than a default one, even with equal params
@@ -258,8 +267,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
     except (DivergedError, DataAccessError, UserError) as exc:
         row.update(status="failed", error=str(exc))
     except Exception as exc:  # a broken method fails its own cell; the others still run
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc} ({Path(frame.filename).name}:{frame.lineno})")
+        row.update(status="failed", error=failure_reason(exc))
     return row
 
 

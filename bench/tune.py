@@ -14,7 +14,6 @@ import hashlib
 import json
 import math
 import time
-import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +23,14 @@ from unlearnbench.config import config_dict
 from unlearnbench.errors import DivergedError, UserError
 from unlearnbench.evaluate import ValReference, val_objective, val_reference
 from unlearnbench.method import METHODS, Method, supports
-from unlearnbench.recipes import default_recipe, recipe_identity
-from unlearnbench.runner import (RunRequest, apply_method, build_methods, prepare_setting, resolve_device,
-                                 setting_threads)
+from unlearnbench.recipes import default_recipe
+from unlearnbench.runner import (RunRequest, apply_method, build_methods, failure_reason, prepare_setting,
+                                 setting_identity, setting_threads)
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.space import Choice, Dimension, Range, check_space, describe, resolve
 
 DEFAULT_TUNE_SEED = 1000  # not among the seeds a report shows (0, 1, 2, ...): tuning never sees a reported draw
 DEFAULT_TRIALS = 20
-OBJECTIVE = "val_retrain_gap"
 SAMPLER_SEED_STRIDE = 1_000_003
 STUDIES = "tuning"  # OUT/tuning/<method>.db: one SQLite file per method, so parallel studies never share a writer
 
@@ -59,7 +57,12 @@ class Budget:
     @property
     def label(self) -> str:
         """e.g. '20 trials' or '60 s'."""
-        return f"{self.trials} trials" if self.trials is not None else f"{self.seconds:g} s"
+        return budget_label(self.trials, self.seconds)
+
+
+def budget_label(trials: Optional[int], seconds: Optional[float]) -> str:
+    """A budget as shown: '20 trials' or '60 s'."""
+    return f"{trials} trials" if trials is not None else f"{seconds:g} s"
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,8 @@ class MethodPlan:
     def identity(self, request: RunRequest) -> str:
         """The study's name: method and version, setting, tuning seed, space and fixed values (not the budget,
         so a larger budget extends a study)."""
-        payload = {"method": self.method, "version": METHODS.get(self.method).version, "dataset": request.dataset,
-                   "model": request.model, "forget": request.forget.stored, "seed": request.seed,
-                   "recipe": recipe_identity(default_recipe(request.dataset, request.model, request.recipe)),
-                   "device": resolve_device(request.device).type, "fixed": self.fixed,
-                   "space": {k: describe(v) for k, v in self.space.items()}}
+        payload = {**setting_identity(request), "method": self.method, "version": METHODS.get(self.method).version,
+                   "fixed": self.fixed, "space": {k: describe(v) for k, v in self.space.items()}}
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
         return f"{self.method}-{digest}"
 
@@ -193,15 +193,14 @@ def _open_study(plan: MethodPlan, request: RunRequest, folder: Path, defaults: d
     return study
 
 
-def run_study(plan: MethodPlan, setting: Setting, request: RunRequest, budget: Budget, folder: Path,
-              progress: Optional[Progress] = None) -> StudyResult:
+def run_study(plan: MethodPlan, setting: Setting, reference: ValReference, request: RunRequest, budget: Budget,
+              folder: Path, progress: Optional[Progress] = None) -> StudyResult:
     """Runs (or resumes) one method's study until its budget is spent; returns its best trial and cost."""
     import optuna
     from optuna.trial import TrialState
 
     cls = METHODS.get(plan.method)
     defaults = config_dict(cls.from_params(plan.fixed, request.model, request.dataset).cfg)
-    reference = val_reference(setting)
     distributions = _distributions(plan.space)
     with _exclusive(folder / f"{plan.method}.lock"):
         study = _open_study(plan, request, folder, defaults)
@@ -238,10 +237,9 @@ def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], setting: Setting,
     state, value = TrialState.FAIL, math.nan
     try:
         method = cls.from_params({**plan.fixed, **trial.params}, request.model, request.dataset)
-        model, timer, _ = apply_method(setting, method)
+        model, _, _ = apply_method(setting, method)
         value, parts = val_objective(model, setting, reference)
         trial.set_user_attr("parts", parts)
-        trial.set_user_attr("unlearn_s", timer.total)
         if math.isfinite(value):
             state = TrialState.COMPLETE
         else:
@@ -252,8 +250,7 @@ def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], setting: Setting,
     except UserError as exc:
         trial.set_user_attr("reason", str(exc))
     except Exception as exc:  # a broken configuration fails its own trial; the study goes on
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        trial.set_user_attr("reason", f"{type(exc).__name__}: {exc} ({Path(frame.filename).name}:{frame.lineno})")
+        trial.set_user_attr("reason", failure_reason(exc))
     trial.set_user_attr("seconds", time.perf_counter() - t0)
     return state, value
 
@@ -281,7 +278,7 @@ def tune_one(request: RunRequest, plan: MethodPlan, budget: Budget, folder: Path
     """Prepares the setting and runs one method's study (a Ray task runs exactly this)."""
     with setting_threads(request):
         setting = prepare_setting(request)
-        return run_study(plan, setting, request, budget, folder, progress)
+        return run_study(plan, setting, val_reference(setting), request, budget, folder, progress)
 
 
 def _ready(request: RunRequest, progress: Optional[Progress]) -> Setting:
@@ -300,8 +297,9 @@ def tune_local(request: RunRequest, plans: list[MethodPlan], budget: Budget, fol
     """Runs the methods' studies here, one after another, on one prepared setting."""
     with setting_threads(request):
         setting = _ready(request, progress)
+        reference = val_reference(setting)  # the retrained model scored on val once, for every method
         for plan in plans:
-            on_result(run_study(plan, setting, request, budget, folder, progress))
+            on_result(run_study(plan, setting, reference, request, budget, folder, progress))
 
 
 def tune_ray(request: RunRequest, plans: list[MethodPlan], budget: Budget, folder: Path, on_result: ResultSink,

@@ -95,6 +95,11 @@ class SettingResult:
     tuned: bool = False
 
     @property
+    def identity(self) -> tuple:
+        """(dataset, model, forget, recipe): the setting ranked apart with default and with tuned parameters."""
+        return setting_key(self.dataset, self.model, self.forget, self.recipe)
+
+    @property
     def spec(self) -> ForgetSpec:
         """What this setting forgets."""
         return ForgetSpec.from_stored(self.forget)
@@ -122,12 +127,17 @@ class SettingResult:
         return sorted({s for m in self.methods for s in m.seeds})
 
 
+def setting_key(dataset: str, model: str, forget: Sequence[Any], recipe: dict[str, Any]) -> tuple:
+    """The identity rows of one setting share (the recipe as canonical JSON)."""
+    return dataset, model, tuple(forget), json.dumps(recipe, sort_keys=True)
+
+
 def _latest_per_cell(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Keeps the newest row of each (setting, method, params, seed): a rerun replaces, never double-counts."""
     latest: dict[tuple, dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: r.get("id") or 0):
-        key = (row["dataset"], row["model"], tuple(row["forget"]), json.dumps(row["recipe"], sort_keys=True),
-               row["method"], row["params_hash"], row["seed"], (row.get("tuned") or {}).get("sha"))
+        key = (*setting_key(row["dataset"], row["model"], row["forget"], row["recipe"]), row["method"],
+               row["params_hash"], row["seed"], (row.get("tuned") or {}).get("sha"))
         latest[key] = row
     return list(latest.values())
 
@@ -163,8 +173,7 @@ def aggregate(rows: Sequence[dict[str, Any]]) -> list[SettingResult]:
     settings: dict[tuple, SettingResult] = {}
     cells: dict[tuple, dict[tuple, list[dict[str, Any]]]] = {}
     for row in _latest_per_cell(rows):
-        key = (row["dataset"], row["model"], tuple(row["forget"]), json.dumps(row["recipe"], sort_keys=True),
-               bool(row.get("tuned")))
+        key = (*setting_key(row["dataset"], row["model"], row["forget"], row["recipe"]), bool(row.get("tuned")))
         setting = settings.setdefault(key, SettingResult(row["dataset"], row["model"], list(row["forget"]),
                                                          row["recipe"], tuned=key[-1]))
         env = {k: v for k, v in (row.get("env") or {}).items() if k not in PER_CELL_ENV}

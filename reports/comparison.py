@@ -33,20 +33,20 @@ class TunedVsDefault:
     lines: list[tuple[str, Side, Side]]  # (method, default, tuned), tuned rank order
 
     @property
-    def improved(self) -> list[str]:
-        """Methods whose tuned gap is finite and below the default one (or the default failed)."""
-        return [m for m, d, t in self.lines if math.isfinite(t.mean) and not d.mean <= t.mean]
-
-    @property
     def compared(self) -> list[str]:
         """Methods run with both default and tuned parameters."""
         return [m for m, d, t in self.lines if (d.gap or d.failed) and (t.gap or t.failed)]
 
     @property
+    def improved(self) -> list[str]:
+        """Compared methods whose tuned gap is finite and below the default one (or the default failed)."""
+        compared = set(self.compared)
+        return [m for m, d, t in self.lines if m in compared and math.isfinite(t.mean) and not d.mean <= t.mean]
+
+    @property
     def summary(self) -> str:
         """e.g. 'tuned gap smaller for 15 of 19 methods'."""
-        compared = set(self.compared)
-        return f"tuned gap smaller for {len([m for m in self.improved if m in compared])} of {len(compared)} methods"
+        return f"tuned gap smaller for {len(self.improved)} of {len(self.compared)} methods"
 
 
 def side_text(side: Side) -> str:
@@ -62,17 +62,12 @@ def _sides(ranking: Ranking) -> dict[str, Side]:
     return sides
 
 
-def _identity(ranking: Ranking) -> tuple:
-    s = ranking.setting
-    return s.dataset, s.model, tuple(s.forget), repr(sorted(s.recipe.items()))
-
-
 def tuned_vs_default(rankings: Sequence[Ranking]) -> list[TunedVsDefault]:
     """Every setting ranked both with default and with tuned parameters, as side-by-side lines."""
-    defaults = {_identity(r): r for r in rankings if not r.setting.tuned}
+    defaults = {r.setting.identity: r for r in rankings if not r.setting.tuned}
     out = []
     for tuned in (r for r in rankings if r.setting.tuned):
-        default = defaults.get(_identity(tuned))
+        default = defaults.get(tuned.setting.identity)
         if default is None:
             continue
         d, t = _sides(default), _sides(tuned)

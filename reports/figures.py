@@ -167,10 +167,9 @@ def render_svg(kind: str, setting: SettingResult) -> str:
 
 
 def svg_of(figure: Figure) -> str:
-    """A figure as an inline SVG element in the house style."""
+    """A figure as an inline SVG element (call it inside `style()`, where the figure was drawn)."""
     buffer = io.StringIO()
-    with style():
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     # matplotlib copies every label into an XML comment; a label holding "-->" could end it early, so drop them.
     # The RDF <metadata> block only names namespaces; it is dropped to keep the page lean.

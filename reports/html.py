@@ -147,9 +147,10 @@ def setting_view(setting: SettingResult) -> SettingView:
 
     columns = _columns(setting)
     drawn = [(name, render_svg(name, setting)) for name in FIGURES] if setting.methods else []
+    tuning = tuning_entries(setting)
     return SettingView(setting, rank_setting(setting), columns, _spread(setting, columns),
-                       provenance_notes(setting.rows) + signal_notes(setting), drawn, tuning_entries(setting),
-                       tuning_svg(setting))
+                       provenance_notes(setting.rows) + signal_notes(setting), drawn, tuning,
+                       tuning_svg(tuning, setting.title))
 
 
 def render_report(rows: Sequence[dict[str, Any]], store: str = "results.db") -> str:

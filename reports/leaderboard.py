@@ -30,7 +30,8 @@ def _md(text: str) -> str:
 def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """One Markdown table per setting, ready to paste into a README."""
     out: list[str] = []
-    for ranking in rankings(rows):
+    settings = rankings(rows)
+    for ranking in settings:
         values = headline_values(ranking.setting.scenario)
         header = ["rank", "method", *[v.label + ARROWS.get(v.better, "") for v in values],
                   "seeds", "zero-glance", "Pareto"]
@@ -51,7 +52,7 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
             out += ["", _md(not_applicable_note(ranking.setting)) + "."]
         notes = provenance_notes(ranking.setting.rows)
         out += [""] + [f"> {note.replace(REUSED_MARK, MARKDOWN_MARK)}" for note in notes] if notes else []
-    out += _comparison_markdown(rankings(rows))
+    out += _comparison_markdown(settings)
     if not out:
         return "(no results stored)"
     return "\n".join(out[1:] + ["", f"{PARETO_NOTE}; ↓ lower is better, ↑ higher; mean ± 95 % interval over seeds."])

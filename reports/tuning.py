@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
+from unlearnbench.metrics.summary import TUNING_OBJECTIVE
 from unlearnbench.reports.aggregate import SettingResult
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def params_text(params: Mapping[str, Any]) -> str:
 
 def format_tuning(results: Sequence["StudyResult"], budget: "Budget") -> str:
     """The tune command's summary: per method the best objective, the budget used and the best parameters."""
-    lines = [f"equal budget: {budget.label} per method; objective: val_retrain_gap (lower is better)", "",
+    lines = [f"equal budget: {budget.label} per method; objective: {TUNING_OBJECTIVE} (lower is better)", "",
              f"{'method':18s} {'best':>8s} {'first':>8s} {'trials':>6s} {'pruned':>6s} {'failed':>6s} "
              f"{'seconds':>8s}  best parameters"]
     for r in sorted(results, key=lambda r: (math.isnan(r.objective), r.objective)):
@@ -101,9 +102,9 @@ class TuningEntry:
     @property
     def budget(self) -> str:
         """e.g. '20 trials' or '60 s'."""
-        p = self.provenance
-        return f"{p['budget_trials']} trials" if p.get("budget_trials") is not None else \
-            f"{p.get('budget_seconds', math.nan):g} s"
+        from unlearnbench.tune import budget_label
+
+        return budget_label(self.provenance.get("budget_trials"), self.provenance.get("budget_seconds", math.nan))
 
 
 def tuning_entries(setting: SettingResult) -> list[TuningEntry]:
@@ -111,12 +112,12 @@ def tuning_entries(setting: SettingResult) -> list[TuningEntry]:
     return [TuningEntry(m.label, m.tuned.get("params") or {}, m.tuned) for m in setting.methods if m.tuned]
 
 
-def tuning_svg(setting: SettingResult) -> Optional[str]:
-    """The setting's objective-against-trial figure as inline SVG, or None when nothing in it was tuned."""
-    from unlearnbench.reports.figures import svg_of
+def tuning_svg(entries: Sequence[TuningEntry], title: str) -> Optional[str]:
+    """The entries' objective-against-trial figure as inline SVG, or None when nothing was tuned."""
+    from unlearnbench.reports.figures import style, svg_of
 
-    entries = tuning_entries(setting)
     if not entries:
         return None
     curves = {e.method: e.provenance.get("history") or [] for e in entries}
-    return svg_of(tuning_figure(curves, f"Tuning on the validation split: {setting.title}"))
+    with style():
+        return svg_of(tuning_figure(curves, f"Tuning on the validation split: {title}"))

@@ -126,7 +126,7 @@ def test_an_interrupted_study_resumes_with_no_trial_lost_or_repeated(tmp_path):
     study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(request.seed, 2))  # as the killed process drew it
     study.ask({"scale": optuna.distributions.FloatDistribution(0.1, 10.0)})  # the trial a killed process left RUNNING
     setting = prepare_setting(request)
-    resumed = run_study(plan, setting, request, Budget(trials=6), folder)
+    resumed = run_study(plan, setting, val_reference(setting), request, Budget(trials=6), folder)
     assert resumed.trials == 6 and resumed.history == uninterrupted
     states = [t.state.name for t in optuna.load_study(study_name=plan.identity(request),
                                                       storage=f"sqlite:///{folder / 'test_shrink.db'}").trials]

@@ -8,6 +8,7 @@ from unlearnbench.metrics.base import VALUES, MetricValue, declare
 
 MIA_NAMES = ("mia_entropy", "mia_svc", "mia_loss")
 SIGNAL_ATTACKS = (*MIA_NAMES, "lira")  # every attack whose <name>_signal is stored
+TUNING_OBJECTIVE = "val_retrain_gap"  # the value `unlearnbench tune` minimises (declared below)
 SIGNAL_THRESHOLD = 0.05  # |AUC(original) - AUC(retrained)| below this: the attack cannot tell them apart here
 
 # The values no metric function computes: the headline a reader ranks on, the cost, and the per-setting signals.
@@ -21,7 +22,7 @@ declare(
                 group="headline", tier="headline", unit="speedup"),
     MetricValue("peak_mem", "peak MiB", "peak device memory (CPU: peak RSS of the process)", better="lower",
                 group="cost", unit="mib", digits=0),
-    MetricValue("val_retrain_gap", "val retrain gap", "the tuning objective: mean |difference| to the retrained "
+    MetricValue(TUNING_OBJECTIVE, "val retrain gap", "the tuning objective: mean |difference| to the retrained "
                 "model over the values marked objective (forget/retain/whole accuracy of the validation split, "
                 "forget-train accuracy, the three MIA scores with validation samples as non-members); test data "
                 "never enters it", better="lower", group="headline", tier="stored", unit="rate", digits=4,
