@@ -154,7 +154,7 @@ class ValReference:
 
 
 def val_reference(setting: Setting) -> ValReference:
-    """Scores the setting's retrained model on the validation side once per setting: what every trial is measured against."""
+    """The retrained model scored on the validation side, once per setting: what every trial is measured against."""
     retrained = setting.trained("retrain").model
     outputs = val_outputs(retrained, setting)
     inputs = MetricInputs(retrained, outputs, retrained, outputs, setting.seed, scenario=setting.forget.scenario)
