@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from unlearnbench.runner import RunRequest
 
 DEFAULT_OUT = Path("unlearnbench-out")
-DEFAULT_METHODS = "original,retrain,finetune,gradient_ascent,unsir"
+DEFAULT_METHODS = "original,retrain,retrain_independent,finetune,gradient_ascent,unsir"
 # Names of the renderers in reports.table.FORMATS and reports.leaderboard.LEADERBOARD_FORMATS, spelled here so the
 # parser needs neither module (a test keeps them equal).
 TABLE_FORMATS = ("csv", "json", "table")

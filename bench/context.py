@@ -130,15 +130,17 @@ class UnlearnContext:
         return model.requires_grad_(False)
 
     def random_init(self) -> nn.Module:
-        """A fresh model of the setting's architecture, initialised from the setting's seed (as the original was)."""
+        """A fresh model of the setting's architecture, initialised from its own seed stream (never the original's
+        or the retrained model's start)."""
         self._require("random_init")
-        return self._setting.new_model()
+        return self._setting.new_model("random_init")
 
-    def retrained(self) -> nn.Module:
-        """A model trained from scratch on retain-train with the setting's recipe (cached; its time is booked)."""
+    def retrained(self, independent: bool = False) -> nn.Module:
+        """A model trained from scratch on retain-train with the setting's recipe (cached; its time is booked);
+        `independent`: with seed streams of its own, not the reference's (the noise floor)."""
         self._require("retain")
         with self.timer.excluded():
-            reference = self._setting.trained("retrain")
+            reference = self._setting.trained("retrain_independent" if independent else "retrain")
         self.timer.record("train", reference.seconds, reference.reused_from)
         return reference.model
 

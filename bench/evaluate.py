@@ -66,7 +66,8 @@ class Reference:
 def _inputs(model: nn.Module, outputs: Outputs, reference: Optional[Reference], setting: Setting,
             shadows: Optional[ShadowStats] = None, deep: Optional[DeepInputs] = None) -> MetricInputs:
     ref_model, ref_outputs = (reference.model, reference.outputs) if reference else (model, outputs)
-    return MetricInputs(model, outputs, ref_model, ref_outputs, setting.seed, shadows, setting.forget.scenario, deep)
+    return MetricInputs(model, outputs, ref_model, ref_outputs, setting.stream("evaluation"), shadows,
+                        setting.forget.scenario, deep)
 
 
 def deep_inputs(setting: Setting, original_outputs: Outputs) -> DeepInputs:
@@ -124,7 +125,7 @@ def score(model: nn.Module, setting: Setting, reference: Reference, time_s: Opti
     outputs = split_outputs(model, setting)
     check_finite(model, outputs)
     metrics = compute_metrics(_inputs(model, outputs, reference, setting, reference.shadows, reference.deep))
-    metrics.update(summary_metrics(metrics, reference.metrics, time_s, reference.seconds, setting.forget.scenario))
+    metrics.update(summary_metrics(time_s, reference.seconds))
     metrics.update(reference.signal)
     return metrics
 
@@ -157,7 +158,8 @@ def val_reference(setting: Setting) -> ValReference:
     """The retrained model scored on the validation side, once per setting: what every trial is measured against."""
     retrained = setting.trained("retrain").model
     outputs = val_outputs(retrained, setting)
-    inputs = MetricInputs(retrained, outputs, retrained, outputs, setting.seed, scenario=setting.forget.scenario)
+    inputs = MetricInputs(retrained, outputs, retrained, outputs, setting.stream("evaluation"),
+                          scenario=setting.forget.scenario)
     return ValReference(retrained, outputs, compute_metrics(inputs))
 
 
@@ -169,7 +171,7 @@ def val_objective(model: nn.Module, setting: Setting, reference: ValReference) -
     """
     outputs = val_outputs(model, setting)
     check_finite(model, outputs)
-    inputs = MetricInputs(model, outputs, reference.model, reference.outputs, setting.seed,
+    inputs = MetricInputs(model, outputs, reference.model, reference.outputs, setting.stream("evaluation"),
                           scenario=setting.forget.scenario)
     metrics = compute_metrics(inputs)
     names = objective_metrics(setting.forget.scenario)

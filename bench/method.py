@@ -28,8 +28,9 @@ class Method(ABC):
     Config: ClassVar[type] = NoConfig  # frozen dataclass holding every hyperparameter
     access: ClassVar[frozenset[str]] = frozenset()  # data the context may hand out
     scenarios: ClassVar[frozenset[str]] = frozenset({"class"})
-    # "method": an unlearning method, ranked; "original" (before unlearning) and "reference" (the retrained model)
-    # are the two reference rows every table shows apart, never ranked or badged.
+    # "method": an unlearning method; "original" (before unlearning) and "reference" (the retrained model every
+    # value is compared with) are shown apart; "floor" (a second, independently seeded retrain) is scored like a
+    # method and shows how far retraining itself lands from the reference: the noise floor.
     role: ClassVar[str] = "method"
     # Defaults that differ from Config's for a model ("mlp") or a dataset/model pair ("digits/mlp"), the pair
     # winning; each entry says where it comes from.
@@ -59,7 +60,7 @@ class Method(ABC):
         """Returns the unlearned model (may modify and return `model`)."""
 
 
-ROLES = ("method", "original", "reference")
+ROLES = ("method", "original", "reference", "floor")
 
 
 def supports(name: str, scenario: str) -> bool:

@@ -23,7 +23,8 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 FORMAT = 1  # bump when the file's layout changes
-REFERENCE_METHODS = ("original", "retrain")  # run beside the tuned methods when --methods is not given
+# Run beside the tuned methods when --methods is not given.
+REFERENCE_METHODS = ("original", "retrain", "retrain_independent")
 # What each tuned row carries from the file (its provenance), besides the file's path and hash.
 PROVENANCE_KEYS = ("params", "objective", "trials", "pruned", "failed", "seconds", "history")
 

@@ -83,7 +83,7 @@ def gradient_ascent_reference(model: nn.Module, cfg: Any, setting: Setting) -> n
 def retrain_reference(model: nn.Module, cfg: Any, setting: Setting) -> nn.Module:
     """Training from scratch on retain-train with a DataLoader, the recipe's optimiser and epochs."""
     x, y = _split(setting, "retain_train")
-    fresh = setting.new_model()
+    fresh = setting.new_model("retrain.init")
     r = setting.recipe
     opt = plain_optimizer(fresh, r)
     for epoch in range(r.epochs):
@@ -98,7 +98,7 @@ def unsir_reference(model: nn.Module, cfg: Any, setting: Setting) -> nn.Module:
     Per-class noise loops with weight gradients left on, samples kept as a Python list of (x, y) tuples and fed
     through DataLoader for impair and repair, with the notebook's per-step loss/accuracy bookkeeping.
     """
-    torch.manual_seed(setting.seed)
+    torch.manual_seed(setting.stream("method"))
     device = setting.data.device
     x_all, y_all = _split(setting, "retain_train")
     retain = []  # host-side list of samples, as the notebook keeps them

@@ -24,6 +24,7 @@ from unlearnbench.errors import DataAccessError, DivergedError, UserError
 from unlearnbench.evaluate import Reference, build_reference, stage_accuracies, score
 from unlearnbench.forget import ForgetSpec, Split
 from unlearnbench.method import METHODS, Method, supports
+from unlearnbench.metrics import DEFINITIONS_VERSION
 from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models import MODELS
 from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
@@ -33,8 +34,6 @@ from unlearnbench.threads import cpu_threads
 from unlearnbench.timing import PhaseTimer, peak_memory_bytes
 from unlearnbench.train import make_optimizer, train_steps
 
-METHOD_RNG_OFFSET = 7  # keeps the methods' generator stream apart from the trainers'
-WARM_UP_RNG_OFFSET = 11  # the warm-up's own stream: it must not shift any other draw
 WARM_UP_ROWS = 256  # train rows the warm-up steps on: two batches of 128
 MAX_SEED = 2**32 - 1  # NumPy's generators (the MIA subsamples) take 32-bit seeds
 MIN_PART = 2  # samples each of forget/retain x train/test needs: the loss attack cross-validates over >= 2 folds
@@ -48,7 +47,8 @@ class RunRequest:
 
     dataset: str = "digits"
     model: str = "mlp"
-    methods: tuple[MethodEntry, ...] = ("original", "retrain", "finetune", "gradient_ascent", "unsir")
+    methods: tuple[MethodEntry, ...] = ("original", "retrain", "retrain_independent", "finetune", "gradient_ascent",
+                                        "unsir")
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method name -> overrides
     forget: ForgetSpec = ForgetSpec()  # a spec string or class ids are accepted and parsed
     seed: int = 0
@@ -211,7 +211,7 @@ def warm_up(setting: Setting) -> None:
     """
     model = setting.new_model()
     x, y = setting.data.x_train[:WARM_UP_ROWS], setting.data.y_train[:WARM_UP_ROWS]
-    generator = setting.generator(offset=WARM_UP_RNG_OFFSET)
+    generator = setting.generator("warm_up")
     with setting.autocast():
         for kind in ("sgd", "adam"):
             train_steps(model, x, y, make_optimizer(model.parameters(), kind, 1e-3), batch_size=len(x) // 2,
@@ -226,7 +226,7 @@ def apply_method(setting: Setting, method: Method, on_checkpoint: Optional[Check
                  ) -> tuple[torch.nn.Module, PhaseTimer, UnlearnContext]:
     """Runs `method.unlearn` on a fresh copy of the original model, timed; returns the model, timer and context."""
     timer = PhaseTimer(setting.data.device)
-    ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator(offset=METHOD_RNG_OFFSET),
+    ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator("method"),
                          on_checkpoint)
     model = setting.trained("original").model
     timer.start()
@@ -247,6 +247,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
         "params_hash": config_hash(method.cfg), "access": sorted(method.access), "env": env,
         "recipe": recipe_identity(setting.recipe), "phases": {}, "reused_phases": [], "metrics": {},
         "status": "ok", "error": None, "time_s": None, "peak_mem_bytes": None, "cell_key": key, "tuned": tuned,
+        "role": method.role, "scenarios": sorted(method.scenarios), "definitions": DEFINITIONS_VERSION,
     }
     stages: dict[str, float] = {}
 

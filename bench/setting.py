@@ -21,10 +21,13 @@ from unlearnbench.errors import DivergedError, UserError
 from unlearnbench.forget import ForgetSpec, Split
 from unlearnbench.models import build_model
 from unlearnbench.recipes import Recipe, recipe_identity
+from unlearnbench.seeds import STREAMS_VERSION, derive_seed
 from unlearnbench.timing import synchronize
 from unlearnbench.train import TRAINER_VERSION, fit
 
 Progress = Callable[..., None]  # (message, transient=False)
+KINDS = ("original", "retrain", "retrain_independent")  # the trained models a setting caches
+RETAIN_KINDS = ("retrain", "retrain_independent")  # trained on retain-train only
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,13 @@ class Setting:
     remeasure: frozenset[str] = frozenset()  # kinds trained (and timed) again even when cached
     _memo: dict[str, TrainedModel] = dataclasses.field(default_factory=dict, repr=False)
 
-    def generator(self, offset: int = 0) -> torch.Generator:
-        """A fresh generator on the data's device seeded from the setting's seed."""
-        return torch.Generator(device=self.data.device).manual_seed(self.seed * 1_000_003 + offset)
+    def stream(self, name: str) -> int:
+        """The seed of stream `name` (unlearnbench.seeds) of this setting's run seed."""
+        return derive_seed(self.seed, name)
+
+    def generator(self, stream: str) -> torch.Generator:
+        """A fresh generator on the data's device seeded from stream `stream` of the setting's seed."""
+        return torch.Generator(device=self.data.device).manual_seed(self.stream(stream))
 
     def reset(self, kind: str) -> None:
         """Drops the in-memory copy of a trained model, so the next `trained(kind)` loads or trains it again."""
@@ -73,9 +80,10 @@ class Setting:
         """The same setting with another seed (and its own trained models), e.g. for shadow models."""
         return dataclasses.replace(self, seed=seed, _memo={})
 
-    def new_model(self) -> nn.Module:
-        """An untrained model for this setting, on the data's device, in the recipe's memory format."""
-        model = build_model(self.model, self.data.input_shape, self.data.num_classes, self.seed)
+    def new_model(self, stream: str = "original.init") -> nn.Module:
+        """An untrained model for this setting initialised from seed stream `stream`, on the data's device, in the
+        recipe's memory format."""
+        model = build_model(self.model, self.data.input_shape, self.data.num_classes, self.stream(stream))
         # Loading weights copies into these tensors in place, so cached models keep the layout too.
         layout = torch.channels_last if self.recipe.channels_last else torch.contiguous_format
         return model.to(self.data.device, memory_format=layout)
@@ -93,10 +101,10 @@ class Setting:
         # The device kind is part of the key: weights and, above all, stored training seconds belong to one.
         payload = {"kind": kind, "dataset": self.dataset, "model": self.model, "seed": self.seed,
                    "recipe": recipe_identity(self.recipe), "trainer_version": TRAINER_VERSION,
-                   "device": self.data.device.type}
+                   "device": self.data.device.type, "seed_streams": STREAMS_VERSION}
         if self.forget.scenario == "subclass":  # trained on superclass labels: another model than the original
             payload["labels"] = "superclass"
-        if kind == "retrain":
+        if kind in RETAIN_KINDS:
             payload["forget"] = self.forget.stored
             if self.forget.scenario in ("partial", "random"):  # drawn rows: the key names exactly which
                 payload["forget_rows"] = self.forget_identity()
@@ -107,7 +115,8 @@ class Setting:
         return hashlib.sha256(self.split.forget_train.cpu().numpy().tobytes()).hexdigest()[:20]
 
     def trained(self, kind: str, progress: Optional[Progress] = None) -> TrainedModel:
-        """The original ("original": all train data) or reference ("retrain": retain data) model, cached.
+        """The original ("original": all train data), the reference ("retrain": retain data) or the noise floor's
+        independent retrain ("retrain_independent": retain data, its own seed streams) model, cached.
 
         Each call returns a fresh copy, so a method that edits its model in place cannot alter the reference.
         """
@@ -122,11 +131,11 @@ class Setting:
             return self._load_or_fit(kind, payload, progress)
 
     def _load_or_fit(self, kind: str, payload: dict, progress: Optional[Progress]) -> TrainedModel:
-        model = self.new_model()
+        model = self.new_model(f"{kind}.init")
         stored = None if kind in self.remeasure else self.cache.load(payload, model)
         if stored is not None:
             return TrainedModel(model, stored, cached=True)
-        idx = self.split.retain_train if kind == "retrain" else None
+        idx = self.split.retain_train if kind in RETAIN_KINDS else None
         x = self.data.x_train if idx is None else self.data.x_train[idx]
         y = self.data.y_train if idx is None else self.data.y_train[idx]
 
@@ -138,7 +147,7 @@ class Setting:
         probe, t0 = LoadProbe(), time.perf_counter()
         try:
             with self.autocast():
-                fit(model, x, y, self.recipe, self.generator(offset=1 if kind == "retrain" else 0),
+                fit(model, x, y, self.recipe, self.generator(f"{kind}.order"),
                     augment=self.data.augment, on_epoch=on_epoch)
         except DivergedError as exc:  # a recipe the model cannot train with is the user's to change
             raise UserError(f"training the {kind} model of {self.dataset}/{self.model} {exc.args[0]}: lower "

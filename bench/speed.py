@@ -16,7 +16,7 @@ from unlearnbench.cache import ModelCache
 from unlearnbench.contention import LoadProbe
 from unlearnbench.context import UnlearnContext
 from unlearnbench.reference import REFERENCES, dataloader_epoch, dataloader_predict, plain_optimizer
-from unlearnbench.runner import (METHOD_RNG_OFFSET, RunRequest, build_methods, prepare_setting, setting_threads,
+from unlearnbench.runner import (RunRequest, build_methods, prepare_setting, setting_threads,
                                  warm_up)
 from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer, synchronize
@@ -174,7 +174,7 @@ def _timed(device: torch.device, fn: Callable[[], Any], repeat: int) -> tuple[fl
 def _unlearn_once(setting: Setting, method) -> tuple[float, dict[str, float]]:
     """One timed run of `method` on the original model: (seconds, phases)."""
     timer = PhaseTimer(setting.data.device)
-    ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator(offset=METHOD_RNG_OFFSET))
+    ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator("method"))
     model = setting.trained("original").model
     setting.reset("retrain")  # with the scratch cache of speed_report, retrain trains here every time
     timer.start()
@@ -204,7 +204,7 @@ def _epoch_row(setting: Setting, repeat: int) -> SpeedRow:
     # A tenth of the recipe's lr: repeated epochs from one start must not drift into divergence.
     opt = recipe_optimizer(model.parameters(), recipe, lr_scale=0.1)
     ref_opt = plain_optimizer(ref_model, recipe, lr_scale=0.1)
-    gen = setting.generator()
+    gen = setting.generator("original.order")
     epoch_s, work = _timed(data.device, lambda: train_steps(
         model, data.x_train, data.y_train, opt, batch_size=recipe.batch_size, generator=gen), repeat)
     ref_s, _ = _timed(data.device, lambda: dataloader_epoch(ref_model, data.x_train, data.y_train, ref_opt,

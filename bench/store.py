@@ -8,13 +8,14 @@ from typing import Any, Iterable
 
 from unlearnbench.errors import UserError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 READABLE_FROM = 2  # read-only commands read stores from this schema on (later columns read as NULL)
-_JSON_COLUMNS = ("forget", "params", "access", "phases", "reused_phases", "metrics", "env", "recipe", "tuned")
+_JSON_COLUMNS = ("forget", "params", "access", "phases", "reused_phases", "metrics", "env", "recipe", "tuned",
+                 "scenarios")
 _COLUMNS = (
     "run_id", "created", "dataset", "model", "forget", "seed", "method", "method_version", "params",
     "params_hash", "access", "status", "error", "time_s", "phases", "reused_phases", "peak_mem_bytes",
-    "metrics", "env", "recipe", "cell_key", "tuned",
+    "metrics", "env", "recipe", "cell_key", "tuned", "role", "scenarios", "definitions",
 )
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS cells (
@@ -27,7 +28,8 @@ CREATE TABLE IF NOT EXISTS cells (
     time_s REAL, phases TEXT NOT NULL, reused_phases TEXT NOT NULL, peak_mem_bytes INTEGER,
     metrics TEXT NOT NULL, env TEXT NOT NULL, recipe TEXT NOT NULL,
     cell_key TEXT,
-    tuned TEXT
+    tuned TEXT,
+    role TEXT, scenarios TEXT, definitions INTEGER
 );
 CREATE INDEX IF NOT EXISTS cells_setting ON cells (dataset, model, forget, seed, method);
 CREATE INDEX IF NOT EXISTS cells_key ON cells (cell_key);
@@ -37,6 +39,10 @@ PRAGMA user_version = {SCHEMA_VERSION};
 _MIGRATIONS = {
     1: "ALTER TABLE cells ADD COLUMN cell_key TEXT; CREATE INDEX IF NOT EXISTS cells_key ON cells (cell_key);",
     2: "ALTER TABLE cells ADD COLUMN tuned TEXT;",  # provenance of tuned parameters (NULL: defaults)
+    # The method's role and scenarios as it declared them when the row ran, and the metric definitions' version
+    # (NULL: stored before these existed, read as the registry says and as definitions 1).
+    3: "ALTER TABLE cells ADD COLUMN role TEXT; ALTER TABLE cells ADD COLUMN scenarios TEXT; "
+       "ALTER TABLE cells ADD COLUMN definitions INTEGER;",
 }
 
 
@@ -123,8 +129,8 @@ class ResultStore:
 
 
 _DECODED_TYPES = {"forget": list, "params": dict, "access": list, "phases": dict, "reused_phases": list,
-                  "metrics": dict, "env": dict, "recipe": dict, "tuned": dict}
-_NULLABLE = {"tuned"}  # NULL: the row ran with default parameters
+                  "metrics": dict, "env": dict, "recipe": dict, "tuned": dict, "scenarios": list}
+_NULLABLE = {"tuned", "scenarios"}  # tuned NULL: default parameters; scenarios NULL: stored before schema 4
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:

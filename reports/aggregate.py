@@ -13,7 +13,7 @@ from unlearnbench.method import SEES_FORGET, role_of, supports
 from unlearnbench.reports.provenance import speedup_reused
 
 CONFIDENCE = 0.95
-ROLE_ORDER = ("original", "reference", "method")  # the before/after reference rows lead every table
+ROLE_ORDER = ("original", "reference", "floor", "method")  # the before/after reference rows lead every table
 TUNED_MARK = "tuned parameters"  # the title mark of a setting whose methods ran with `unlearnbench tune`'s parameters
 PER_CELL_ENV = ("load", "reused_measurements", "retrain_seconds_reused_from")  # not part of a setting's environment
 

@@ -7,7 +7,7 @@ from typing import Any
 
 PUBLIC_FIELDS = ("id", "run_id", "created", "dataset", "model", "forget", "seed", "method", "method_version",
                  "params", "access", "status", "error", "time_s", "phases", "reused_phases", "peak_mem_bytes",
-                 "metrics", "recipe", "env", "cell_key", "tuned")
+                 "metrics", "recipe", "env", "cell_key", "tuned", "role", "scenarios", "definitions")
 
 
 def _finite(value: Any) -> Any:
@@ -41,7 +41,7 @@ def flat_row(row: dict[str, Any]) -> dict[str, Any]:
             out.update(value or {})
         elif name == "forget":
             out[name] = ",".join(str(c) for c in value)
-        elif name in ("env", "recipe", "params", "access", "reused_phases"):
+        elif name in ("env", "recipe", "params", "access", "reused_phases", "scenarios"):
             out[name] = json.dumps(value, sort_keys=True)
         elif name == "tuned":  # the provenance of tuned parameters; empty for default rows
             out[name] = json.dumps(value, sort_keys=True) if value else ""

@@ -10,7 +10,7 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.data import RawSplits
 from unlearnbench.evaluate import build_reference
 from unlearnbench.method import Method
-from unlearnbench.runner import METHOD_RNG_OFFSET, RunRequest, prepare_setting, run_cell
+from unlearnbench.runner import RunRequest, prepare_setting, run_cell
 from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer
 
@@ -55,7 +55,7 @@ def tiny_setting(cache_dir: Path, forget: tuple[int, ...] = (0,), model: str = "
 def context(setting: Setting, access: set[str], method: str = "probe") -> UnlearnContext:
     """A context granting `access` over `setting`, with the method generator the runner gives (on its device)."""
     timer = PhaseTimer(setting.data.device)
-    return UnlearnContext(method, frozenset(access), setting, timer, setting.generator(offset=METHOD_RNG_OFFSET))
+    return UnlearnContext(method, frozenset(access), setting, timer, setting.generator("method"))
 
 
 def cell_row(setting: Setting, method: Method) -> dict:

@@ -18,7 +18,11 @@ GROUPS = ("headline", "accuracy", "privacy", "fidelity", "cost")
 TIERS = ("headline", "primary", "detail", "stored")
 # percent: a fraction shown as %; rate: a fraction shown as 0.xxx; both lie in [0, 1] and are plotted as bars.
 UNITS = ("percent", "rate", "seconds", "speedup", "number", "mib")
-SCENARIOS = ("class", "partial", "random", "subclass")  # forgetting scenarios (issue 14 adds all but "class")
+SCENARIOS = ("class", "partial", "random", "subclass")
+# Version of what the stored values mean, kept in every row: 1 stored mia_svc as the share called non-member and the
+# attacks' AUCs against retain-test; 2 stores every attack as the share of forget-train called member and its AUC
+# against held-out samples of the same classes (forget-test).
+DEFINITIONS_VERSION = 2  # forgetting scenarios (issue 14 adds all but "class")
 BAR_UNITS = ("percent", "rate")
 
 
@@ -34,7 +38,6 @@ class MetricValue:
     tier: str = "detail"  # one of TIERS
     unit: str = "number"  # one of UNITS
     digits: int = 3
-    gap: bool = False  # enters the retrain gap (mean |value - retrained model's value|)
     scenarios: frozenset[str] = frozenset(SCENARIOS)  # scenarios in which the value is defined
     distance_to_retrain: bool = False  # the value itself is a distance to the retrained model (0 is ideal)
     # Enters the tuning objective: computed with the validation split in the test split's place, then averaged as
@@ -100,10 +103,6 @@ class _ValueRegistry:
         chosen = [v for v in self._items.values() if v.tier in tiers and v.group in groups
                   and (scenario is None or scenario in v.scenarios)]
         return sorted(chosen, key=lambda v: (GROUPS.index(v.group), TIERS.index(v.tier)))
-
-    def gap_names(self, scenario: Optional[str] = None) -> tuple[str, ...]:
-        """The values averaged into the retrain gap (in `scenario`)."""
-        return tuple(v.name for v in self.select(scenario=scenario) if v.gap)
 
     def objective_names(self, scenario: Optional[str] = None) -> tuple[str, ...]:
         """The values averaged into the tuning objective, val_retrain_gap (in `scenario`)."""

@@ -1,8 +1,9 @@
-"""Per-cell summaries against the retrained reference: speedup, retrain gap, and whether each MIA has signal."""
+"""Per-cell summaries against the retrained reference: speedup, the tuning objective, and whether each MIA has
+signal. The retrain gap is not stored: reports compute it from the raw values (metrics/yardstick.py)."""
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Mapping, Optional
 
 from unlearnbench.metrics.base import VALUES, MetricValue, declare
 
@@ -11,11 +12,8 @@ SIGNAL_ATTACKS = (*MIA_NAMES, "lira")  # every attack whose <name>_signal is sto
 TUNING_OBJECTIVE = "val_retrain_gap"  # the value `unlearnbench tune` minimises (declared below)
 SIGNAL_THRESHOLD = 0.05  # |AUC(original) - AUC(retrained)| below this: the attack cannot tell them apart here
 
-# The values no metric function computes: the headline a reader ranks on, the cost, and the per-setting signals.
+# The values no metric function computes: the cost, the tuning objective and the per-setting signals.
 declare(
-    MetricValue("retrain_gap", "retrain gap", "mean |difference| to the retrained model over the values marked gap "
-                "(forget/retain/test accuracy and the three MIA scores); 0 is the retrained model",
-                better="lower", group="headline", tier="headline", unit="rate", digits=4, distance_to_retrain=True),
     MetricValue("time_s", "seconds", "seconds of unlearn(), device-synchronised", better="lower", group="headline",
                 tier="headline", unit="seconds", digits=3),
     MetricValue("speedup_vs_retrain", "speedup", "retrain seconds / method seconds", better="higher",
@@ -27,14 +25,10 @@ declare(
                 "forget-train accuracy, the three MIA scores with validation samples as non-members); test data "
                 "never enters it", better="lower", group="headline", tier="stored", unit="rate", digits=4,
                 distance_to_retrain=True),
-    *(MetricValue(f"{attack}_signal", f"{attack} signal", f"|AUC original - AUC retrain| of {attack} in this setting",
+    *(MetricValue(f"{attack}_signal", f"{attack} signal", f"|AUC original - AUC retrain| of {attack} in this setting "
+                  "(forget-train against held-out samples of the same classes)",
                   better="higher", group="privacy", tier="stored") for attack in SIGNAL_ATTACKS),
 )
-
-
-def gap_metrics(scenario: str = "class") -> tuple[str, ...]:
-    """The values the retrain gap averages in `scenario` (declared with gap=True)."""
-    return VALUES.gap_names(scenario)
 
 
 def objective_metrics(scenario: str = "class") -> tuple[str, ...]:
@@ -42,11 +36,14 @@ def objective_metrics(scenario: str = "class") -> tuple[str, ...]:
     return VALUES.objective_names(scenario)
 
 
-def mean_distance(metrics: dict[str, float], retrained: dict[str, float], names: tuple[str, ...]) -> float:
-    """Mean |metrics[k] - retrained[k]| over the names both hold as numbers (nan when none)."""
-    gaps = [abs(metrics[k] - retrained[k]) for k in names
-            if k in metrics and k in retrained and not (math.isnan(metrics[k]) or math.isnan(retrained[k]))]
+def mean_distance(metrics: Mapping[str, float], retrained: Mapping[str, float], names: tuple[str, ...]) -> float:
+    """Mean |metrics[k] - retrained[k]| over the names both hold as finite numbers (nan when none)."""
+    gaps = [abs(metrics[k] - retrained[k]) for k in names if _finite(metrics.get(k)) and _finite(retrained.get(k))]
     return sum(gaps) / len(gaps) if gaps else math.nan
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 def setting_summary(original: dict[str, float], retrained: dict[str, float]) -> dict[str, float]:
@@ -57,11 +54,9 @@ def setting_summary(original: dict[str, float], retrained: dict[str, float]) -> 
     return out
 
 
-def summary_metrics(metrics: dict[str, float], retrained: dict[str, float], time_s: Optional[float],
-                    retrain_seconds: float, scenario: str = "class") -> dict[str, float]:
-    """speedup_vs_retrain and retrain_gap of one cell."""
-    speedup = retrain_seconds / time_s if time_s else math.inf
-    return {"speedup_vs_retrain": speedup, "retrain_gap": mean_distance(metrics, retrained, gap_metrics(scenario))}
+def summary_metrics(time_s: Optional[float], retrain_seconds: float) -> dict[str, float]:
+    """speedup_vs_retrain of one cell (retrain seconds / method seconds)."""
+    return {"speedup_vs_retrain": retrain_seconds / time_s if time_s else math.inf}
 
 
 def signal_note(attack: str, where: str, separation: float) -> str | None:
