@@ -25,6 +25,7 @@ DEFAULT_METHODS = "original,retrain,retrain_independent,finetune,gradient_ascent
 TABLE_FORMATS = ("csv", "json", "table")
 LEADERBOARD_FORMAT_NAMES = ("csv", "html", "md")
 DEFAULT_TUNE_SEED = 1000  # unlearnbench.tune.DEFAULT_TUNE_SEED, spelled here so the parser needs no torch
+GAP_NAMES = ("concerns", "salun")  # unlearnbench.metrics.YARDSTICKS, spelled here for the parser (a test keeps them equal)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         everything = _read_all(store)
     finally:
         store.close()
-    print(format_table(rows))
+    print(format_table(rows, context=everything))
     skipped = not_applicable(request)
     if skipped:
         print(f"n/a ({request.forget.scenario} scenario, not run): {', '.join(skipped)}")
@@ -140,12 +141,12 @@ def _read_all(store: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _write_report(rows: list[dict[str, Any]], target: Path, store: Path) -> Path:
+def _write_report(rows: list[dict[str, Any]], target: Path, store: Path, gap: str = GAP_NAMES[0]) -> Path:
     """Writes the HTML report; a path that cannot be written is a user error (the rows stay stored)."""
     from unlearnbench.reports.html import write_report
 
     try:
-        return write_report(rows, target, str(store))
+        return write_report(rows, target, str(store), gap)
     except OSError as exc:
         raise UserError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
 
@@ -246,14 +247,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     """Prints stored rows as a table, JSON or CSV."""
     from unlearnbench.reports.table import FORMATS
 
-    print(FORMATS[args.format](_stored_rows(args.out)[0]))
+    rows = _stored_rows(args.out)[0]
+    print(FORMATS[args.format](rows, args.gap) if args.format == "table" else FORMATS[args.format](rows))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Renders the HTML report of everything in the store."""
     rows, path = _stored_rows(args.out)
-    print(_write_report(rows, Path(args.html) if args.html else Path(args.out) / "report.html", path))
+    print(_write_report(rows, Path(args.html) if args.html else Path(args.out) / "report.html", path, args.gap))
     return 0
 
 
@@ -261,7 +263,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     """Prints the methods ranked by retrain gap per setting."""
     from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
 
-    print(LEADERBOARD_FORMATS[args.format](_stored_rows(args.out)[0]))
+    print(LEADERBOARD_FORMATS[args.format](_stored_rows(args.out)[0], args.gap))
     return 0
 
 
@@ -271,7 +273,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
     rows, _ = _stored_rows(args.out)
     try:
-        written = write_figures(rows, Path(args.to))
+        written = write_figures(rows, Path(args.to), args.gap)
     except OSError as exc:
         raise UserError(f"cannot write figures to {args.to!r}: {exc.strerror or exc}") from None
     print("\n".join(str(p) for p in written) or "(no results stored: nothing to draw)")
@@ -332,6 +334,12 @@ def _command(sub: Any, name: str, help: str, func: Any, *shared: str) -> argpars
     return parser
 
 
+def _gap_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gap", choices=GAP_NAMES, default=GAP_NAMES[0],
+                        help="gap definition: concerns (forgetting, utility and privacy scored apart; default) or "
+                             "salun (SalUn's Avg. Gap over UA, RA, TA and MIA-efficacy)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(prog="unlearnbench", description="Benchmark machine-unlearning methods on image classifiers.")
@@ -352,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "model (about 1-2 s per MNIST/mlp cell on 2 cores)")
     res_p = _command(sub, "results", "print stored results", cmd_results, "--out")
     res_p.add_argument("--format", choices=TABLE_FORMATS, default="table")
+    _gap_option(res_p)
     sw_p = _command(sub, "sweep", "run a suite file's grid, resuming where it stopped", cmd_sweep, "--out",
                     "--data-root", "--cache-dir", "--quiet", "--threads", "--remeasure-retrain")
     sw_p.add_argument("suite", help="a suite .toml file, or a built-in suite: smoke, mnist, cifar10")
@@ -381,10 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="after timing, list each method's top 10 operators (torch.profiler)")
     rep_p = _command(sub, "report", "render the self-contained HTML report from the store", cmd_report, "--out")
     rep_p.add_argument("--html", help="where to write it (default: OUT/report.html)")
-    lb_p = _command(sub, "leaderboard", "methods ranked by retrain gap per setting", cmd_leaderboard, "--out")
+    _gap_option(rep_p)
+    lb_p = _command(sub, "leaderboard", "methods ranked by their gap to the retrained model per setting",
+                    cmd_leaderboard, "--out")
     lb_p.add_argument("--format", choices=LEADERBOARD_FORMAT_NAMES, default="md")
+    _gap_option(lb_p)
     fig_p = _command(sub, "figures", "paper figures (PDF, SVG, PNG) and LaTeX tables", cmd_figures, "--out")
     fig_p.add_argument("--to", required=True, help="folder to write the figures into")
+    _gap_option(fig_p)
     for name in ("methods", "datasets", "models"):
         _command(sub, name, f"list registered {name}", cmd_list)
     return parser

@@ -56,6 +56,10 @@ class Registry(Generic[T]):
             obj.name = name  # type: ignore[attr-defined]
         self._items[name] = obj
 
+    def remove(self, name: str) -> None:
+        """Unregisters `name` (a no-op when it is not registered): for plugins and tests that register for a while."""
+        self._items.pop(name, None)
+
     def get(self, name: str) -> T:
         """Returns the object registered as `name`, or raises UnknownNameError with suggestions."""
         self._populate()

@@ -17,7 +17,7 @@ from unlearnbench.metrics import VALUES, MetricValue
 from unlearnbench.metrics.base import BAR_UNITS
 from unlearnbench.reports.aggregate import MethodResult, SettingResult
 from unlearnbench.reports.provenance import REUSED_MARK
-from unlearnbench.reports.ranking import RANK_BY, rank_setting
+from unlearnbench.reports.ranking import rank_setting
 
 # Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -44,8 +44,11 @@ def timed(setting: SettingResult) -> list[MethodResult]:
     return [m for m in setting.methods if m.role != "original"]
 
 
-def _err(stat) -> float:
-    return 0.0 if math.isnan(stat.half_width) else stat.half_width
+def _err(stat) -> tuple[float, float]:
+    """(below, above) the mean: the interval's ends, which a bound may have clipped (0 with one seed)."""
+    if not math.isfinite(stat.lo):
+        return 0.0, 0.0
+    return stat.mean - stat.lo, stat.hi - stat.mean
 
 
 def bar_values(setting: SettingResult, group: str) -> list[MetricValue]:
@@ -64,9 +67,9 @@ def _grouped_bars(setting: SettingResult, values: list[MetricValue], title: str,
     reference = setting.reference
     for i, value in enumerate(values):
         means = [m.metrics[value.name].mean if value.name in m.metrics else np.nan for m in methods]
-        errs = [_err(m.metrics[value.name]) if value.name in m.metrics else 0 for m in methods]
+        errs = np.array([_err(m.metrics[value.name]) if value.name in m.metrics else (0.0, 0.0) for m in methods])
         offset = (i - (len(values) - 1) / 2) * width
-        ax.bar(x + offset, means, width, yerr=errs, label=value.label, color=PALETTE[i % len(PALETTE)], capsize=2)
+        ax.bar(x + offset, means, width, yerr=errs.T.reshape(2, -1), label=value.label, color=PALETTE[i % len(PALETTE)], capsize=2)
         if reference_lines and reference is not None and value.name in reference.metrics:
             level = reference.metrics[value.name].mean
             ax.hlines(level, x[0] + offset - width / 2, x[-1] + offset + width / 2, colors=PALETTE[i % len(PALETTE)],
@@ -122,23 +125,24 @@ def phase_bars(setting: SettingResult) -> Figure:
 
 
 def pareto_scatter(setting: SettingResult) -> Figure:
-    """Time (log) against retrain gap, each point numbered by its rank; the Pareto front joins the methods nothing
+    """Time (log) against the composite gap, each point numbered by its rank; the Pareto front joins the methods nothing
     beats on both. A numbered legend keeps 25 methods legible where name labels would collide."""
     ranking = rank_setting(setting)
     usable = [r for r in ranking.ranked if r.result.time.mean > 0]
+    composite = setting.gap.composite
     fig = Figure(figsize=(WIDTH, 3.0 + 0.06 * max(0, len(usable) - 8)), layout="constrained")
     ax = fig.add_subplot()
     for i, r in enumerate(usable):
         m, colour = r.result, PALETTE[i % len(PALETTE)]
-        t, g = m.time.mean, m.metrics[RANK_BY].mean
+        t, g = m.time.mean, m.metrics[composite].mean
         # A hollow marker: the time was measured in an earlier run (cached retrain), not in this one.
         ax.scatter([t], [g], s=60 if r.pareto else 30, marker="D" if r.pareto else "o", zorder=3,
                    facecolors="none" if m.time_reused else colour, edgecolors=colour,
-                   label=f"{r.rank}. {m.label}{REUSED_MARK if m.time_reused else ''}{' (Pareto)' if r.pareto else ''}")
-        ax.annotate(str(r.rank), (t, g), textcoords="offset points", xytext=(5, 3), fontsize=7)
+                   label=f"{r.rank_text}. {m.label}{REUSED_MARK if m.time_reused else ''}{' (Pareto)' if r.pareto else ''}")
+        ax.annotate(r.rank_text, (t, g), textcoords="offset points", xytext=(5, 3), fontsize=7)
     front = [r for r in usable if r.pareto]
     if front:
-        ax.step([r.result.time.mean for r in front], [r.result.metrics[RANK_BY].mean for r in front],
+        ax.step([r.result.time.mean for r in front], [r.result.metrics[composite].mean for r in front],
                 where="post", color="0.4", linestyle="dashed", linewidth=1)
     ax.set_xscale("log")
     # Plain-number ticks: the default log labels are mathtext, which the house style renders as raw text.
@@ -147,7 +151,7 @@ def pareto_scatter(setting: SettingResult) -> Figure:
     ax.xaxis.set_minor_formatter(NullFormatter())
     hollow = f"; hollow, {REUSED_MARK}: reused from an earlier run" if any(r.result.time_reused for r in usable) else ""
     ax.set_xlabel(f"seconds of unlearn() (log){hollow}")
-    ax.set_ylabel("retrain gap (lower is better)")
+    ax.set_ylabel(f"{VALUES.get(composite).label} (lower is better)")
     ax.set_title(f"Cost vs fidelity: {setting.title}")
     if usable:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=6,

@@ -10,15 +10,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
-from unlearnbench.metrics import VALUES, MetricValue
+from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES, MetricValue
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
-from unlearnbench.reports.aggregate import MethodResult, SettingResult, Stat, aggregate
+from unlearnbench.reports.aggregate import INTERVAL_NOTE, MethodResult, SettingResult, Stat, aggregate
 from unlearnbench.reports.comparison import side_text
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
 from unlearnbench.reports.comparison import tuned_vs_default
 from unlearnbench.reports.tuning import TuningEntry, params_text, tuning_entries, tuning_svg
-from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, not_applicable_note, rank_setting,
-                                          reused, value_text)
+from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, interval_text, not_applicable_note,
+                                          rank_setting, reused, row_label, value_text, verdict_lines)
 
 if TYPE_CHECKING:
     import jinja2
@@ -117,7 +117,8 @@ def template_environment() -> "jinja2.Environment":
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(fmt=fmt, delta=delta, cell=cell, reused_mark=reused_mark, closeness=closeness,
                        value_text=value_text, not_applicable=not_applicable_note, params_text=params_text,
-                       side_text=side_text)
+                       side_text=side_text, interval=interval_text, verdicts=verdict_lines, row_label=row_label,
+                       headline_of=headline_values)
     return env
 
 
@@ -153,22 +154,23 @@ def setting_view(setting: SettingResult) -> SettingView:
                        tuning_svg(tuning, setting.title))
 
 
-def render_report(rows: Sequence[dict[str, Any]], store: str = "results.db") -> str:
-    """The whole report as one HTML string."""
-    views = [setting_view(s) for s in aggregate(rows)]
+def render_report(rows: Sequence[dict[str, Any]], store: str = "results.db", gap: str = DEFAULT_YARDSTICK) -> str:
+    """The whole report as one HTML string, every gap under the definition `gap`."""
+    views = [setting_view(s) for s in aggregate(rows, gap)]
     comparisons = {c.tuned_title: c for c in tuned_vs_default([v.ranking for v in views])}
     return template_environment().get_template("report.html.j2").render(
-        views=views, cells=len(rows), store=store, headline=headline_values(), pareto_note=PARETO_NOTE,
+        views=views, cells=len(rows), store=store, pareto_note=PARETO_NOTE, interval_note=INTERVAL_NOTE,
         comparisons=comparisons,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
 
 
-def write_report(rows: Sequence[dict[str, Any]], path: Path, store: str = "results.db") -> Path:
+def write_report(rows: Sequence[dict[str, Any]], path: Path, store: str = "results.db",
+                 gap: str = DEFAULT_YARDSTICK) -> Path:
     """Renders the report to `path` (written atomically) and returns it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    html = render_report(rows, store)
+    html = render_report(rows, store, gap)
     # A temporary file of its own per writer: concurrent reports on one store each rename a whole file into place.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

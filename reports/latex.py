@@ -5,7 +5,7 @@ import math
 import re
 from typing import Any, Sequence
 
-from unlearnbench.metrics import VALUES, MetricValue
+from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES, MetricValue
 from unlearnbench.reports.aggregate import MethodResult, SettingResult, aggregate
 from unlearnbench.metrics.base import SPEEDUP_CAP
 
@@ -27,7 +27,7 @@ def _value(m: MethodResult, name: str) -> float:
 def _best(setting: SettingResult, value: MetricValue) -> float:
     """The best value among the unlearning methods (the reference rows are the endpoints, not contestants)."""
     name = value.name
-    candidates = [m for m in setting.methods if not m.is_reference and math.isfinite(_value(m, name))]
+    candidates = [m for m in setting.methods if m.role == "method" and math.isfinite(_value(m, name))]
     if not candidates:
         return math.nan
     reference = setting.reference
@@ -63,16 +63,19 @@ def setting_table(setting: SettingResult) -> str:
                 cells.append("--")
                 continue
             text = _number(value, stat.mean)
-            if stat.n > 1 and math.isfinite(stat.half_width) and value.unit != "speedup":
-                text += rf"$\pm${_number(value, stat.half_width)}"
-            is_best = not m.is_reference and math.isclose(stat.mean, best[value.name], rel_tol=0, abs_tol=1e-12)
+            if stat.n > 1 and math.isfinite(stat.lo) and value.unit != "speedup":
+                text += (rf" [{_number(value, stat.lo)}, {_number(value, stat.hi)}]" if stat.clipped
+                         else rf"$\pm${_number(value, stat.half_width)}")
+            is_best = m.role == "method" and math.isclose(stat.mean, best[value.name], rel_tol=0, abs_tol=1e-12)
             mark = "$^*$" if value.name == "time_s" and m.time_reused else ""
             cells.append((rf"\textbf{{{text}}}" if is_best else text) + mark)
-        label = latex_escape(m.label) + (r"$^\dagger$" if m.zero_glance and not m.is_reference else "")
+        label = latex_escape(m.label) + (r"$^\dagger$" if m.zero_glance and m.role == "method" else "")
         lines.append(label + " & " + " & ".join(cells) + r" \\")
     seeds = len(setting.seeds)
     caption = (f"{latex_escape(setting.title)}. Mean over {seeds} seed{'s' if seeds != 1 else ''}"
-               + (r" $\pm$ 95\,\% CI" if seeds > 1 else "") + ". Accuracies in \\%. Bold: best among the methods "
+               + (r" $\pm$ 95\,\% t-interval ([low, high] where the value's range clipped it)" if seeds > 1 else "")
+               + f". Gaps: {latex_escape(setting.gap.title)} ({latex_escape(setting.gap.label)}). "
+               + "Accuracies in \\%. Bold: best among the methods "
                r"(closest to retrain; lowest gap and seconds; highest speedup). $^\dagger$: zero-glance."
                + (r" $^*$: seconds reused from the cached retrained model's training, measured in an earlier run."
                   if any(m.time_reused for m in setting.methods) else ""))
@@ -80,6 +83,6 @@ def setting_table(setting: SettingResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def latex_tables(rows: Sequence[dict[str, Any]]) -> str:
-    """Every setting's table (needs \\usepackage{booktabs})."""
-    return "\n".join(setting_table(s) for s in aggregate(rows))
+def latex_tables(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK) -> str:
+    """Every setting's table (needs \\usepackage{booktabs}), gaps under the definition `gap`."""
+    return "\n".join(setting_table(s) for s in aggregate(rows, gap))

@@ -1,53 +1,57 @@
-"""The leaderboard: per setting, the methods ranked by retrain gap with the Pareto-optimal ones marked and the
-reference rows apart, as Markdown, CSV or HTML."""
+"""The leaderboard: per setting, the rows ranked by the yardstick's composite gap in rank groups, the noise floor
+and the original among them, the Pareto-optimal methods marked and the retrained reference apart, as Markdown, CSV
+or HTML."""
 from __future__ import annotations
 
 import csv
 import io
 from typing import Any, Sequence
 
-from unlearnbench.metrics import VALUES
-from unlearnbench.reports.aggregate import aggregate
+from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES
+from unlearnbench.reports.aggregate import INTERVAL_NOTE, aggregate
+from unlearnbench.reports.comparison import side_text, tuned_vs_default
 from unlearnbench.reports.html import template_environment
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
-from unlearnbench.reports.comparison import side_text, tuned_vs_default
 from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, not_applicable_note, rank_setting,
-                                          value_text)
+                                          row_label, value_text, verdict_lines)
 
 ARROWS = {"lower": " ↓", "higher": " ↑"}  # a headline value's declared direction
 MARKDOWN_MARK = "\\" + REUSED_MARK  # escaped: a bare '*' can open emphasis or, after '> ', a list
 
 
-def rankings(rows: Sequence[dict[str, Any]]) -> list[Ranking]:
-    """Every setting's ranking, settings in the report's order."""
-    return [rank_setting(s) for s in aggregate(rows)]
+def rankings(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK) -> list[Ranking]:
+    """Every setting's ranking under the gap definition `gap`, settings in the report's order."""
+    return [rank_setting(s) for s in aggregate(rows, gap)]
 
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
+def leaderboard_markdown(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK) -> str:
     """One Markdown table per setting, ready to paste into a README."""
     out: list[str] = []
-    settings = rankings(rows)
+    settings = rankings(rows, gap)
     for ranking in settings:
-        values = headline_values(ranking.setting.scenario)
+        values = headline_values(ranking.setting)
         header = ["rank", "method", *[v.label + ARROWS.get(v.better, "") for v in values],
                   "seeds", "zero-glance", "Pareto"]
-        out += ["", f"### {ranking.setting.title}", "", "| " + " | ".join(header) + " |",
-                "|---:|---|" + "---:|" * len(values) + "---:|:---:|:---:|"]
+        out += ["", f"### {ranking.setting.title}", "",
+                f"Gap definition: {ranking.setting.gap.title} ({ranking.setting.gap.label}).", "",
+                "| " + " | ".join(header) + " |", "|---:|---|" + "---:|" * len(values) + "---:|:---:|:---:|"]
         for r in ranking.ranked:
             m = r.result
-            cells = [str(r.rank), _md(m.label), *[value_text(m, v, MARKDOWN_MARK) for v in values],
-                     str(len(m.seeds)), "yes" if m.zero_glance else "no", "yes" if r.pareto else ""]
+            cells = [r.rank_text, _md(row_label(m)), *[value_text(m, v, MARKDOWN_MARK) for v in values],
+                     m.ok_text, "yes" if m.zero_glance else "no", "yes" if r.pareto else ""]
             out.append("| " + " | ".join(cells) + " |")
+        out += [""] + [_md(line) for line in verdict_lines(ranking)] if ranking.ranked else []
         if ranking.references:
-            out += ["", "Reference rows, not ranked: " + "; ".join(
+            out += ["", "Reference row, not ranked: " + "; ".join(
                 f"{_md(m.label)}: " + ", ".join(f"{v.label} {value_text(m, v, MARKDOWN_MARK)}"
                                                          for v in values) for m in ranking.references) + "."]
         if ranking.unscored:
-            out += ["", "Not ranked (no retrain gap): " + ", ".join(_md(m.label) for m in ranking.unscored) + "."]
+            out += ["", "Not ranked (no gap): " + ", ".join(f"{_md(m.label)} ({m.ok_text})"
+                                                            for m in ranking.unscored) + "."]
         if ranking.setting.not_applicable:
             out += ["", _md(not_applicable_note(ranking.setting)) + "."]
         notes = provenance_notes(ranking.setting.rows)
@@ -55,51 +59,55 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]]) -> str:
     out += _comparison_markdown(settings)
     if not out:
         return "(no results stored)"
-    return "\n".join(out[1:] + ["", f"{PARETO_NOTE}; ↓ lower is better, ↑ higher; mean ± 95 % interval over seeds."])
+    return "\n".join(out[1:] + ["", f"{PARETO_NOTE}; ↓ lower is better, ↑ higher; mean and {INTERVAL_NOTE}."])
 
 
 def _comparison_markdown(settings: Sequence[Ranking]) -> list[str]:
     """Per setting ranked both ways, the default and tuned gaps side by side."""
     out: list[str] = []
     for c in tuned_vs_default(settings):
+        label = VALUES.get(c.lines[0][1].name).label if c.lines else "gap"
         out += ["", f"### Default against tuned parameters: {c.title}", "",
-                "| method | default retrain gap ↓ | default rank | tuned retrain gap ↓ | tuned rank |",
+                f"| method | default {label} ↓ | default rank | tuned {label} ↓ | tuned rank |",
                 "|---|---:|---:|---:|---:|"]
-        out += [f"| {_md(m)} | {side_text(d)} | {d.rank or '-'} | {side_text(t)} | {t.rank or '-'} |"
+        out += [f"| {_md(m)} | {side_text(d)} | {d.rank_text} | {side_text(t)} | {t.rank_text} |"
                 for m, d, t in c.lines]
         out += ["", f"{c.summary[0].upper()}{c.summary[1:]}."]
     return out
 
 
-def leaderboard_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """One CSV row per (setting, method), references included (no rank), with every value's mean and 95 % CI."""
-    settings = rankings(rows)
+def leaderboard_csv(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK) -> str:
+    """One CSV row per (setting, method), references included (no rank), with every value's mean and the bounds of
+    its 95 % interval (`<name>_lo`, `<name>_hi`)."""
+    settings = rankings(rows, gap)
     values = [v for v in VALUES.select(tiers=("headline", "primary", "detail"))
               if any(v.name in m.metrics for r in settings for m in r.setting.methods)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["setting", "role", "rank", "method", "pareto", "seeds", "zero_glance",
-                     *[c for v in values for c in (v.name, f"{v.name}_ci95")], "time_reused", "speedup_reused",
-                     "tuned"])
+    writer.writerow(["setting", "gap_definition", "role", "rank", "method", "version", "pareto", "seeds_ok",
+                     "seeds", "zero_glance", *[c for v in values for c in (v.name, f"{v.name}_lo", f"{v.name}_hi")],
+                     "time_reused", "speedup_reused", "tuned"])
     for ranking in settings:
-        lines = [(r.rank, r.result, r.pareto) for r in ranking.ranked] + \
-                [("", m, False) for m in ranking.references + ranking.unscored]
+        lines = [(r.rank_text, r.result, r.pareto) for r in ranking.ranked] + \
+                [("", m, False) for m in ranking.references + ranking.apart + ranking.unscored]
         for rank, m, pareto in lines:
             stats = [m.metrics.get(v.name) for v in values]
-            writer.writerow([ranking.setting.title, m.role, rank, m.label, pareto, len(m.seeds), m.zero_glance,
-                             *[x for st in stats for x in ((st.mean, st.half_width) if st else ("", ""))],
+            writer.writerow([ranking.setting.title, ranking.setting.gap.label, m.role, rank, m.label, m.version,
+                             pareto, len(m.seeds), len(m.attempted), m.zero_glance,
+                             *[x for st in stats for x in ((st.mean, st.lo, st.hi) if st else ("", "", ""))],
                              m.time_reused, m.speedup_reused, ranking.setting.tuned])
         for name in ranking.setting.not_applicable:  # a row that says n/a, never a zero
-            writer.writerow([ranking.setting.title, "n/a", "", name, "", 0, "", *[""] * (2 * len(values)), "", "",
-                             ranking.setting.tuned])
+            writer.writerow([ranking.setting.title, ranking.setting.gap.label, "n/a", "", name, "", "", 0, 0, "",
+                             *[""] * (3 * len(values)), "", "", ranking.setting.tuned])
     return buffer.getvalue()
 
 
-def leaderboard_html(rows: Sequence[dict[str, Any]]) -> str:
+def leaderboard_html(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK) -> str:
     """A self-contained HTML page of the ranking."""
-    settings = rankings(rows)
+    settings = rankings(rows, gap)
     return template_environment().get_template("leaderboard.html.j2").render(
-        rankings=settings, values=headline_values(), pareto_note=PARETO_NOTE, not_applicable=not_applicable_note,
+        rankings=settings, headline=headline_values, pareto_note=PARETO_NOTE, not_applicable=not_applicable_note,
+        verdicts=verdict_lines, row_label=row_label, interval_note=INTERVAL_NOTE,
         notes={r.setting.title: provenance_notes(r.setting.rows) for r in settings})
 
 

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
+from unlearnbench.metrics import DEFAULT_YARDSTICK
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.figures import FIGURES, style
 from unlearnbench.reports.latex import setting_table
@@ -18,12 +19,13 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def write_figures(rows: Sequence[dict[str, Any]], folder: Path) -> list[Path]:
-    """Writes every figure in every format and a .tex table per setting; returns the paths written."""
+def write_figures(rows: Sequence[dict[str, Any]], folder: Path, gap: str = DEFAULT_YARDSTICK) -> list[Path]:
+    """Writes every figure in every format and a .tex table per setting (gaps under the definition `gap`); returns
+    the paths written."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for setting in aggregate(rows):
+    for setting in aggregate(rows, gap):
         if not setting.methods:
             continue
         stem = slug(setting.title)

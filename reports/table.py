@@ -7,11 +7,12 @@ import json
 from typing import Any, Sequence
 
 from unlearnbench.forget import ForgetSpec
-from unlearnbench.metrics import VALUES, MetricValue
+from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES, MetricValue, yardstick
 from unlearnbench.metrics.base import GROUPS
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.provenance import (REUSED_MARK, provenance_notes, rests_on_reused, speedup_reused,
                                              time_reused)
+from unlearnbench.reports.gaps import with_gaps
 from unlearnbench.reports.rows import flat_row, method_label, public_row
 
 def _phases(phases: dict[str, float], reused: Sequence[str]) -> str:
@@ -56,14 +57,19 @@ def signal_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     return notes
 
 
-def format_table(rows: Sequence[dict[str, Any]]) -> str:
+def format_table(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK,
+                 context: Sequence[dict[str, Any]] = ()) -> str:
     """A readable report: headline values, accuracies and phases, then privacy and fidelity, then notes and errors.
 
     Columns come from the metric registry: the headline and primary accuracy values first, every other shown value
-    (primary privacy, detail) in the second block.
+    (primary privacy, detail) in the second block. Each row's gaps (definition `gap`) are computed against the
+    retrained row of its setting and seed, found among `rows` and `context`.
     """
     if not rows:
         return "(no results stored)"
+    ids = {id(r) for r in rows}
+    scored = with_gaps([*rows, *(r for r in context if id(r) not in ids)], yardstick(gap))
+    rows = scored[:len(rows)]
     first = _values(rows, ("headline", "primary"), ("headline", "accuracy"))
     second = [v for v in _values(rows, ("headline", "primary", "detail"), GROUPS) if v not in first]
     header = ["id", "setting", "seed", "method", "status", *[v.label for v in first], "phases (s)"]

@@ -36,11 +36,12 @@ def test_cf_k_trains_in_eval_mode_on_retain_data(tmp_path, monkeypatch):
     assert calls == [(len(ctx.retain()[0]), False)]
 
 
-def test_eu_k_starts_the_retrained_blocks_from_the_settings_fresh_initialisation(tmp_path):
+def test_eu_k_starts_the_retrained_blocks_from_a_fresh_initialisation(tmp_path):
     setting = tiny_setting(tmp_path)
     model = EUk.from_params({"lr": "1e-12"}).unlearn(setting.trained("original").model,
                                                      context(setting, EUk.access, "eu_k"))
-    fresh, original = dict(setting.new_model().named_parameters()), dict(setting.trained("original").model.named_parameters())
+    fresh = dict(setting.new_model("random_init").named_parameters())
+    original = dict(setting.trained("original").model.named_parameters())
     tail, named = _split(model)
     for name, p in named:
         assert torch.allclose(p, (fresh if id(p) in tail else original)[name], atol=1e-6), name

@@ -86,7 +86,11 @@ def test_the_teacher_is_a_frozen_eval_copy_of_the_original(cache_dir):
                                                  original.state_dict().values()))  # a copy: the original is intact
 
 
-def test_random_init_is_the_settings_seeded_fresh_model(cache_dir):
+def test_random_init_is_a_fresh_initialisation_of_its_own_stream(cache_dir):
     setting = tiny_setting(cache_dir)
     fresh = context(setting, {"random_init"}).random_init()
-    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), setting.new_model().state_dict().values()))
+    same = setting.new_model("random_init").state_dict()
+    assert all(torch.equal(a, same[k]) for k, a in fresh.state_dict().items())
+    for start in ("original.init", "retrain.init"):  # never the original's or the retrained model's start
+        other = setting.new_model(start).state_dict()
+        assert not any(torch.equal(a, other[k]) for k, a in fresh.state_dict().items() if a.dim() > 1), start

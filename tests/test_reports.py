@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from unlearnbench.metrics import DEFINITIONS_VERSION
 from unlearnbench.reports.aggregate import aggregate, mean_ci
 from unlearnbench.reports.ranking import pareto_front, rank_setting
 from unlearnbench.reports.figures import pareto_scatter, phase_bars
@@ -20,8 +21,12 @@ EVIL = "<script>alert('x')</script>"
 
 
 def _row(method, seed, gap, time_s=1.0, status="ok", error=None, params=None, dataset="tiny", access=()):
-    metrics = {"acc_forget_test": gap, "acc_retain_test": 0.9, "acc_test": 0.8, "mia_entropy": 0.1 + gap,
-               "mia_svc": 0.5, "mia_loss": 0.5, "retrain_gap": gap, "speedup_vs_retrain": 10.0 / time_s if time_s else math.inf,
+    """A stored row whose every concern-gap member lies `gap` from a row made with gap 0: its gaps (and the
+    composite) are `gap` against such a retrained row."""
+    metrics = {"acc_forget_test": gap, "acc_forget_train": gap, "acc_retain_test": 0.9 - gap,
+               "acc_retain_train": 0.95 - gap, "acc_test": 0.8, "mia_entropy": 0.1 + gap, "mia_svc": 0.5,
+               "mia_loss": 0.5, "mia_entropy_auc": 0.5 + gap, "mia_svc_auc": 0.5 + gap, "mia_loss_auc": 0.5 + gap,
+               "speedup_vs_retrain": 10.0 / time_s if time_s else math.inf,
                "mia_loss_signal": 0.01, "mia_entropy_signal": 0.4, "mia_svc_signal": 0.3}
     return {"id": seed, "run_id": "r", "created": "2026", "dataset": dataset, "model": "mlp", "forget": [0],
             "seed": seed, "method": method, "method_version": 1, "params": params or {},
@@ -29,7 +34,8 @@ def _row(method, seed, gap, time_s=1.0, status="ok", error=None, params=None, da
             "error": error, "time_s": time_s if status == "ok" else None, "phases": {"p": time_s},
             "reused_phases": [], "peak_mem_bytes": 2**20, "metrics": metrics if status == "ok" else {},
             "env": {"device": "cpu", "device_name": "cpu", "torch": "2", "cuda": None, "unlearnbench": "0.1",
-                    "git": None, "cpu_count": 2, "gpu_count": 0, "python": "3"}, "recipe": {"epochs": 1}}
+                    "git": None, "cpu_count": 2, "gpu_count": 0, "python": "3"}, "recipe": {"epochs": 1},
+            "definitions": DEFINITIONS_VERSION}
 
 
 ROWS = [_row("retrain", s, 0.0, 10.0) for s in (0, 1, 2)] + [_row("unsir", s, 0.1 + 0.01 * s, 0.5) for s in (0, 1, 2)]
@@ -78,20 +84,21 @@ def test_pareto_front_keeps_only_undominated_points():
     assert pareto_front(points) == [3, 0, 1, 4]
 
 
-def test_leaderboard_ranks_methods_by_gap_and_keeps_the_references_apart():
+def test_leaderboard_ranks_the_original_with_the_methods_and_keeps_the_retrained_reference_apart():
     md = leaderboard_markdown(ROWS + [_row("original", s, 0.5, 0.0) for s in (0, 1, 2)])
-    ranked = [line for line in md.splitlines() if re.match(r"\| \d+ \|", line)]
-    assert len(ranked) == 1 and ranked[0].startswith("| 1 | unsir | 0.1100 ± ")
-    assert ranked[0].rstrip().endswith("| 3 | yes | yes |")  # three seeds; zero-glance; Pareto-optimal
-    assert "Reference rows, not ranked: original: retrain gap 0.5000" in md and "; retrain: retrain gap 0.0000" in md
+    ranked = [line for line in md.splitlines() if re.match(r"\| \d+=? \|", line)]
+    assert len(ranked) == 2 and ranked[0].startswith("| 1 | unsir | 0.1100 ± ")
+    assert ranked[0].rstrip().endswith("| ok 3/3 | yes | yes |")  # three seeds ok; zero-glance; Pareto-optimal
+    assert ranked[1].startswith("| 2 | original | 0.5000")
+    assert "Reference row, not ranked: retrain: retrain gap 0.0000" in md
     header, first, second = list(csv.reader(io.StringIO(leaderboard_csv(ROWS))))
-    assert header[:9] == ["setting", "role", "rank", "method", "pareto", "seeds", "zero_glance", "retrain_gap",
-                          "retrain_gap_ci95"]
-    assert first[1:4] == ["method", "1", "unsir"] and second[1:4] == ["reference", "", "retrain"]
+    assert header[:13] == ["setting", "gap_definition", "role", "rank", "method", "version", "pareto", "seeds_ok",
+                           "seeds", "zero_glance", "retrain_gap", "retrain_gap_lo", "retrain_gap_hi"]
+    assert first[2:5] == ["method", "1", "unsir"] and second[2:5] == ["reference", "", "retrain"]
 
 
 def test_the_pareto_mark_goes_to_methods_nothing_beats_on_both_gap_and_seconds():
-    rows = ROWS + [_row("fast_bad", 0, 0.3, 0.1), _row("slow_bad", 0, 0.4, 5.0)]
+    rows = ROWS + [_row("fast_bad", s, 0.3, 0.1) for s in (0, 1, 2)] + [_row("slow_bad", s, 0.4, 5.0) for s in (0, 1, 2)]
     ranking = rank_setting(aggregate(rows)[0])
     assert [(r.result.label, r.rank, r.pareto) for r in ranking.ranked] == [
         ("unsir", 1, True), ("fast_bad", 2, True), ("slow_bad", 3, False)]
@@ -99,10 +106,12 @@ def test_the_pareto_mark_goes_to_methods_nothing_beats_on_both_gap_and_seconds()
 
 
 def test_report_headline_ranks_before_the_table_without_badging_references():
-    html = render_report(ROWS + [_row("original", 0, 0.5, 0.0)])
+    html = render_report(ROWS + [_row("original", s, 0.5, 0.0) for s in (0, 1, 2)])
     headline = html[html.index("data-headline"):html.index('<table class="results')]
-    assert '<tr data-rank="1"><td>1</td><td>unsir <span class="pareto"' in headline
-    assert "Reference rows, not ranked: <b>original</b>" in headline and "<b>retrain</b>" in headline
+    assert ('<tr data-rank="1" class="method"><td>1</td><td>unsir <span class="muted">ok 3/3</span> '
+            '<span class="pareto"') in headline
+    assert '<tr data-rank="2" class="original"><td>2</td><td>original' in headline
+    assert "Reference row, not ranked: <b>retrain</b>" in headline
     table = html[html.index('<table class="results'):]
     retrain_row = table[table.index('<tr class="reference">'):].split("</tr>")[0]
     assert "zero-glance" not in retrain_row and 'class="badge role">retrained' in retrain_row
@@ -111,7 +120,7 @@ def test_report_headline_ranks_before_the_table_without_badging_references():
 def test_report_table_leads_with_the_gap_and_hides_detail_columns_until_asked():
     html = render_report(ROWS)
     headers = re.findall(r'data-metric="(\w+)"', html)
-    assert headers[:3] == ["retrain_gap", "time_s", "speedup_vs_retrain"]
+    assert headers[:6] == ["retrain_gap", "gap_forget", "gap_utility", "gap_privacy", "time_s", "speedup_vs_retrain"]
     assert 'data-metric="peak_mem" class="detail"' in html and "show 1 more columns" in html
 
 

@@ -104,11 +104,10 @@ def test_second_run_reuses_the_cached_original(tmp_path):
 def test_every_cell_stores_privacy_fidelity_and_summary_metrics(tmp_path, device):
     rows, _ = _run(tmp_path, "original", "retrain", device=device)
     names = {"mia_entropy", "mia_svc", "mia_loss", "mia_entropy_auc", "mia_svc_auc", "mia_loss_auc",
-             "js_to_retrain", "act_dist_to_retrain", "weight_dist_to_retrain", "speedup_vs_retrain", "retrain_gap",
+             "js_to_retrain", "act_dist_to_retrain", "weight_dist_to_retrain", "speedup_vs_retrain",
              "mia_entropy_signal", "mia_svc_signal", "mia_loss_signal"}
     assert all(names <= set(r["metrics"]) for r in rows)
-    retrain = rows[1]["metrics"]
-    assert retrain["retrain_gap"] == 0 and retrain["js_to_retrain"] == 0 and retrain["weight_dist_to_retrain"] == 0
+    assert not any("retrain_gap" in r["metrics"] for r in rows)  # gaps are computed when rendered, never stored
 
 
 def test_train_subset_trains_on_a_fixed_subset(tmp_path):

@@ -81,7 +81,7 @@ def both_ways(shared, tmp_path_factory) -> tuple[Path, str]:
 def test_run_with_params_marks_rows_tuned_and_runs_the_references(shared, both_ways):
     rows = [r for r in open_store(both_ways[0], create=False).rows() if r["run_id"] == _last_run(both_ways[0])]
     by_method = {r["method"]: r for r in rows}
-    assert set(by_method) == {"original", "retrain", "test_shrink", "gradient_ascent"}
+    assert set(by_method) == {"original", "retrain", "retrain_independent", "test_shrink", "gradient_ascent"}
     file = read_params_file(shared[0])
     assert by_method["test_shrink"]["tuned"]["sha"] == file.sha
     assert by_method["test_shrink"]["params"]["scale"] == file.methods["test_shrink"]["params"]["scale"]
@@ -97,8 +97,9 @@ def test_tuned_and_default_rows_are_ranked_apart(both_ways):
     settings = aggregate(rows)
     assert [s.tuned for s in settings] == [False, True]
     default, tuned_setting = settings
-    assert [m.method for m in default.methods] == ["original", "retrain", "test_shrink"]
-    assert [m.method for m in tuned_setting.methods] == ["original", "retrain", "gradient_ascent", "test_shrink"]
+    assert [m.method for m in default.methods] == ["original", "retrain", "retrain_independent", "test_shrink"]
+    assert [m.method for m in tuned_setting.methods] == ["original", "retrain", "retrain_independent",
+                                                         "gradient_ascent", "test_shrink"]
     assert "tuned parameters" in tuned_setting.title and "tuned" not in default.title
     table = leaderboard_markdown(rows)
     assert table.count("### ") == 3  # two rankings and their comparison
@@ -108,14 +109,14 @@ def test_tuned_and_default_rows_are_ranked_apart(both_ways):
     assert "### Default against tuned parameters: tiny / mlp, forget {0}" in table and "of 1 methods." in table
     header, *lines = list(csv.reader(io.StringIO(leaderboard_csv(rows))))
     assert header[-1] == "tuned"
-    assert {(line[3], line[-1]) for line in lines if line[1] == "method"} == {
+    assert {(line[4], line[-1]) for line in lines if line[2] == "method"} == {
         ("test_shrink", "False"), ("test_shrink", "True"), ("gradient_ascent", "True")}
 
 
 def test_the_report_has_a_tuning_section_with_the_objective_figure(both_ways):
     html = render_report(open_store(both_ways[0], create=False).rows())
     assert 'data-tuned="test_shrink"' in html and 'data-figure="tuning"' in html and "best parameters" in html
-    assert 'data-compared="test_shrink"' in html and "Tuned gap smaller for" in html
+    assert 'data-compared="test_shrink"' in html and "Tuned gap significantly smaller for" in html
 
 
 def test_json_results_carry_the_provenance(cli, both_ways):
@@ -125,17 +126,21 @@ def test_json_results_carry_the_provenance(cli, both_ways):
     assert all(len(r["tuned"]["history"]) == 3 for r in tuned_rows)
 
 
-def test_a_method_counts_as_improved_when_its_tuned_gap_is_lower_or_its_defaults_failed():
-    from unlearnbench.reports.aggregate import Stat
+def test_a_method_counts_as_improved_only_where_the_paired_difference_is_significant_or_its_defaults_failed():
+    from unlearnbench.reports.aggregate import mean_ci
 
-    def side(gap=None, failed=False):
-        return Side(Stat(gap, 0.0, 3) if gap is not None else None, 1, failed)
+    def side(*gaps, failed=False):
+        per_seed = dict(enumerate(gaps))
+        return Side(mean_ci(gaps) if gaps else None, 1, failed, per_seed)
 
     c = TunedVsDefault("s", "s, tuned parameters", [
-        ("better", side(0.2), side(0.1)), ("worse", side(0.1), side(0.2)), ("equal", side(0.1), side(0.1)),
-        ("rescued", side(failed=True), side(0.3)), ("tuned_only", side(), side(0.1))])
-    assert c.compared == ["better", "worse", "equal", "rescued"]
-    assert c.summary == "tuned gap smaller for 2 of 4 methods"
+        ("better", side(0.2, 0.21, 0.19), side(0.1, 0.11, 0.09)),  # a consistent drop
+        ("noise", side(0.0209, 0.030, 0.012), side(0.0186, 0.010, 0.028)),  # a lower mean inside the noise
+        ("worse", side(0.1, 0.1, 0.1), side(0.2, 0.2, 0.2)),
+        ("rescued", side(failed=True), side(0.3, 0.3, 0.3)), ("tuned_only", side(), side(0.1, 0.1, 0.1))])
+    assert c.compared == ["better", "noise", "worse", "rescued"]
+    assert c.improved == ["better", "rescued"]
+    assert c.summary.startswith("tuned gap significantly smaller for 2 of 4 methods (paired t-test")
 
 
 def test_a_suite_takes_a_params_file(tuned, tmp_path):

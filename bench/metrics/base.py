@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from torch import Tensor, nn
 
@@ -187,6 +187,16 @@ def register_metric(name: str, produces: tuple[MetricValue, ...], needs: tuple[s
         return fn
 
     return decorate
+
+
+def mean_distance(metrics: Mapping[str, float], retrained: Mapping[str, float], names: tuple[str, ...]) -> float:
+    """Mean |metrics[k] - retrained[k]| over the names both hold as finite numbers (nan when none)."""
+    gaps = [abs(metrics[k] - retrained[k]) for k in names if _finite(metrics.get(k)) and _finite(retrained.get(k))]
+    return sum(gaps) / len(gaps) if gaps else math.nan
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 def defined_values(values: dict[str, float], scenario: str) -> dict[str, float]:

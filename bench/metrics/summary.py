@@ -3,7 +3,7 @@ signal. The retrain gap is not stored: reports compute it from the raw values (m
 from __future__ import annotations
 
 import math
-from typing import Mapping, Optional
+from typing import Optional
 
 from unlearnbench.metrics.base import VALUES, MetricValue, declare
 
@@ -34,16 +34,6 @@ declare(
 def objective_metrics(scenario: str = "class") -> tuple[str, ...]:
     """The values the tuning objective (val_retrain_gap) averages in `scenario` (declared with objective=True)."""
     return VALUES.objective_names(scenario)
-
-
-def mean_distance(metrics: Mapping[str, float], retrained: Mapping[str, float], names: tuple[str, ...]) -> float:
-    """Mean |metrics[k] - retrained[k]| over the names both hold as finite numbers (nan when none)."""
-    gaps = [abs(metrics[k] - retrained[k]) for k in names if _finite(metrics.get(k)) and _finite(retrained.get(k))]
-    return sum(gaps) / len(gaps) if gaps else math.nan
-
-
-def _finite(x: object) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
 
 
 def setting_summary(original: dict[str, float], retrained: dict[str, float]) -> dict[str, float]:

@@ -21,8 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from unlearnbench.metrics.base import SCENARIOS, MetricValue, declare
-from unlearnbench.metrics.summary import mean_distance
+from unlearnbench.metrics.base import SCENARIOS, MetricValue, declare, mean_distance
 
 WHOLE_CLASSES = ("class", "subclass")
 ATTACK_AUCS = ("mia_loss_auc", "mia_entropy_auc", "mia_svc_auc")
