@@ -351,8 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--seed", type=int, default=0, help="seed of training and methods (default: 0)")
     run_p.add_argument("--download", action="store_true", help="download missing torchvision datasets")
     run_p.add_argument("--mia-shadows", type=int, default=0, metavar="K",
-                       help="per-example (LiRA-style) attack with K original + K retrained shadow models "
-                            "(default 0: off)")
+                       help="per-example likelihood-ratio test (LiRA-style, not U-LiRA) with K original + K "
+                            "retrained shadow models (default 0: off)")
     run_p.add_argument("--params", metavar="FILE", help="tuned parameters written by `unlearnbench tune` (rows are "
                                                         "marked tuned); without --methods, runs the file's methods")
     run_p.add_argument("--deep-metrics", action="store_true",

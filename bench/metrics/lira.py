@@ -1,12 +1,14 @@
-"""Per-example membership inference with shadow models, LiRA-style, asked as U-LiRA asks it.
+"""A per-example likelihood-ratio test between original and retrained shadow models (LiRA-style; not U-LiRA).
 
 LiRA: Carlini et al., "Membership Inference Attacks From First Principles", IEEE S&P 2022 (arXiv:2112.03570).
-U-LiRA: Hayes et al., "Inexact Unlearning Needs More Careful Evaluations to Avoid a False Sense of Privacy", 2024
-(arXiv:2403.01218). Shadows: K models trained on all train data ("in") and K trained on retain data ("out"), with
+U-LiRA (Hayes et al., "Inexact Unlearning Needs More Careful Evaluations to Avoid a False Sense of Privacy", 2024,
+arXiv:2403.01218) takes as "in" shadows models *unlearned by the method under test*; this test does not: its
+shadows are K models trained on all train data ("in", originals) and K trained on retain data ("out"), with
 seeds other than the setting's. Per forget-train example a Gaussian is fitted to the logit-scaled true-class
 confidence under "in" and under "out" (per-example means, pooled standard deviation: the fixed-variance LiRA
-variant for few shadows). The attack scores each example by its log-likelihood ratio; the AUC separates the model
-under test from the held-out retrained model on the forget examples (0.5: indistinguishable from retraining).
+variant for few shadows). The test scores each example by its log-likelihood ratio; the AUC separates the model
+under test from the held-out retrained model on the forget examples (0.5: indistinguishable from retraining). It asks
+"more original-like or more retrain-like?", not "can an attacker tuned to this method tell?".
 """
 from __future__ import annotations
 
@@ -77,13 +79,15 @@ def attack_summary(target: np.ndarray, reference: np.ndarray) -> dict[str, float
 
 
 @register_metric("lira", needs=("shadows",), produces=(
-    MetricValue("lira_auc", "LiRA AUC", "per-example attack: AUC against the retrained model (0.5 ideal)",
+    MetricValue("lira_auc", "shadow LRT AUC", "original/retrain shadow likelihood-ratio test (not U-LiRA): AUC "
+                "against the retrained model on the forget examples (0.5 ideal)",
                 better="closer_to_retrain", group="privacy", unit="rate"),
-    MetricValue("lira_tpr_at_1fpr", "LiRA TPR@1%FPR", "per-example attack: true-positive rate at 1 % false positives",
+    MetricValue("lira_tpr_at_1fpr", "shadow LRT TPR@1%FPR", "original/retrain shadow likelihood-ratio test: "
+                "true-positive rate at 1 % false positives",
                 better="closer_to_retrain", group="privacy", unit="rate"),
 ))
 def lira(inputs: MetricInputs) -> dict[str, float]:
-    """U-LiRA: can a per-example attack tell this model from the retrained one on the forget examples?"""
+    """Can a per-example original/retrain likelihood-ratio test tell this model from the retrained one?"""
     out = inputs.outputs
     stats: ShadowStats = inputs.shadows
     target = stats.scores(logit_confidence(out.logits("forget_train"), out.labels("forget_train")))
