@@ -12,16 +12,15 @@ from __future__ import annotations
 from torch import nn
 
 from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
+from unlearnbench.method import register_method
+from unlearnbench.methods.retrain import Retrain
 
 
 @register_method("retrain_independent")
-class RetrainIndependent(Method):
-    """Ignores the original and returns a model retrained with seed streams of its own."""
+class RetrainIndependent(Retrain):
+    """Ignores the original and returns a model retrained with seed streams of its own (access and scenarios as
+    retrain's)."""
 
-    access = frozenset({"retain"})
-    scenarios = frozenset(SCENARIOS)
     role = "floor"
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -209,3 +209,25 @@ def test_the_leaderboard_csv_gives_every_value_its_interval_bounds():
 def test_the_salun_definition_is_named_in_the_leaderboard():
     text = leaderboard_markdown(REFERENCES + _rows("forgetter", [0.05] * 3), gap="salun")
     assert "SalUn Avg. Gap (salun v1)" in text and "Avg. Gap (SalUn)" in text
+
+
+def test_an_unknown_gap_definition_is_a_one_line_error(cli, tmp_path):
+    code, _, err = cli("leaderboard", "--out", str(tmp_path), "--gap", "avg")
+    assert code == 2 and err.count("\n") == 1 and "invalid choice: 'avg'" in err and "concerns" in err
+
+
+def test_the_gap_definitions_the_parser_offers_are_the_registered_ones():
+    from unlearnbench.cli import GAP_NAMES
+
+    assert set(GAP_NAMES) == set(YARDSTICKS)
+
+
+def test_leaderboard_and_report_render_the_salun_gap_from_a_store(cli, tmp_path, tiny_class_rows):
+    store = open_store(tmp_path / "out")
+    for row in tiny_class_rows:
+        store.insert(row)
+    store.close()
+    code, out, _ = cli("leaderboard", "--out", str(tmp_path / "out"), "--gap", "salun")
+    assert code == 0 and "Avg. Gap (SalUn)" in out and "retrain gap" not in out
+    code, out, _ = cli("report", "--out", str(tmp_path / "out"), "--gap", "salun")
+    assert code == 0 and "SalUn Avg. Gap" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
