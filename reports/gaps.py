@@ -8,7 +8,6 @@ device kind and definitions, with the yardstick asked for (metrics/yardstick.py)
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Sequence
 
 from unlearnbench.method import role_of, supports
@@ -69,11 +68,6 @@ def with_gaps(rows: Sequence[dict[str, Any]], gap: Yardstick) -> list[dict[str, 
             metrics.update(gap.score(metrics, reference["metrics"], _scenario(row)))
         out.append({**row, "metrics": metrics})
     return out
-
-
-def is_finite(value: Any) -> bool:
-    """True for an int or float that is neither nan nor infinite."""
-    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def bounds_of(name: str) -> tuple[float, float] | None:

@@ -123,9 +123,10 @@ def template_environment() -> "jinja2.Environment":
 
 
 def _columns(setting: SettingResult) -> list[Column]:
-    """Every declared, non-stored value some row of the setting has, headline first."""
+    """Every declared, non-stored value some row of the setting has, headline first; the gap's parts start hidden
+    (the headline above shows them)."""
     present = {n for m in setting.methods for n in m.metrics}
-    return [Column(v, v.tier not in SHOWN_TIERS)
+    return [Column(v, v.tier not in SHOWN_TIERS or v.name in setting.gap.parts)
             for v in VALUES.select(tiers=("headline", "primary", "detail"), scenario=setting.scenario)
             if v.name in present]
 

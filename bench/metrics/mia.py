@@ -75,12 +75,12 @@ def _fit_and_target(feature, inputs: MetricInputs, model) -> tuple[float, float]
 
 
 def _mia(name: str, label: str, help: str) -> tuple[MetricValue, MetricValue]:
-    """An attack's member share of forget-train (primary) and its like-with-like AUC (primary: the privacy gap's)."""
+    """An attack's member share of forget-train (primary) and its like-with-like AUC (detail; the privacy gap's)."""
     return (MetricValue(name, label, help, better="closer_to_retrain", group="privacy", tier="primary", unit="rate",
                         objective=True),
             MetricValue(f"{name}_auc", f"{label} AUC", f"AUC of the {label} attack's member scores, forget-train "
                         "against held-out samples of the same classes (0.5: cannot tell them apart)",
-                        better="closer_to_retrain", group="privacy", tier="primary", unit="rate"))
+                        better="closer_to_retrain", group="privacy", unit="rate"))
 
 
 @register_metric("mia_entropy", produces=_mia("mia_entropy", "MIA entropy",
