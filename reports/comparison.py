@@ -77,9 +77,9 @@ def side_text(side: Side) -> str:
 def _sides(ranking: Ranking) -> dict[str, Side]:
     name = ranking.setting.gap.composite
     sides = {r.result.method: Side(r.result.metrics.get(name), r.rank, per_seed=r.result.per_seed.get(name, {}),
-                                   tied=r.tied, name=name) for r in ranking.ranked}
+                                   tied=r.tied, name=name) for r in ranking.ranked if r.result.role == "method"}
     sides.update({m.method: Side(m.metrics.get(name), None, failed=not m.seeds, name=name)
-                  for m in ranking.unscored + ranking.apart if m.method not in sides})
+                  for m in ranking.unscored + ranking.apart if m.method not in sides and m.role == "method"})
     return sides
 
 

@@ -98,7 +98,7 @@ def test_script_in_untrusted_text_never_runs(tmp_path):
     from unlearnbench.reports.html import write_report
     from test_reports import EVIL, _row
 
-    path = write_report([_row("unsir", 0, 0.1, params={"note": EVIL}, dataset=EVIL),
+    path = write_report([_row("unsir", 0, 0.1, params={"note": EVIL}, dataset=EVIL), _row("retrain", 0, 0.0, dataset=EVIL),
                          _row("retrain", 0, 0.0, status="failed", error=EVIL)], tmp_path / "evil.html")
     seen = _open(path)
     assert seen["dialogs"] == [] and seen["errors"] == []

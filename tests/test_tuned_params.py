@@ -106,7 +106,7 @@ def test_tuned_and_default_rows_are_ranked_apart(both_ways):
     comparison, = tuned_vs_default(rankings(rows))
     assert {m for m, _, _ in comparison.lines} == {"gradient_ascent", "test_shrink"}
     assert comparison.compared == ["test_shrink"]  # gradient_ascent ran with tuned parameters only
-    assert "### Default against tuned parameters: tiny / mlp, forget {0}" in table and "of 1 methods." in table
+    assert "### Default against tuned parameters: tiny / mlp, forget {0}" in table and "of 1 methods (paired t-test" in table
     header, *lines = list(csv.reader(io.StringIO(leaderboard_csv(rows))))
     assert header[-1] == "tuned"
     assert {(line[4], line[-1]) for line in lines if line[2] == "method"} == {
