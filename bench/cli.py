@@ -120,7 +120,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def next_steps(out: Path, report: str) -> str:
     """The three commands a user runs after a run or sweep: open the report, the leaderboard, the figures."""
     quoted = shlex.quote(str(out))
-    steps = [(f"unlearnbench leaderboard --out {quoted}", "methods ranked by retrain gap (--format md|csv|html)"),
+    steps = [(f"unlearnbench leaderboard --out {quoted}",
+              "methods ranked by their gap to retraining (--format md|csv|html, --gap salun)"),
              (f"unlearnbench figures --out {quoted} --to {shlex.quote(str(out / 'figures'))}",
               "paper figures (PDF, SVG, PNG) and LaTeX tables")]
     if report != "not written":
@@ -260,7 +261,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    """Prints the methods ranked by retrain gap per setting."""
+    """Prints the methods ranked by their gap to the retrained model per setting."""
     from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
 
     print(LEADERBOARD_FORMATS[args.format](_stored_rows(args.out)[0], args.gap))

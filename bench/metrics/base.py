@@ -20,8 +20,8 @@ TIERS = ("headline", "primary", "detail", "stored")
 UNITS = ("percent", "rate", "seconds", "speedup", "number", "mib")
 SCENARIOS = ("class", "partial", "random", "subclass")
 # Version of what the stored values mean, kept in every row: 1 stored mia_svc as the share called non-member and the
-# attacks' AUCs against retain-test; 2 stores every attack as the share of forget-train called member and its AUC
-# against held-out samples of the same classes (forget-test).
+# entropy and SVC attacks' AUCs against retain-test; 2 stores mia_svc as the share of forget-train called member and
+# every attack's AUC against held-out samples of the same classes (forget-test).
 DEFINITIONS_VERSION = 2  # forgetting scenarios (issue 14 adds all but "class")
 BAR_UNITS = ("percent", "rate")
 
