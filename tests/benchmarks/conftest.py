@@ -1,4 +1,8 @@
-"""Benchmarks are deselected from the default run; `pytest -m benchmark tests/benchmarks` runs them."""
+"""Benchmarks are deselected from the default run; `pytest -m benchmark tests/benchmarks` runs them.
+
+UNLEARNBENCH_BENCH_SMALLEST=1 keeps only the smallest settings (digits; no MNIST, no busy variant): what CI runs with
+`--benchmark-disable`, executing every benchmark body once so that a benchmark that cannot run fails CI.
+"""
 from __future__ import annotations
 
 import subprocess
@@ -9,6 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ helpers
+from bench_scope import SMALLEST  # noqa: E402  (beside this file)
 
 
 def pytest_collection_modifyitems(items):
@@ -17,7 +22,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.benchmark)
 
 
-@pytest.fixture(params=("idle", "busy"))
+@pytest.fixture(params=("idle",) if SMALLEST else ("idle", "busy"))
 def load(request):
     """'idle', or 'busy': one CPU-bound process spins beside the benchmark, as on a machine doing something else.
 

@@ -1,8 +1,10 @@
-"""The evaluation pass and each MIA on MNIST/mlp, each beside a plain DataLoader-based reference."""
+"""The evaluation pass and each MIA on MNIST/mlp (digits when only the smallest settings run), each beside a plain
+DataLoader-based reference."""
 from __future__ import annotations
 
 import pytest
 
+from bench_scope import SMALLEST
 from conftest_paths import MNIST_ROOT, needs_mnist
 from unlearnbench.evaluate import split_outputs
 from unlearnbench.metrics import METRICS, MetricInputs, Outputs
@@ -10,24 +12,25 @@ from unlearnbench.reference import dataloader_predict
 from unlearnbench.runner import RunRequest, prepare_setting
 from unlearnbench.train import predict
 
-pytestmark = needs_mnist
+DATASET = "digits" if SMALLEST else "mnist"
+pytestmark = [] if SMALLEST else needs_mnist
 
 
 @pytest.fixture(scope="module")
 def setting():
-    s = prepare_setting(RunRequest(dataset="mnist", model="mlp", device="cpu", data_root=str(MNIST_ROOT)))
+    s = prepare_setting(RunRequest(dataset=DATASET, model="mlp", device="cpu", data_root=str(MNIST_ROOT)))
     s.trained("original")
     return s
 
 
-@pytest.mark.benchmark(group="eval-pass-mnist-mlp")
+@pytest.mark.benchmark(group=f"eval-pass-{DATASET}-mlp")
 def test_harness_eval_pass(benchmark, setting):
     model = setting.trained("original").model
     benchmark.pedantic(lambda: (predict(model, setting.data.x_train), predict(model, setting.data.x_test)),
                        rounds=5, warmup_rounds=1)
 
 
-@pytest.mark.benchmark(group="eval-pass-mnist-mlp")
+@pytest.mark.benchmark(group=f"eval-pass-{DATASET}-mlp")
 def test_reference_eval_pass(benchmark, setting):
     model = setting.trained("original").model
     benchmark.pedantic(lambda: (dataloader_predict(model, setting.data.x_train),
@@ -48,7 +51,7 @@ def _reference_outputs(model, setting) -> Outputs:
 
 def _time_mia(benchmark, setting, name, outputs):
     """Times metric `name` of the original model on split outputs built by `outputs`."""
-    benchmark.group = f"{name}-mnist-mlp"
+    benchmark.group = f"{name}-{DATASET}-mlp"
     model = setting.trained("original").model
     spec = METRICS.get(name)
     benchmark.pedantic(lambda: spec.fn(MetricInputs(model, outputs(model, setting), None, None, 0)),

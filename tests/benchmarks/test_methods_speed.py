@@ -13,12 +13,14 @@ from unlearnbench.runner import RunRequest, prepare_setting
 from unlearnbench.threads import cpu_threads
 
 load_plugins()
-SETTINGS = [("digits", (0,)), ("mnist", (0,)), ("mnist", (0, 2))]
+from bench_scope import SMALLEST
+
+SETTINGS = [("digits", "0")] + ([] if SMALLEST else [("mnist", "0"), ("mnist", "0,2")])
 TIMED = [name for name in ("retrain", "finetune", "gradient_ascent", "unsir") if name in REFERENCES]
 ROUNDS = {"retrain": 2}  # a whole training run per round
 
 
-@pytest.fixture(scope="module", params=SETTINGS, ids=lambda p: f"{p[0]}-forget{''.join(map(str, p[1]))}")
+@pytest.fixture(scope="module", params=SETTINGS, ids=lambda p: f"{p[0]}-forget{p[1]}")
 def setting(request):
     dataset, forget = request.param
     if dataset == "mnist" and not HAVE_MNIST:
@@ -33,7 +35,7 @@ def setting(request):
 
 
 def _group(benchmark, setting, name, load):
-    benchmark.group = f"{name}-{setting.dataset}-forget{''.join(map(str, setting.forget))}-{load}"
+    benchmark.group = f"{name}-{setting.dataset}-forget{setting.forget.label}-{load}"
 
 
 @pytest.mark.parametrize("name", TIMED)
