@@ -54,6 +54,13 @@ class LoadProbe:
                 "busy": other is not None and other >= BUSY_CORES}
 
 
+def other_busy_cores(window: float) -> Optional[float]:
+    """The cores other processes keep busy, sampled over `window` seconds of this process sleeping (None off Linux)."""
+    probe = LoadProbe()
+    time.sleep(window)
+    return probe.finish()["other_cpu_cores"]
+
+
 def busy_note(rows: list[dict[str, Any]]) -> Optional[str]:
     """A warning naming the cells timed while other processes used the CPU, or None."""
     busy = [r for r in rows if ((r.get("env") or {}).get("load") or {}).get("busy")]

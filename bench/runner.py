@@ -1,6 +1,7 @@
 """Runs benchmark cells: prepare a setting, time each method's `unlearn`, score it, store the row."""
 from __future__ import annotations
 
+import os
 import traceback
 import uuid
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ from unlearnbench.models import MODELS
 from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.store import ResultStore
-from unlearnbench.threads import cpu_threads
+from unlearnbench.contention import other_busy_cores
+from unlearnbench.threads import CELL_PROBE_SECONDS, cell_threads, cpu_threads
 from unlearnbench.timing import PhaseTimer, peak_memory_bytes
 from unlearnbench.train import make_optimizer, train_steps
 
@@ -185,7 +187,8 @@ def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) ->
 
 @contextmanager
 def setting_threads(request: RunRequest) -> Iterator[int]:
-    """Runs the block with the setting's CPU thread count (see unlearnbench.threads), restoring it afterwards."""
+    """Runs the block with the setting's CPU thread count (see unlearnbench.threads), less the cores other processes
+    use as it starts; yields the count before that reduction, which each cell measures against again."""
     before = torch.get_num_threads()
     if request.threads < 0:
         raise UserError(f"--threads {request.threads} must be 0 (automatic) or a positive count")
@@ -195,11 +198,18 @@ def setting_threads(request: RunRequest) -> Iterator[int]:
         chosen = cpu_threads(request.dataset, request.model, before)
     else:
         chosen = before  # on a GPU the host threads only feed it
-    torch.set_num_threads(chosen)
+    torch.set_num_threads(_under_load(request, chosen))
     try:
         yield chosen
     finally:
         torch.set_num_threads(before)
+
+
+def _under_load(request: RunRequest, chosen: int) -> int:
+    """`chosen` less the cores other processes use right now (automatic threads on the CPU only)."""
+    if request.threads or resolve_device(request.device).type != "cpu":
+        return chosen
+    return cell_threads(chosen, other_busy_cores(CELL_PROBE_SECONDS), os.cpu_count() or chosen)
 
 
 def warm_up(setting: Setting) -> None:
@@ -277,7 +287,7 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
     """Runs every requested method on the setting, handing each row to `on_row` as soon as it is done."""
     methods = build_methods(request)
     check_shadow_count(request.mia_shadows)  # before any training
-    with setting_threads(request):
+    with setting_threads(request) as chosen:
         setting = prepare_setting(request, progress)
         warm_up(setting)  # first: the retrained model's training seconds are a measurement too
         setting.trained("original", progress)
@@ -288,8 +298,14 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
         for i, method in enumerate(methods, 1):
             if progress:
                 progress(f"[{i}/{len(methods)}] {method.name}")
-            row = run_cell(setting, method, run_id, env, reference, cell_key(request, method),
-                           request.tuned.get(method.name))
+            threads = _under_load(request, chosen)
+            torch.set_num_threads(threads)
+            try:
+                row = run_cell(setting, method, run_id, env, reference, cell_key(request, method),
+                               request.tuned.get(method.name))
+            finally:
+                torch.set_num_threads(chosen)
+            row["env"]["cell_threads"] = threads
             on_row(row)
             rows.append(row)
     return rows

@@ -1,4 +1,5 @@
-"""CPU thread policy: how OpenMP threads wait, and how many threads each built-in (dataset, model) runs with.
+"""CPU thread policy: how OpenMP threads wait (chosen from the contention measured at start), how many threads each
+built-in (dataset, model) runs with, and how many each cell gets on a machine that others are using.
 
 Imported by the package's `__init__` before anything loads torch, because GNU OpenMP reads its wait policy once,
 when torch loads it.
@@ -7,25 +8,50 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Optional
+
+from unlearnbench.contention import BUSY_CORES, other_busy_cores
 
 WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
+PROBE_SECONDS = 0.1  # how long the start-up probe samples the machine (once per process, before torch loads)
+CELL_PROBE_SECONDS = 0.05  # the same before each cell, outside its timed span
+
+
+def choose_wait_policy(other_cores: Optional[float]) -> str:
+    """ACTIVE on an idle machine, PASSIVE where other processes keep at least BUSY_CORES busy (or it is unknown).
+
+    Measured on this project's 2-core AMD EPYC (MNIST/mlp unsir, `unlearnbench bench --repeat 3`; README, Speed):
+    idle, spinning OpenMP threads (ACTIVE) ran it in 0.31 s against 0.56 s sleeping ones (PASSIVE); beside one
+    busy process ACTIVE with two threads took 1.23 s (every barrier waits for a descheduled spinner) against
+    0.55-0.68 s passive, and one thread 0.51-0.55 s either way.
+    """
+    return "ACTIVE" if other_cores is not None and other_cores < BUSY_CORES else "PASSIVE"
 
 
 def configure_openmp() -> str:
-    """Makes idle OpenMP threads sleep instead of spin, unless the user chose otherwise; returns the policy in force.
-
-    GNU OpenMP (PyTorch's CPU thread pool) spins at every barrier before it sleeps. When another process holds a
-    core, every tiny parallel region then waits for a descheduled team member: UNSIR's MNIST/mlp noise phase went
-    from 0.12 s to 0.57-0.67 s beside one busy process on 2 cores. Passive waiting kept it at 0.18-0.25 s and costs
-    nothing measurable on an idle machine (README, Speed).
-    """
+    """Sets GNU OpenMP's wait policy from the contention measured now, unless the user chose one; returns what is in
+    force and why ('ACTIVE (idle at start)', 'PASSIVE (busy at start)', 'PASSIVE (set by the user)')."""
     if "torch" in sys.modules:  # libgomp has read its environment already: say so instead of pretending
         return os.environ.get(WAIT_POLICY_ENV, "default") + " (torch was imported before unlearnbench)"
-    os.environ.setdefault(WAIT_POLICY_ENV, "PASSIVE")
-    return os.environ[WAIT_POLICY_ENV]
+    if WAIT_POLICY_ENV in os.environ:
+        return f"{os.environ[WAIT_POLICY_ENV]} (set by the user)"
+    policy = choose_wait_policy(other_busy_cores(PROBE_SECONDS))
+    os.environ[WAIT_POLICY_ENV] = policy
+    return f"{policy} ({'idle' if policy == 'ACTIVE' else 'busy'} at start)"
 
 
 WAIT_POLICY = configure_openmp()
+
+
+def cell_threads(chosen: int, other_cores: Optional[float], cores: int) -> int:
+    """Threads for one cell: `chosen`, less the cores other processes keep busy right now (at least one).
+
+    A thread that must share its core with another process makes every parallel region wait for it: beside one
+    busy process on 2 cores, one thread ran MNIST/mlp unsir in 0.51-0.55 s against 0.68-1.23 s for two."""
+    if other_cores is None:
+        return chosen
+    return max(1, min(chosen, cores - int(other_cores + 0.5)))
+
 
 # Settings whose steps are too small to share among threads: one thread was faster than two on every workload
 # (unsir, a finetune epoch, a training epoch), idle (0.76-0.94x for two) and beside a busy process (0.69-0.77x).

@@ -17,7 +17,8 @@ from unlearnbench.reports.statistics import t_interval
 CONFIDENCE = 0.95
 ROLE_ORDER = ("original", "reference", "floor", "method")  # the reference rows lead every table
 TUNED_MARK = "tuned parameters"  # the title mark of a setting whose methods ran with `unlearnbench tune`'s parameters
-PER_CELL_ENV = ("load", "reused_measurements", "retrain_seconds_reused_from")  # not part of a setting's environment
+# Not part of a setting's environment: measured per cell.
+PER_CELL_ENV = ("load", "reused_measurements", "retrain_seconds_reused_from", "cell_threads")
 INTERVAL_NOTE = ("95 % t-interval over seeds, clipped to [0, 1] for bounded values (accuracies, attack rates and "
                  "AUCs, gaps); speedups are ratios of mean seconds")
 
