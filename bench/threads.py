@@ -16,9 +16,8 @@ WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
 SPIN_ENV = "GOMP_SPINCOUNT"
 # ACTIVE alone spins forever, so a thread team hogs a core while the process does other work (scikit-learn's attacks,
 # subprocesses): the default test set used 3 min 52 s of CPU instead of 2 min 0 s. Spinning 300,000 iterations (GNU
-# OpenMP's own
-# default when no policy is set) and then sleeping kept ACTIVE's speed: MNIST/mlp unsir 0.309 s against 0.299 s,
-# a whole `run` of four methods 17.7 s against 17.8 s (PASSIVE: 0.562 s and 21.3 s).
+# OpenMP's own default when no policy is set) and then sleeping kept ACTIVE's speed: MNIST/mlp unsir 0.309 s against
+# 0.299 s, a whole `run` of four methods 17.7 s against 17.8 s (PASSIVE: 0.562 s and 21.3 s).
 ACTIVE_SPINS = "300000"
 PROBE_SECONDS = 0.1  # how long the start-up probe samples the machine (once per process, before torch loads)
 CELL_PROBE_SECONDS = 0.05  # the same before each cell, outside its timed span
