@@ -5,6 +5,7 @@ UNLEARNBENCH_BENCH_SMALLEST=1 keeps only the smallest settings (digits; no MNIST
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -27,14 +28,22 @@ def load(request):
     """'idle', or 'busy': one CPU-bound process spins beside the benchmark, as on a machine doing something else.
 
     Harness and reference run under the same load in one group, so the ratio shows whether the lead survives it.
+    Busy, both get the thread count `unlearnbench run` would give a cell started now (unlearnbench.threads).
     """
     if request.param == "idle":
         yield "idle"
         return
+    import torch
+    from unlearnbench.contention import other_busy_cores
+    from unlearnbench.threads import CELL_PROBE_SECONDS, cell_threads
+
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     time.sleep(0.2)  # let it take its core before timing starts
+    before = torch.get_num_threads()
+    torch.set_num_threads(cell_threads(before, other_busy_cores(CELL_PROBE_SECONDS), os.cpu_count() or before))
     try:
         yield "busy"
     finally:
+        torch.set_num_threads(before)
         spinner.kill()
         spinner.wait()
