@@ -1,7 +1,6 @@
 """Runs benchmark cells: prepare a setting, time each method's `unlearn`, score it, store the row."""
 from __future__ import annotations
 
-import os
 import traceback
 import uuid
 from contextlib import contextmanager
@@ -31,8 +30,7 @@ from unlearnbench.models import MODELS
 from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.store import ResultStore
-from unlearnbench.contention import other_busy_cores
-from unlearnbench.threads import CELL_PROBE_SECONDS, cell_threads, cpu_threads
+from unlearnbench.threads import cpu_threads, threads_now
 from unlearnbench.timing import PhaseTimer, peak_memory_bytes
 from unlearnbench.train import make_optimizer, train_steps
 
@@ -209,7 +207,7 @@ def _under_load(request: RunRequest, chosen: int) -> int:
     """`chosen` less the cores other processes use right now (automatic threads on the CPU only)."""
     if request.threads or resolve_device(request.device).type != "cpu":
         return chosen
-    return cell_threads(chosen, other_busy_cores(CELL_PROBE_SECONDS), os.cpu_count() or chosen)
+    return threads_now(chosen)
 
 
 def warm_up(setting: Setting) -> None:
@@ -299,12 +297,9 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
             if progress:
                 progress(f"[{i}/{len(methods)}] {method.name}")
             threads = _under_load(request, chosen)
-            torch.set_num_threads(threads)
-            try:
-                row = run_cell(setting, method, run_id, env, reference, cell_key(request, method),
-                               request.tuned.get(method.name))
-            finally:
-                torch.set_num_threads(chosen)
+            torch.set_num_threads(threads)  # setting_threads restores the caller's count at the end
+            row = run_cell(setting, method, run_id, env, reference, cell_key(request, method),
+                           request.tuned.get(method.name))
             row["env"]["cell_threads"] = threads
             on_row(row)
             rows.append(row)

@@ -26,7 +26,6 @@ from unlearnbench.timing import synchronize
 from unlearnbench.train import TRAINER_VERSION, fit
 
 Progress = Callable[..., None]  # (message, transient=False)
-KINDS = ("original", "retrain", "retrain_independent")  # the trained models a setting caches
 RETAIN_KINDS = ("retrain", "retrain_independent")  # trained on retain-train only
 
 

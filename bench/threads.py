@@ -52,6 +52,11 @@ def configure_openmp() -> str:
 WAIT_POLICY = configure_openmp()
 
 
+def threads_now(chosen: int) -> int:
+    """`chosen` less the cores other processes keep busy right now (a CELL_PROBE_SECONDS sample)."""
+    return cell_threads(chosen, other_busy_cores(CELL_PROBE_SECONDS), os.cpu_count() or chosen)
+
+
 def cell_threads(chosen: int, other_cores: Optional[float], cores: int) -> int:
     """Threads for one cell: `chosen`, less the cores other processes keep busy right now (at least one).
 

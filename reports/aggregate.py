@@ -9,8 +9,8 @@ from typing import Any, Optional, Sequence
 from unlearnbench.forget import SCENARIOS, ForgetSpec
 from unlearnbench.method import SEES_FORGET
 from unlearnbench.metrics import DEFAULT_YARDSTICK, DEFINITIONS_VERSION, Yardstick, yardstick
-from unlearnbench.reports.gaps import bounds_of, device_kind, row_definitions, row_role, row_supports, setting_key, \
-    with_gaps
+from unlearnbench.reports.gaps import (bounds_of, device_kind, identity, row_definitions, row_role, row_supports,
+                                       setting_key, with_gaps)
 from unlearnbench.reports.provenance import speedup_reused
 from unlearnbench.reports.statistics import t_interval
 
@@ -124,8 +124,7 @@ class SettingResult:
     @property
     def identity(self) -> tuple:
         """The setting ranked apart with default and with tuned parameters."""
-        return (self.dataset, self.model, tuple(self.forget), json.dumps(self.recipe, sort_keys=True), self.device,
-                self.definitions)
+        return identity(self.dataset, self.model, self.forget, self.recipe, self.device, self.definitions)
 
     @property
     def spec(self) -> ForgetSpec:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+from unlearnbench.forget import ForgetSpec
 from unlearnbench.method import role_of, supports
 from unlearnbench.metrics import VALUES, YARDSTICKS, Yardstick
+from unlearnbench.metrics.base import BAR_UNITS
 
 LEGACY_DEFINITIONS = 1  # rows stored without a definitions version
-# Every value a yardstick derives (and the stored gap of rows from before yardsticks): stripped before scoring,
-# so a number computed under another definition is never shown.
-DERIVED = frozenset({"retrain_gap", *(n for y in YARDSTICKS.values() for n in y.values)})
+# Every value a yardstick derives (retrain_gap included, which rows stored before yardsticks hold): stripped before
+# scoring, so a number computed under another definition is never shown.
+DERIVED = frozenset(n for y in YARDSTICKS.values() for n in y.values)
 
 
 def row_role(row: dict[str, Any]) -> str:
@@ -40,16 +42,20 @@ def device_kind(row: dict[str, Any]) -> str:
     return str((row.get("env") or {}).get("device", "")).split(":")[0]
 
 
-def setting_key(row: dict[str, Any]) -> tuple:
+def identity(dataset: str, model: str, forget: Sequence[Any], recipe: dict[str, Any], device: str,
+             definitions: int) -> tuple:
     """What rows that are compared with one another share: dataset, model, forget spec, recipe (canonical JSON),
     device kind and definitions version."""
-    return (row["dataset"], row["model"], tuple(row["forget"]), json.dumps(row.get("recipe") or {}, sort_keys=True),
-            device_kind(row), row_definitions(row))
+    return dataset, model, tuple(forget), json.dumps(recipe, sort_keys=True), device, definitions
+
+
+def setting_key(row: dict[str, Any]) -> tuple:
+    """The identity of the setting a stored row belongs to."""
+    return identity(row["dataset"], row["model"], row["forget"], row.get("recipe") or {}, device_kind(row),
+                    row_definitions(row))
 
 
 def _scenario(row: dict[str, Any]) -> str:
-    from unlearnbench.forget import ForgetSpec
-
     return ForgetSpec.from_stored(row["forget"]).scenario
 
 
@@ -73,4 +79,4 @@ def with_gaps(rows: Sequence[dict[str, Any]], gap: Yardstick) -> list[dict[str, 
 def bounds_of(name: str) -> tuple[float, float] | None:
     """(0, 1) for a value declared as a fraction (percent, rate); None for an unbounded one."""
     value = VALUES.get(name)
-    return (0.0, 1.0) if value is not None and value.unit in ("percent", "rate") else None
+    return (0.0, 1.0) if value is not None and value.unit in BAR_UNITS else None

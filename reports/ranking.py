@@ -3,6 +3,7 @@ seeds separates, the noise floor and the original ranked with them, the Pareto-o
 marked, and the retrained reference row apart."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -118,8 +119,8 @@ def _with_verdicts(ranking: Ranking, full: list[MethodResult], name: str) -> Ran
         for m, p in zip(methods, versus(series, original.per_seed.get(name))):
             if not (significant(p) and m.metrics[name].mean < original.metrics[name].mean):
                 like_original.append(m.label)
-    return Ranking(ranking.setting, ranking.ranked, ranking.references, ranking.unscored, ranking.apart,
-                   like_retraining, like_original, closer, True)
+    return dataclasses.replace(ranking, like_retraining=like_retraining, like_original=like_original,
+                               closer_than_floor=closer)
 
 
 def verdict_lines(ranking: Ranking) -> list[str]:

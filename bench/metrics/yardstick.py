@@ -23,7 +23,6 @@ from typing import Mapping
 
 from unlearnbench.metrics.base import SCENARIOS, MetricValue, declare, mean_distance
 
-WHOLE_CLASSES = ("class", "subclass")
 ATTACK_AUCS = ("mia_loss_auc", "mia_entropy_auc", "mia_svc_auc")
 
 

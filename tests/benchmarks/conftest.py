@@ -5,7 +5,6 @@ UNLEARNBENCH_BENCH_SMALLEST=1 keeps only the smallest settings (digits; no MNIST
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -34,13 +33,12 @@ def load(request):
         yield "idle"
         return
     import torch
-    from unlearnbench.contention import other_busy_cores
-    from unlearnbench.threads import CELL_PROBE_SECONDS, cell_threads
+    from unlearnbench.threads import threads_now
 
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     time.sleep(0.2)  # let it take its core before timing starts
     before = torch.get_num_threads()
-    torch.set_num_threads(cell_threads(before, other_busy_cores(CELL_PROBE_SECONDS), os.cpu_count() or before))
+    torch.set_num_threads(threads_now(before))
     try:
         yield "busy"
     finally:
