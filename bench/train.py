@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from unlearnbench.augment import Augment
 from unlearnbench.errors import DivergedError
+from unlearnbench.optim import LeanAdam, LeanSGD
 from unlearnbench.recipes import Recipe
 
 TRAINER_VERSION = 2  # bump when the loop's numerics change: it is part of every cached model's key
@@ -23,12 +24,14 @@ def make_optimizer(params, optimizer: str, lr: float, momentum: float = 0.9, wei
                    nesterov: bool = False) -> torch.optim.Optimizer:
     """An SGD (heavy-ball momentum, or Nesterov's when `nesterov`) or Adam optimiser over `params`."""
     params = list(params)
-    # Fused kernels update all parameters in one pass (about 10 % off a small-model step here).
+    # Fused kernels update all parameters in one pass (about 10 % off a small-model step here); the lean classes
+    # also skip torch.optim's per-step Python around that kernel (bench/optim.py).
     fused = all(p.device.type in ("cpu", "cuda") for p in params)
+    adam, sgd = (LeanAdam, LeanSGD) if fused else (torch.optim.Adam, torch.optim.SGD)
     if optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
-                           weight_decay=weight_decay, fused=fused)
+        return adam(params, lr=lr, weight_decay=weight_decay, fused=fused)
+    return sgd(params, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0, weight_decay=weight_decay,
+               fused=fused)
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
