@@ -96,6 +96,13 @@ def require_non_negative(cfg: Any, *names: str) -> None:
             raise ConfigError(f"{type(cfg).__name__}.{name} must be >= 0, got {value!r}")
 
 
+def require_choice(cfg: Any, name: str, choices: tuple[str, ...]) -> None:
+    """Raises ConfigError unless field `name` of `cfg` is one of `choices`."""
+    value = getattr(cfg, name)
+    if value not in choices:
+        raise ConfigError(f"{type(cfg).__name__}.{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
 def config_dict(cfg: Any) -> dict[str, Any]:
     """The config as a plain JSON-ready dict."""
     return dataclasses.asdict(cfg)

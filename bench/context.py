@@ -19,6 +19,14 @@ _IMPLIED = {"retain": {"retain_subset"}, "forget": {"forget_inputs", "forget_ind
 
 Checkpoint = Callable[[str, nn.Module], None]
 
+# Row orders of the whole train split a method may ask for (`UnlearnContext.full_train`). "split": as stored;
+# "by_class": retain rows grouped by class in ascending order, then the forget rows likewise (sub-class forgetting:
+# by fine class), within a class as stored (SSD's class and sub-class scripts: `build_retain_forget_sets` walks the
+# classes, and `ConcatDataset((retain, forget))` is read unshuffled); "retain_then_forget": retain rows in one random
+# order, then the forget rows as stored (SSD's random script: a `random_split` concatenated, read unshuffled);
+# "shuffled": every row in one random order. Random orders are drawn from the method's rng.
+TRAIN_ORDERS = ("split", "by_class", "retain_then_forget", "shuffled")
+
 
 class UnlearnContext:
     """Gatekeeper between one method and one setting's data."""
@@ -86,11 +94,28 @@ class UnlearnContext:
         self._require("forget")
         return self._train(self._setting.split.forget_train)
 
-    def full_train(self) -> tuple[Tensor, Tensor]:
-        """The whole train split (x, y)."""
+    def full_train(self, order: str = "split") -> tuple[Tensor, Tensor]:
+        """The whole train split (x, y), its rows in `order` (one of TRAIN_ORDERS)."""
         self._require("full_train")
         data = self._setting.data
-        return data.x_train, data.y_train
+        if order == "split":
+            return data.x_train, data.y_train
+        split = self._setting.split
+        if order == "shuffled":
+            return self._train(torch.randperm(len(data.y_train), generator=self.rng, device=data.y_train.device))
+        if order == "retain_then_forget":
+            retain = split.retain_train
+            mixed = retain[torch.randperm(len(retain), generator=self.rng, device=retain.device)]
+            return self._train(torch.cat([mixed, split.forget_train]))
+        if order == "by_class":
+            return self._train(torch.cat([self._by_class(split.retain_train), self._by_class(split.forget_train)]))
+        raise ValueError(f"unknown train order {order!r}; choose one of {', '.join(TRAIN_ORDERS)}")
+
+    def _by_class(self, idx: Tensor) -> Tensor:
+        """`idx` stably sorted by class (by fine class in sub-class forgetting)."""
+        data = self._setting.data
+        labels = data.fine_train if self.scenario == "subclass" and data.fine_train is not None else data.y_train
+        return idx[torch.sort(labels[idx], stable=True).indices]
 
     def retain_subset(self, per_class: int) -> tuple[Tensor, Tensor]:
         """Up to `per_class` random retain-train samples of every retained class, drawn with `rng`."""

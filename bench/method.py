@@ -35,6 +35,9 @@ class Method(ABC):
     # Defaults that differ from Config's for a model ("mlp") or a dataset/model pair ("digits/mlp"), the pair
     # winning; each entry says where it comes from.
     model_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    # Defaults that differ from Config's in a forget scenario ("random"), as the authors' per-scenario scripts;
+    # model defaults win over them.
+    scenario_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     # The equal-budget tuner's space (unlearnbench.space): field -> Range, Choice or EpochShare, validated against
     # Config; empty: the method cannot be tuned.
     search_space: ClassVar[Mapping[str, Any]] = {}
@@ -43,11 +46,17 @@ class Method(ABC):
         self.cfg = cfg if cfg is not None else self.Config()
 
     @classmethod
+    def defaults_for(cls, model: str | None = None, dataset: str | None = None,
+                     scenario: str | None = None) -> dict[str, Any]:
+        """The values that replace Config's defaults here: the scenario's, then the model's, then the pair's."""
+        return {**cls.scenario_defaults.get(scenario or "", {}), **cls.model_defaults.get(model or "", {}),
+                **cls.model_defaults.get(f"{dataset}/{model}", {})}
+
+    @classmethod
     def from_params(cls, params: Mapping[str, Any] | None = None, model: str | None = None,
-                    dataset: str | None = None) -> "Method":
-        """Builds the method from Config defaults, then the model's and the dataset/model's, then `params`."""
-        merged = {**cls.model_defaults.get(model or "", {}), **cls.model_defaults.get(f"{dataset}/{model}", {}),
-                  **(params or {})}
+                    dataset: str | None = None, scenario: str | None = None) -> "Method":
+        """Builds the method from Config defaults, then `defaults_for` the setting, then `params`."""
+        merged = {**cls.defaults_for(model, dataset, scenario), **(params or {})}
         return cls(build_config(cls.Config, merged, owner=cls.name))
 
     @property

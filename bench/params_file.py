@@ -209,7 +209,7 @@ def apply_params(tuned: TunedParams, request: RunRequest, explicit_methods: bool
                 raise UserError(f"{name}.{both[0]} is tuned in {where} and also given explicitly; drop one")
             given = {**file_params, **given}
             try:
-                METHODS.get(name).from_params(given, request.model, request.dataset)
+                METHODS.get(name).from_params(given, request.model, request.dataset, request.forget.scenario)
             except UserError as exc:
                 raise UserError(f"{where}: methods.{name}: {exc}") from None
         entries.append((name, given))

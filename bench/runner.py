@@ -95,7 +95,8 @@ def build_methods(request: RunRequest) -> list[Method]:
         raise UserError(f"parameters given for {', '.join(stray)}, which is not among --methods {','.join(names)}")
     if not specs:
         raise UserError("no methods to run: give --methods, e.g. --methods original,unsir")
-    methods = [METHODS.get(name).from_params(params, request.model, request.dataset) for name, params in specs]
+    methods = [METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario)
+               for name, params in specs]
     unsupported = not_applicable(request)
     if unsupported and not request.skip_unsupported:
         name = unsupported[0]

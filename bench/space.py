@@ -53,8 +53,8 @@ def resolve(space: Mapping[str, Dimension], recipe_epochs: int) -> dict[str, Uni
     return out
 
 
-def check_space(cls: type, space: Mapping[str, Dimension], owner: str, model: str = "", dataset: str = ""
-                ) -> dict[str, Dimension]:
+def check_space(cls: type, space: Mapping[str, Dimension], owner: str, model: str = "", dataset: str = "",
+                scenario: str = "") -> dict[str, Dimension]:
     """Validates a method's space against its Config like `--set` values; returns it with values coerced.
 
     Raises:
@@ -63,7 +63,7 @@ def check_space(cls: type, space: Mapping[str, Dimension], owner: str, model: st
     """
     types = typing.get_type_hints(cls.Config)
     valid = [f.name for f in dataclasses.fields(cls.Config)]
-    base = {**cls.model_defaults.get(model, {}), **cls.model_defaults.get(f"{dataset}/{model}", {})}
+    base = cls.defaults_for(model, dataset, scenario)
     out: dict[str, Dimension] = {}
     for name, dim in space.items():
         where = f"{owner}.{name}"

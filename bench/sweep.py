@@ -34,7 +34,8 @@ def plan(suite: Suite, status: dict[str, str], rerun: bool, retry_failed: bool
         keep = []
         for entry in request.methods:
             name, params = entry
-            key = cell_key(request, METHODS.get(name).from_params(params, request.model, request.dataset))
+            method = METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario)
+            key = cell_key(request, method)
             state = status.get(key)
             if state == "ok" and not rerun:
                 summary.skipped_ok += 1

@@ -124,7 +124,7 @@ def plan_methods(request: RunRequest, spaces: dict[str, dict[str, Dimension]]) -
         both = sorted(set(fixed) & set(declared))
         if both:
             raise UserError(f"{method.name}.{both[0]} is both fixed (--set) and tuned; drop one")
-        checked = check_space(cls, declared, method.name, request.model, request.dataset)
+        checked = check_space(cls, declared, method.name, request.model, request.dataset, request.forget.scenario)
         plans.append(MethodPlan(method.name, fixed, resolve(checked, recipe.epochs)))
     return plans
 
@@ -200,7 +200,8 @@ def run_study(plan: MethodPlan, setting: Setting, reference: ValReference, reque
     from optuna.trial import TrialState
 
     cls = METHODS.get(plan.method)
-    defaults = config_dict(cls.from_params(plan.fixed, request.model, request.dataset).cfg)
+    defaults = config_dict(cls.from_params(plan.fixed, request.model, request.dataset,
+                                           request.forget.scenario).cfg)
     distributions = _distributions(plan.space)
     with _exclusive(folder / f"{plan.method}.lock"):
         study = _open_study(plan, request, folder, defaults)
@@ -236,7 +237,8 @@ def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], setting: Setting,
     t0 = time.perf_counter()
     state, value = TrialState.FAIL, math.nan
     try:
-        method = cls.from_params({**plan.fixed, **trial.params}, request.model, request.dataset)
+        method = cls.from_params({**plan.fixed, **trial.params}, request.model, request.dataset,
+                                 request.forget.scenario)
         model, _, _ = apply_method(setting, method)
         value, parts = val_objective(model, setting, reference)
         trial.set_user_attr("parts", parts)

@@ -10,8 +10,9 @@ gradient of the cross-entropy towards y, weighted by the model's probability of 
 number of samples: F = mean_x sum_y p(y | x) (d CE(x, y) / d theta)^2. Then per parameter: var = 1 / (F + 1e-8)
 clamped to <= 1e3 (<= 1e2 for the last layer), times alpha = 1e-6; for weights of two or more dimensions the variance
 is averaged over dimension 1 (input units); in class-wise forgetting the last layer's row of the forgotten class gets
-mean 0 and variance 1e-4; the last layer's and every 1-D parameter's variance is multiplied by 10;
-theta = mean + sqrt(var) * N(0, 1).
+mean 0 and variance 1e-4; every 1-D parameter's variance is multiplied by 10, and in class-wise forgetting the last
+layer's too (forget_full_class_strategies.py:540-545; the random and sub-class strategies boost 1-D parameters
+only: forget_random_strategies.py:282-284, forget_subclass_strategies.py:324-326); theta = mean + sqrt(var) * N(0, 1).
 Deviations:
 - The Fisher diagonal is computed in batches: one forward per batch, the backward signal of all C labels at once
   (autograd's batched vector-Jacobian products, a vmap over the labels' cotangents), and each layer's per-sample
@@ -53,7 +54,7 @@ class FisherConfig:
     max_var: float = 1e3  # variance clamp (var.clamp(max=1e3))
     max_var_head: float = 1e2  # the last layer's clamp (var.clamp(max=1e2))
     forgotten_var: float = 1e-4  # class-wise: the forgotten rows' variance around 0 (var[forget_class] = 0.0001)
-    boost: float = 10.0  # the last layer's and 1-D parameters' variance factor (var *= 10)
+    boost: float = 10.0  # 1-D parameters' (class-wise: and the last layer's) variance factor (var *= 10)
     batch_size: int = 256  # rows per batched Fisher pass (the reference: 1); the result does not depend on it
 
     def __post_init__(self) -> None:
@@ -146,7 +147,7 @@ def add_fisher_noise(model: nn.Module, fisher: FisherDiagonal, head: nn.Module, 
             rows = list(forget_classes)
             mean[rows] = 0
             var[rows] = cfg.forgotten_var
-        if in_head or p.dim() == 1:
+        if (in_head and forget_classes) or p.dim() == 1:  # the head only in class-wise forgetting, as the reference
             var = var * cfg.boost
         p.copy_(mean + var.sqrt() * torch.randn(p.shape, generator=generator, device=p.device, dtype=p.dtype))
 
@@ -159,6 +160,7 @@ class Fisher(Method):
     search_space = {"alpha": Range(1e-9, 1e-4, log=True)}
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)
+    version = 2  # v2: the head's x10 variance only in class-wise forgetting, as the reference's strategies
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Adds Fisher-scaled noise to `model` in place."""

@@ -1,12 +1,14 @@
 """Loss-free SSD: SSD's selection and dampening with importances that need no labels.
 
 Paper: Foster, Schoepf, Brintrup, "Loss-Free Machine Unlearning", ICLR 2024 Tiny Paper, arXiv:2402.19308.
-Reference: the method as METHODS.md states it (SSD with the squared L2 norm of the model's output in place of the
-cross-entropy); the authors' LFSSD code was not among the repositories this project could read, so the batch
-reduction follows SSD's reference (`methods/ssd.py`): the squared gradient of the batch-mean ||f(x)||^2, averaged
-over batches.
-Deviations: those of `ssd` (batch order, per-batch mean, no importance cache). Labels never enter: the method
-declares forget inputs only, and the whole train split's inputs.
+Reference: if-loops/selective-synaptic-dampening@cdfdc0e README.md "Implementing LFSSD" (lines 21-35): SSD's
+`compute_importances` with the loss `torch.norm(out, p="fro", dim=1).pow(2).mean()` (the batch mean of
+||f(x)||^2) and the importance accumulated as the gradient's absolute value (`imp += grad.abs()`), not its square;
+summed over batches and divided by their number, as SSD's.
+Data pipeline: SSD's (`methods/ssd.py`: batch size and row order per scenario as the SSD scripts, which the LFSSD
+paper builds on). Deviations: those of `ssd`. Labels never enter the importances: the method declares forget
+inputs only and the whole train split (whose labels the `by_class` order reads to arrange rows, as the SSD
+scripts' loaders are arranged).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from torch import Tensor, nn
 from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
-from unlearnbench.methods.ssd import SSDConfig, run_ssd
+from unlearnbench.methods.ssd import SCENARIO_DEFAULTS, SSDConfig, run_ssd
 from unlearnbench.space import Range
 
 
@@ -34,10 +36,9 @@ class LFSSD(Method):
     search_space = {"alpha": Range(1.0, 100.0, log=True)}
     access = frozenset({"forget_inputs", "full_train"})
     scenarios = frozenset(SCENARIOS)
+    scenario_defaults = SCENARIO_DEFAULTS
+    version = 2  # v2: |gradient| as the authors' snippet (v1: its square) and SSD's loaders per scenario
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Dampens `model` in place."""
-        c = self.cfg
-        full_inputs, _ = ctx.full_train()  # the labels are dropped here: importances use inputs only
-        return run_ssd(model, ctx, (ctx.forget_inputs(), None), (full_inputs, None), output_norm, c.alpha,
-                       c.dampening, c.batch_size)
+        return run_ssd(model, ctx, output_norm, self.cfg, labelled=False, magnitude="abs")

@@ -3,21 +3,28 @@ train set, by how much more.
 
 Paper: Foster, Schoepf, Brintrup, "Fast Machine Unlearning Without Retraining Through Selective Synaptic
 Dampening", AAAI 2024, arXiv:2308.07707.
-Reference: if-loops/selective-synaptic-dampening (src/ssd.py, `ParameterPerturber.calc_importance` and
-`modify_weight`; src/forget_full_class_strategies.py `ssd_tuning`), read through the forks
-SeungHo0422/selective-synaptic-dampening@20a6c85 and aiden-dm/selective-synaptic-dampening@130e031.
+Reference: if-loops/selective-synaptic-dampening@cdfdc0e: src/ssd.py (`ParameterPerturber.calc_importance`,
+`modify_weight`), src/forget_full_class_strategies.py (`ssd_tuning`), and the data each script feeds it.
 In eval mode, importance = the squared gradient of the batch-mean cross-entropy, summed over batches and divided by
 the number of batches, on forget-train (I_f) and on the whole train split (I_D). Where I_f > alpha * I_D, each
 parameter is multiplied by min(lambda * I_D / I_f, 1) (`exponent` and `lower_bound` are 1 in every reference run);
 all other parameters are left bit-identical.
+Data pipeline, as the authors' scripts: I_D is read from `DataLoader(ConcatDataset((retain_train, forget_train)),
+batch_size)`, unshuffled, and I_f from `DataLoader(forget_train, batch_size)`, unshuffled. Class and sub-class
+forgetting (forget_full_class_main.py:58,152-157, forget_subclass_main.py:60,144-150): `-b` 64 (no script passes
+another), rows in class order (`build_retain_forget_sets` walks the classes; sub-class: fine classes), forget rows
+last: `batch_order="by_class"`, `batch_size=64`. Random forgetting (forget_random_main.py:57,120-136): `-b` 128,
+retain rows in `random_split` order then forget rows: `batch_order="retain_then_forget"`, `batch_size=128`. The
+squared gradient of each batch's mean loss is not linear in the batch: class-homogeneous batches give a much larger
+I_D than mixed ones, so the order decides which weights are dampened (README "SSD's data pipeline").
 Deviations:
-- Importance batches are the train split's rows in order (the reference concatenates retain then forget rows);
-  the batch partition changes I_D slightly, not its expectation.
-- The fork aiden-dm divides the sums by the number of samples, the other by the number of batches; both sides of
-  the comparison share the divisor only when the batch counts match, so the per-batch mean (METHODS.md) is used.
-- I_D (the whole train split's importance, which no forget set changes) is cached per original model
-  (`ctx.cached`); a run that reuses it books the seconds of its first computation as a reused phase, so the stored
-  seconds are always the full cost.
+- Partial forgetting has no reference script: it takes the class scripts' pipeline.
+- In random forgetting the forget rows are read in the split's order (ascending row index), not a `random_split`
+  order; every batch of them is a random mix of classes either way.
+- The fork aiden-dm divides the sums by the number of samples, the reference by the number of batches; the
+  per-batch mean is used.
+- I_D is cached per original model, forget set, loss, batch size and order (`ctx.cached`); a run that reuses it
+  books the seconds of its first computation as a reused phase, so the stored seconds are always the full cost.
 """
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.config import require_positive
+from unlearnbench.config import require_choice, require_positive
 from unlearnbench.context import UnlearnContext
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
@@ -44,15 +51,24 @@ class SSDConfig:
 
     alpha: float = 10.0  # selection weighting: dampen where I_f > alpha * I_D (forget_full_class_main.py: 10)
     dampening: float = 1.0  # lambda: the factor is min(lambda * I_D / I_f, 1) (reference: 1)
-    batch_size: int = 256  # importance batches (the reference's loaders: -b 256)
+    batch_size: int = 64  # importance batches (forget_full_class_main.py -b 64; random: 128, see SCENARIO_DEFAULTS)
+    # Rows of the importance loaders (unlearnbench.context.TRAIN_ORDERS): the class scripts' order by default.
+    batch_order: str = "by_class"
 
     def __post_init__(self) -> None:
         require_positive(self, "alpha", "dampening", "batch_size")
+        require_choice(self, "batch_order", BATCH_ORDERS)
+
+
+BATCH_ORDERS = ("by_class", "retain_then_forget", "shuffled")
+# The authors' scripts per scenario (module docstring); partial forgetting has none and keeps the class scripts'.
+SCENARIO_DEFAULTS = {"random": {"batch_size": 128, "batch_order": "retain_then_forget"}}
 
 
 def importance(model: nn.Module, x: Tensor, y: Optional[Tensor], loss_fn: ImportanceLoss,
-               batch_size: int) -> Importance:
-    """Per parameter, the mean over batches of the squared gradient of `loss_fn` (SSD's diagonal importance)."""
+               batch_size: int, magnitude: str = "square") -> Importance:
+    """Per parameter, the mean over batches of the squared (SSD) or, with `magnitude="abs"`, absolute (LFSSD)
+    gradient of `loss_fn`."""
     totals = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
     batches = range(0, len(x), batch_size)
     for start in batches:
@@ -61,7 +77,7 @@ def importance(model: nn.Module, x: Tensor, y: Optional[Tensor], loss_fn: Import
         loss_fn(model(x[start:start + batch_size]), labels).backward()
         for name, p in model.named_parameters():
             if p.grad is not None:
-                totals[name] += p.grad.square()
+                totals[name] += p.grad.square() if magnitude == "square" else p.grad.abs()
     model.zero_grad(set_to_none=True)
     for total in totals.values():
         total /= max(1, len(batches))
@@ -86,20 +102,40 @@ def cross_entropy(logits: Tensor, labels: Optional[Tensor]) -> Tensor:
     return F.cross_entropy(logits, labels)
 
 
-def run_ssd(model: nn.Module, ctx: UnlearnContext, forget: tuple[Tensor, Optional[Tensor]],
-            full: tuple[Tensor, Optional[Tensor]], loss_fn: ImportanceLoss, alpha: float, dampening: float,
-            batch_size: int) -> nn.Module:
-    """Computes both importances in eval mode and dampens `model` in place (shared by SSD and LFSSD)."""
+def forget_rows(ctx: UnlearnContext, order: str, labelled: bool) -> tuple[Tensor, Optional[Tensor]]:
+    """The forget rows as the reference's unshuffled forget loader reads them: by class for `by_class`, else as
+    stored; inputs only unless `labelled`."""
+    if not labelled:
+        return ctx.forget_inputs(), None
+    x, y = ctx.forget()
+    if order == "by_class":
+        rows = torch.sort(y, stable=True).indices
+        return x[rows], y[rows]
+    return x, y
+
+
+def run_ssd(model: nn.Module, ctx: UnlearnContext, loss_fn: ImportanceLoss, cfg: SSDConfig,
+            labelled: bool = True, magnitude: str = "square") -> nn.Module:
+    """Computes both importances in eval mode on the rows the authors' loaders read, and dampens `model` in place
+    (shared by SSD and LFSSD, which passes `labelled=False` and `magnitude="abs"`)."""
     was_training = model.training
     model.eval()  # the reference computes importances and dampens in eval mode: BatchNorm statistics stay put
     with ctx.phase("importance_forget"):
-        forget_imp = importance(model, *forget, loss_fn, batch_size)
-    # I_D does not depend on the forget set: cached per original model, its first seconds booked on every reuse.
+        forget_imp = importance(model, *forget_rows(ctx, cfg.batch_order, labelled), loss_fn, cfg.batch_size,
+                                magnitude)
+
+    def full_importance() -> Importance:
+        x, y = ctx.full_train(cfg.batch_order)
+        return importance(model, x, y if labelled else None, loss_fn, cfg.batch_size, magnitude)
+
+    # I_D depends on the batches, so on the order and with it the forget set: cached per original model and forget
+    # set, its first seconds booked on every reuse (tuning reruns one forget set many times).
     like = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
-    full_imp = ctx.cached("importance_full", {"loss": loss_fn.__name__, "batch_size": batch_size}, like,
-                          lambda: importance(model, *full, loss_fn, batch_size), per_forget_set=False)
+    full_imp = ctx.cached("importance_full", {"loss": loss_fn.__name__, "magnitude": magnitude,
+                                              "batch_size": cfg.batch_size, "batch_order": cfg.batch_order},
+                          like, full_importance)
     with ctx.phase("dampen"):
-        dampen(model, forget_imp, full_imp, alpha, dampening)
+        dampen(model, forget_imp, full_imp, cfg.alpha, cfg.dampening)
     return model.train(was_training)
 
 
@@ -111,9 +147,9 @@ class SSD(Method):
     search_space = {"alpha": Range(1.0, 100.0, log=True), "dampening": Range(0.1, 5.0)}
     access = frozenset({"forget", "full_train"})
     scenarios = frozenset(SCENARIOS)
+    scenario_defaults = SCENARIO_DEFAULTS
+    version = 2  # v2: the authors' importance loaders per scenario (v1: the split's order, batches of 256)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Dampens `model` in place."""
-        c = self.cfg
-        return run_ssd(model, ctx, ctx.forget(), ctx.full_train(), cross_entropy, c.alpha, c.dampening,
-                       c.batch_size)
+        return run_ssd(model, ctx, cross_entropy, self.cfg)

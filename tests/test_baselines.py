@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from helpers import cell_row, tiny_setting
 from unlearnbench.method import METHODS
@@ -45,13 +46,16 @@ def test_gradient_ascent_divergence_is_a_failed_cell_with_advice(tmp_path, devic
     assert "lower gradient_ascent.lr" in row["error"]
 
 
-def test_gradient_ascent_stops_at_max_steps(tmp_path, monkeypatch, device):
+def test_gradient_ascent_stops_at_max_steps(tmp_path, device):
     setting = tiny_setting(tmp_path, device=device)
     setting.trained("original")  # train both models before counting, so only ascent steps are counted
     setting.trained("retrain")
     steps = []
-    monkeypatch.setattr(torch.optim.SGD, "step", lambda self, closure=None: steps.append(1))
-    _row(setting, "gradient_ascent", {"epochs": "100", "max_steps": "7"})
+    handle = register_optimizer_step_post_hook(lambda *_: steps.append(1))
+    try:
+        _row(setting, "gradient_ascent", {"epochs": "100", "max_steps": "7"})
+    finally:
+        handle.remove()
     assert len(steps) == 7
 
 

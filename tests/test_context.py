@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from helpers import context, tiny_setting
+from unlearnbench.context import TRAIN_ORDERS
 from unlearnbench.errors import DataAccessError
 
 
@@ -94,3 +95,27 @@ def test_random_init_is_a_fresh_initialisation_of_its_own_stream(cache_dir):
     for start in ("original.init", "retrain.init"):  # never the original's or the retrained model's start
         other = setting.new_model(start).state_dict()
         assert not any(torch.equal(a, other[k]) for k, a in fresh.state_dict().items() if a.dim() > 1), start
+
+
+def test_by_class_order_reads_retain_rows_class_by_class_then_the_forget_rows(cache_dir):
+    ctx = context(tiny_setting(cache_dir, forget=(1,)), {"full_train"})
+    _, y = ctx.full_train("by_class")
+    assert y.tolist() == [0] * 54 + [2] * 54 + [3] * 54 + [1] * 54
+
+
+def test_retain_then_forget_order_mixes_the_retain_rows_and_puts_the_forget_rows_last(cache_dir):
+    setting = tiny_setting(cache_dir, forget="random:0.1")
+    ctx = context(setting, {"full_train"})
+    x, _ = ctx.full_train("retain_then_forget")
+    forget = len(setting.split.forget_train)
+    assert torch.equal(x[-forget:], setting.data.x_train[setting.split.forget_train])
+    assert not torch.equal(x[:-forget], setting.data.x_train[setting.split.retain_train])
+    assert sorted(x[:-forget].sum((1, 2, 3)).tolist()) == sorted(
+        setting.data.x_train[setting.split.retain_train].sum((1, 2, 3)).tolist())
+
+
+def test_every_order_holds_each_train_row_once(cache_dir):
+    setting = tiny_setting(cache_dir)
+    for order in TRAIN_ORDERS:
+        x, _ = context(setting, {"full_train"}).full_train(order)
+        assert sorted(x.sum((1, 2, 3)).tolist()) == sorted(setting.data.x_train.sum((1, 2, 3)).tolist())

@@ -86,7 +86,17 @@ def test_without_retain_information_the_noise_is_the_clamped_variance_times_alph
     bias = (model[1].bias - before["1.bias"]).std().item()
     assert hidden == pytest.approx((1e3 * 1e-6) ** 0.5, rel=0.1)  # clamp 1e3, alpha 1e-6
     assert bias == pytest.approx((1e3 * 1e-6 * 10) ** 0.5, rel=0.2)  # 1-D parameters x 10
-    assert (model[3].weight - before["3.weight"]).std().item() == pytest.approx((1e2 * 1e-6 * 10) ** 0.5, rel=0.1)
+
+
+def test_random_and_sub_class_forgetting_leave_the_heads_weight_noise_unboosted():
+    model, before = _noised(())
+    assert (model[3].weight - before["3.weight"]).std().item() == pytest.approx((1e2 * 1e-6) ** 0.5, rel=0.1)
+
+
+def test_class_wise_forgetting_boosts_the_heads_weight_noise_tenfold_in_variance():
+    model, before = _noised((1,))
+    kept = model[3].weight[[0, 2]] - before["3.weight"][[0, 2]]
+    assert kept.std().item() == pytest.approx((1e2 * 1e-6 * 10) ** 0.5, rel=0.1)
 
 
 def test_class_wise_forgetting_moves_the_forgotten_head_rows_to_zero():
