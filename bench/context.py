@@ -32,9 +32,10 @@ class UnlearnContext:
     """Gatekeeper between one method and one setting's data."""
 
     def __init__(self, method: str, access: frozenset[str], setting: Setting, timer: PhaseTimer,
-                 rng: torch.Generator, on_checkpoint: Optional[Checkpoint] = None) -> None:
+                 rng: torch.Generator, on_checkpoint: Optional[Checkpoint] = None, augments: bool = False) -> None:
         self.method = method
         self.access = frozenset(access).union(*(_IMPLIED.get(a, set()) for a in access))
+        self.augments = augments
         self._setting = setting
         self.timer = timer
         self.rng = rng
@@ -62,10 +63,21 @@ class UnlearnContext:
         """Stores `value` in the cell's metrics as `name` (a method's own diagnostic, e.g. an attack's success)."""
         self.logged[name] = float(value)
 
+    @classmethod
+    def for_method(cls, method: Any, setting: Setting, timer: PhaseTimer,
+                   on_checkpoint: Optional[Checkpoint] = None) -> "UnlearnContext":
+        """The context the harness gives `method` on `setting`: its declared access and augmentation, the method's
+        seed stream."""
+        return cls(method.name, method.access, setting, timer, setting.generator("method"), on_checkpoint,
+                   augments=method.augments)
+
     @property
     def augment(self) -> Optional[Augment]:
-        """The dataset's training augmentation, or None when it has none or the recipe disables it."""
-        return self._setting.data.augment if self._setting.recipe.augment else None
+        """The dataset's training augmentation for a method whose reference augments its unlearning data (Method.
+        augments); None otherwise, or when the dataset has none or the recipe disables it."""
+        if not self.augments or not self._setting.recipe.augment:
+            return None
+        return self._setting.data.augment
 
     @property
     def retain_classes(self) -> tuple[int, ...]:

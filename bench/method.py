@@ -35,6 +35,10 @@ class Method(ABC):
     # Defaults that differ from Config's for a model ("mlp") or a dataset/model pair ("digits/mlp"), the pair
     # winning; each entry says where it comes from.
     model_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    # True where the reference trains its unlearning batches on augmented data (the dataset's train transform):
+    # only then does the context hand out the setting's augmentation (`ctx.augment`); every other method unlearns on
+    # clean rows, as its reference's unlearning loaders.
+    augments: ClassVar[bool] = False
     # Defaults that differ from Config's in a forget scenario ("random"), as the authors' per-scenario scripts;
     # model defaults win over them.
     scenario_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}

@@ -235,8 +235,7 @@ def apply_method(setting: Setting, method: Method, on_checkpoint: Optional[Check
                  ) -> tuple[torch.nn.Module, PhaseTimer, UnlearnContext]:
     """Runs `method.unlearn` on a fresh copy of the original model, timed; returns the model, timer and context."""
     timer = PhaseTimer(setting.data.device)
-    ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator("method"),
-                         on_checkpoint)
+    ctx = UnlearnContext.for_method(method, setting, timer, on_checkpoint)
     model = setting.trained("original").model
     timer.start()
     with setting.autocast():

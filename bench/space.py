@@ -35,8 +35,8 @@ class EpochShare:
 
 
 Dimension = Union[Range, Choice, EpochShare]
-# DeepUnlearn's defaults (munl/hpsearch, METHODS.md D.1): learning rates in [1e-5, 1e-1] log-uniform, epochs at most
-# 20 % of the original's training epochs. A method's own fields follow METHODS.md appendix 5.
+# DeepUnlearn's defaults (xcadet/deepunlearn@6830ff6 munl/hpsearch): learning rates in [1e-5, 1e-1] log-uniform,
+# epochs at most 20 % of the original's training epochs. A method's own fields get ranges around its paper's values.
 LEARNING_RATE = Range(1e-5, 1e-1, log=True)
 EPOCHS = EpochShare(0.2)
 

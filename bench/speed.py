@@ -174,7 +174,7 @@ def _timed(device: torch.device, fn: Callable[[], Any], repeat: int) -> tuple[fl
 def _unlearn_once(setting: Setting, method) -> tuple[float, dict[str, float]]:
     """One timed run of `method` on the original model: (seconds, phases)."""
     timer = PhaseTimer(setting.data.device)
-    ctx = UnlearnContext(method.name, method.access, setting, timer, setting.generator("method"))
+    ctx = UnlearnContext.for_method(method, setting, timer)
     model = setting.trained("original").model
     setting.reset("retrain")  # with the scratch cache of speed_report, retrain trains here every time
     timer.start()

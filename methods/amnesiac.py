@@ -4,8 +4,9 @@ Paper: Graves, Nagisetty, Ganesh, "Amnesiac Machine Learning", AAAI 2021, arXiv:
 Reference: if-loops/selective-synaptic-dampening `src/forget_random_strategies.py` and
 `forget_full_class_strategies.py` (`amnesiac`): each forget sample gets one label drawn uniformly from the classes
 other than its own (`random.choice` until it differs), the relabelled forget set is concatenated with the whole
-retain set, shuffled in batches of 128, and trained for 3 epochs at lr 1e-4 (`fit_one_unlearning_cycle`, Adam,
-METHODS.md), the model in train mode.
+retain set, shuffled in batches of 128, and trained for 3 epochs at lr 1e-4 (`src/unlearn.py`
+`fit_one_unlearning_cycle`, Adam), the model in train mode, on un-augmented rows (`src/datasets.py`
+`transform_unlearning`: ToTensor, Normalize).
 Deviations: a wrong label is drawn as (y + U{1..C-1}) mod C, the same uniform distribution over the other classes
 without a retry loop; a non-finite loss fails the cell as 'diverged'.
 """
@@ -49,6 +50,7 @@ class Amnesiac(Method):
     Config = AmnesiacConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "retain"})
+    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -70,6 +70,7 @@ class BadTeacher(Method):
     Config = BadTeacherConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "retain", "teacher", "random_init"})
+    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -4,7 +4,9 @@ Paper: Chen, Gao, Wang, Zhang, "Boundary Unlearning: Rapid Forgetting of Deep Ne
 Space", CVPR 2023, arXiv:2303.11570.
 Reference: OPTML-Group/Unlearn-Saliency `Classification/unlearn/boundary_ex.py` (the port of the authors' code,
 published as a Dropbox archive): the classifier head is widened to C + 1 outputs, the forget samples are trained
-towards the extra class C with SGD (momentum 0.9) in train mode, lr 1e-5, 10 epochs; the authors' code then prunes
+towards the extra class C with SGD (momentum 0.9) in train mode, 10 epochs, on batches through the train transform
+(random crop and flip on CIFAR); lr 1e-5 is the original authors' value (SalUn's port sets none and so runs its
+arg_parser default, 0.01); the authors' code then prunes
 the extra output (`pruned_classifier`), which SalUn's port never does, so its model keeps C + 1 logits.
 Deviations: the head is the last module that produces the class logits (a Linear, or allcnn's 1x1 Conv2d); the
 shadow output is initialised as PyTorch initialises a layer (uniform in +-1/sqrt(fan_in)) but from the method's
@@ -86,6 +88,7 @@ class BoundaryExpanding(Method):
     Config = BoundaryExpandingConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget"})
+    augments = True  # the reference's unlearning loaders read through the train transform
     scenarios = frozenset({"class"})
     # The reference's lr 1e-5 leaves an MLP on MNIST at 39 % forget-val accuracy; chosen on the validation split
     # (tests/benchmarks/defaults_on_val.py boundary_expanding: lr 1e-5 / 1e-4 / 1e-3 / 1e-2 -> retain-val 97.56 /

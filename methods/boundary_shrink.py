@@ -6,11 +6,14 @@ Space", CVPR 2023, arXiv:2303.11570.
 Reference: OPTML-Group/Unlearn-Saliency `Classification/unlearn/boundary_sh.py` (the port of the authors' code,
 published as a Dropbox archive): a frozen copy of the original in eval mode gives, per forget batch, the FGSM
 neighbour x' = x + 0.1 * sign(grad_x CE) (clamped to the valid image range and rounded to 1/255), its label
-y' = argmax f_0(x'); the model, in train mode, takes an SGD step (momentum 0.9, no weight decay, lr 1e-5) on
+y' = argmax f_0(x'); the model, in train mode, takes an SGD step (momentum 0.9; see Deviations for lr, decay) on
 CE(f(x), y'); 10 epochs. The authors' code prints the attack success ratio (y' != y); it is stored here as
 `bs_attack_success` (the share over the last epoch), since samples with y' = y are trained on their true label.
-Deviations: the clamp and rounding act on pixels (inputs are normalised outside the model, so the reference's
-[0, 1] clamp on normalised inputs is wrong: METHODS.md pitfall); epsilon is in pixel units. Class-wise only.
+Data: shuffled forget batches through the train transform (random crop and flip on CIFAR; `boundary_sh.py:80-99`
+attacks and trains on the loader's augmented batch).
+Deviations: the clamp and rounding act on pixels, as the port's (its models normalise inside, so its [0, 1] clamp
+is on pixels too); epsilon is in pixel units. lr 1e-5 and no weight decay are the original authors' values (the
+SalUn port leaves lr at its arg_parser default 0.01 and its optimiser at weight decay 5e-4). Class-wise only.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ class BoundaryShrinkConfig:
     epsilon: float = 0.1  # FGSM step in pixel units (bound = 0.1)
     lr: float = 1e-5  # SGD lr
     epochs: int = 10  # passes over forget-train
-    momentum: float = 0.9  # SGD momentum (no weight decay in the reference's optimiser)
+    momentum: float = 0.9  # SGD momentum (no weight decay: the original authors' optimiser)
     batch_size: int = 256  # (SalUn arg_parser)
 
     def __post_init__(self) -> None:
@@ -57,6 +60,8 @@ class BoundaryShrink(Method):
     Config = BoundaryShrinkConfig
     search_space = {"lr": LEARNING_RATE, "epsilon": Range(0.01, 1.0, log=True)}
     access = frozenset({"forget", "teacher"})
+    augments = True
+    version = 2  # v2: augmented forget batches as the reference (invisible where the dataset has no augmentation)
     scenarios = frozenset({"class"})
     # An MLP on MNIST is robust to epsilon 0.1 in pixels: too few neighbours change class and forget-val stays at
     # 74-94 % for every lr. Chosen on the validation split (tests/benchmarks/defaults_on_val.py boundary_shrink;
@@ -78,6 +83,8 @@ class BoundaryShrink(Method):
                 total = torch.zeros((), device=ctx.device)
                 for idx in batches(len(x), c.batch_size, ctx.rng, ctx.device):
                     xb, yb = x[idx], y[idx]
+                    if ctx.augment is not None:  # the reference attacks and trains on the augmented batch
+                        xb = ctx.augment(xb, ctx.rng)
                     neighbour = fgsm_neighbour(teacher, xb, yb, c.epsilon, mean, std)
                     with torch.no_grad():
                         target = teacher(neighbour).argmax(1)

@@ -16,7 +16,11 @@ Deviations:
 - "Block" is defined per model family in `unlearnbench.blocks` (mlp: a hidden Linear layer; cnn: a conv stage or the
   dense layer; resnet18: a residual stage; allcnn: a group of convs up to a stride-2 one); the head is always
   trained. The SCRUB notebook unfreezes layer4 alone for its ResNet (not fc); DeepUnlearn adds the classifier, as here.
-- The notebook's decay multiplies its SCRUB lr (5e-4) rather than the CF-k lr; DeepUnlearn decays the CF-k lr, as here.
+- The lr decay: the notebook's milestones (10, 15, 20: never within 10 epochs) applied to the CF-k lr; the notebook
+  multiplies its SCRUB lr (5e-4) instead, and DeepUnlearn decays the CF-k lr at 50/80/90 % of the epochs (lr 1e-3
+  in epochs 7-9 and 1e-4 in epoch 10 of 10): `--set cf_k.lr_decay_epochs=5,8,9` runs DeepUnlearn's.
+- Batches of 256 (DeepUnlearn); the notebook's retain loader uses 128.
+- No augmentation, as both references' loaders (`get_loaders(augment=False)`; DeepUnlearn's test transform).
 - A non-finite loss fails the cell as 'diverged'.
 """
 from __future__ import annotations
@@ -29,9 +33,9 @@ from torch import Tensor, nn
 from unlearnbench.blocks import last_blocks
 from unlearnbench.config import require_non_negative, require_positive
 from unlearnbench.context import UnlearnContext
-from unlearnbench.errors import ConfigError
 from unlearnbench.forget import SCENARIOS
 from unlearnbench.method import Method, register_method
+from unlearnbench.schedules import milestones, step_decayed
 from unlearnbench.train import l2_penalty, make_optimizer, set_lr, train_epochs
 from unlearnbench.space import EPOCHS, LEARNING_RATE
 
@@ -51,19 +55,7 @@ class CFkConfig:
     def __post_init__(self) -> None:
         require_positive(self, "k", "lr", "batch_size", "lr_decay_rate")
         require_non_negative(self, "epochs", "l2_to_start")
-        decay_epochs(self)
-
-
-def decay_epochs(cfg: CFkConfig) -> list[int]:
-    """The epochs after which the lr decays, parsed from the comma-separated field."""
-    try:
-        epochs = [int(e) for e in cfg.lr_decay_epochs.split(",") if e.strip()]
-    except ValueError:
-        raise ConfigError(f"lr_decay_epochs must be comma-separated whole epochs, "
-                          f"got {cfg.lr_decay_epochs!r}") from None
-    if any(e < 1 for e in epochs):
-        raise ConfigError(f"lr_decay_epochs must be positive, got {cfg.lr_decay_epochs!r}")
-    return epochs
+        milestones(self.lr_decay_epochs)
 
 
 def finetune_last_blocks(model: nn.Module, ctx: UnlearnContext, cfg: CFkConfig, blocks: list[nn.Module]) -> nn.Module:
@@ -79,10 +71,10 @@ def finetune_last_blocks(model: nn.Module, ctx: UnlearnContext, cfg: CFkConfig, 
 
     x, y = ctx.retain()
     opt = make_optimizer(trainable, "sgd", cfg.lr, momentum=0.0)
-    milestones = decay_epochs(cfg)
+    marks = milestones(cfg.lr_decay_epochs)
 
     def decay(epoch: int, total: int) -> None:  # `epoch` epochs done: the next one's 0-based index
-        set_lr(opt, cfg.lr * cfg.lr_decay_rate ** sum(epoch > m for m in milestones))
+        set_lr(opt, step_decayed(cfg.lr, epoch, marks, cfg.lr_decay_rate))
 
     train_epochs(model, x, y, opt, epochs=cfg.epochs or ctx.recipe.epochs, batch_size=cfg.batch_size,
                  generator=ctx.rng, augment=ctx.augment,
@@ -97,6 +89,7 @@ class CFk(Method):
     Config = CFkConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"retain"})
+    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -58,6 +58,7 @@ class CT(Method):
     Config = CTConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"retain"})
+    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

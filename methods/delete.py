@@ -6,7 +6,9 @@ Reference: shaaaaron/DELETE@60018a1 `method/delete.py` (`delete`, soft_label "in
 in eval mode gives logits on each forget batch; the true class's logit is set to -1e10 and the softmax of the rest is
 the target; the loss is `nn.KLDivLoss(reduction='batchmean')` of the student's log-softmax; forget data only; SGD
 momentum 0.9 without weight decay; student in train mode;
-`config/cifar10_resnet18.yaml`: unlearn_rate 1e-4, unlearn_epochs 20, batch_size 128.
+`config/cifar10_resnet18.yaml`: unlearn_rate 1e-4, unlearn_epochs 20, batch_size 128 (`cifar100_resnet18.yaml`:
+unlearn_rate 5e-5, the CIFAR-100 default here). Batches read through the train transform (random crop and flip,
+`utils.py:207-213`, on unless `--wo_dataaug`).
 Deviations: the reference's optional `disable_bn` (BatchNorm in eval mode) is not offered; its default, train mode,
 is what runs. The frozen teacher is the harness's copy of the original (`ctx.teacher`), as the reference's deep
 copy; a non-finite loss fails the cell as 'diverged'. In sub-class forgetting the masked class is the sample's
@@ -62,8 +64,12 @@ class Delete(Method):
     Config = DeleteConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "teacher"})
-    # The masked target only means "not this class" where the retrained model also never predicts it (METHODS.md B15).
+    augments = True  # the reference's unlearning loaders read through the train transform
+    # The masked target only means "not this class" where the retrained model also never predicts it: whole
+    # (sub)classes. In random forgetting the retrained model still predicts y (the DELETE paper's class-centric scope).
     scenarios = frozenset({"class", "subclass"})
+    model_defaults = {"cifar100/resnet18": {"lr": 5e-5}}  # config/cifar100_resnet18.yaml
+    version = 2  # v2: CIFAR-100's own lr, as the reference's config
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Distils `model` in place on forget-train."""

@@ -9,10 +9,14 @@ args.euk_epochs = training_epochs), xcadet/deepunlearn@6830ff6 `munl/unlearning/
 initialisation instead). The training loop is CF-k's (`unlearnbench.methods.cf_k`): plain SGD, the L2 pull
 (wd 0.1) towards the re-initialised weights, eval mode.
 Deviations:
-- The re-trained blocks take their parameters from the setting's seeded fresh model (`ctx.random_init`, built from
-  the same seed as the original's initialisation: the notebook's init checkpoint); their BatchNorm running statistics
-  stay the original's, as the notebook copies weights and biases only, and eval mode uses them.
-- Blocks as CF-k defines them per model family; CF-k's deviations on the lr decay apply.
+- The re-trained blocks take their parameters from a fresh model of the setting's architecture drawn from its own
+  seed stream (`ctx.random_init`: stream "random_init", not the original's "original.init"), so neither the
+  notebook's training-init checkpoint nor DeepUnlearn's `init_weights`; their BatchNorm running statistics stay the
+  original's, as the notebook copies weights and biases only, and eval mode uses them.
+- Blocks as CF-k defines them per model family; CF-k's deviations on batch size and the lr decay apply; it trains
+  for the original's epoch count (the notebook's `euk_epochs`), where DeepUnlearn trains 10 epochs.
+- No augmentation, as the notebook's `get_loaders(augment=False)`; DeepUnlearn's EU-k augments its retain loader
+  (`exact_unlearning_k.py:132`).
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ class EUk(Method):
     Config = EUkConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EpochShare(1.0)}  # its blocks restart from scratch
     access = frozenset({"retain", "random_init"})
+    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

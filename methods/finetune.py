@@ -44,6 +44,7 @@ class Finetune(Method):
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     version = 2  # v2: heavy-ball momentum as the reference (v1 used Nesterov's, a hidden deviation)
     access = frozenset({"retain"})
+    augments = True  # the reference's unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (fades only: 89.70 % worst forget-val);
     # grid and rule: README "Per-model defaults".

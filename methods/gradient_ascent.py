@@ -4,8 +4,11 @@ Paper: Golatkar et al., "Eternal Sunshine of the Spotless Net", CVPR 2020, arXiv
 recipe as Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023 (GA baseline).
 Reference: OPTML-Group/Unlearn-Sparse, scripts: `--unlearn GA --unlearn_lr 0.0001 --unlearn_epochs 5`
 (SGD with heavy-ball momentum 0.9, weight decay 5e-4; no Nesterov, as `unlearn/impl.py` builds it).
+Data: shuffled batches of forget-train through the train transform (the reference's `replace_loader_dataset(...,
+shuffle=True)` keeps the training dataset's random crop and flip: Unlearn-Sparse dataset.py:549-555, unlearn/GA.py).
 Deviations: a step cap (`max_steps`) bounds the work on large forget sets, and a non-finite loss stops the method
-with a 'diverged' failure instead of returning a NaN model.
+with a 'diverged' failure instead of returning a NaN model; batches are the recipe's batch size unless
+`batch_size` is set (the reference: 256; the recipes of resnet18 and allcnn use 256 too).
 """
 from __future__ import annotations
 
@@ -46,8 +49,9 @@ class GradientAscent(Method):
 
     Config = GradientAscentConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
-    version = 2  # v2: heavy-ball momentum as the reference (v1 used Nesterov's, a hidden deviation)
+    version = 3  # v3: augmented batches as the reference; v2: heavy-ball momentum (v1 used Nesterov's)
     access = frozenset({"forget"})
+    augments = True
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
@@ -60,7 +64,10 @@ class GradientAscent(Method):
         with ctx.phase("ascent"):
             for epoch in range(c.epochs):
                 for idx in batches(len(x), c.batch_size or ctx.recipe.batch_size, ctx.rng, ctx.device):
-                    loss = F.cross_entropy(model(x.index_select(0, idx)), y.index_select(0, idx))
+                    xb = x.index_select(0, idx)
+                    if ctx.augment is not None:
+                        xb = ctx.augment(xb, ctx.rng)
+                    loss = F.cross_entropy(model(xb), y.index_select(0, idx))
                     opt.zero_grad(set_to_none=True)
                     (-loss).backward()
                     opt.step()

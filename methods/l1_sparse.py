@@ -6,7 +6,7 @@ loss of each retain batch is CE + alpha * (1 - e / epochs) * sum_p ||p||_1 over 
 heavy-ball momentum 0.9 and weight decay 5e-4 (`unlearn/impl.py`), `--unlearn_lr 0.01 --unlearn_epochs 10`, batch size
 256 (arg_parser; the paper says 128, the repository's issue #4), model in train mode.
 Deviations: the repository's README gives no value for alpha (its command line takes it as a variable); the default
-1e-4 is the value third-party scripts use (METHODS.md). A non-finite loss fails the cell as 'diverged'.
+1e-4 is the value third-party ports of the method use (an assumption, not the authors' number). A non-finite loss fails the cell as 'diverged'.
 """
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ class L1Sparse(Method):
     Config = L1SparseConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "alpha": Range(1e-5, 1e-2, log=True)}
     access = frozenset({"retain"})
+    augments = True  # the reference's unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (fades only: 91.55 % worst forget-val);
     # grid and rule: README "Per-model defaults".

@@ -16,7 +16,7 @@ Reference: xcadet/deepunlearn@6830ff6 `munl/unlearning/kgltop2.py` (`KGLTop2.unl
 Deviations:
 - No `MaskConv2d` is left in the model: the gradient mask is applied between backward and the optimiser step on the
   original Conv2d layers, so the returned model has the setting's architecture (DeepUnlearn leaves MaskConv2d
-  modules in its returned net; METHODS.md appendix 3).
+  modules in its returned net, `munl/unlearning/kgltop2.py`).
 - The retain subset and every batch order come from the cell's seeded generator.
 - On a model without convolutions (mlp) nothing is re-initialised and MSG is its fine-tuning alone, as the reference
   would run it. A non-finite loss fails the cell as 'diverged'.
@@ -99,6 +99,7 @@ class MSG(Method):
     Config = MSGConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "init_rate": Range(0.05, 0.9)}
     access = frozenset({"retain", "forget"})
+    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

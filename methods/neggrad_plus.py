@@ -3,13 +3,15 @@
 Paper: Kurmanji, Triantafillou, Hayes, Triantafillou, "Towards Unbounded Machine Unlearning", NeurIPS 2023,
 arXiv:2302.09880 (the NegGrad+ baseline).
 Reference: meghdadk/SCRUB `small_scale_unlearning.ipynb` (`run_neggrad_epoch`), as ported with its constants by
-DeepUnlearn (`munl/unlearning/neggrad_plus.py`, `NegGradPlus.ORIGINAL_*`): each step takes a retain batch and the next
+DeepUnlearn (`munl/unlearning/neggradplus.py`, `NegGradPlus.ORIGINAL_*`): each step takes a retain batch and the next
 forget batch (the forget batches cycle over one pass of the retain set), loss = alpha * (CE_r + wd/2 * ||theta -
 theta_0||^2) - (1 - alpha) * CE_f, SGD lr 0.01 momentum 0.9 without weight decay, 10 epochs, batches of 256, alpha
 0.95, the model in eval mode (BatchNorm statistics frozen) throughout.
 Deviations:
-- `l2_to_original` (the notebook's `l2_penalty` weight) defaults to DeepUnlearn's 0.0; the SCRUB small-scale runs
-  used 0.1. Set it with --set neggrad_plus.l2_to_original=0.1.
+- DeepUnlearn's constants are the defaults, where the notebook differs: `l2_to_original` (the notebook's
+  `l2_penalty` weight) 0.0 (the small-scale runs used 0.1: --set neggrad_plus.l2_to_original=0.1); momentum 0.9
+  (the notebook: 0); batches of 256 for both (the notebook: retain 128, forget 64).
+- No augmentation, as both references' loaders.
 - A non-finite loss fails the cell as 'diverged' (checked once per epoch) instead of returning a NaN model.
 """
 from __future__ import annotations

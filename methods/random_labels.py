@@ -6,8 +6,11 @@ Reference: OPTML-Group/Unlearn-Saliency `Classification/unlearn/RL.py` (the CIFA
 over forget-train with labels from `torch.randint(0, num_classes)` (a drawn label can equal the true one), then one
 pass over retain-train; SGD momentum 0.9, weight decay 5e-4, model in train mode; `--unlearn_lr 0.013
 --unlearn_epochs 10`, batch size 256 (arg_parser).
+Batches read through the train transform (random crop and flip on CIFAR), as the reference's loaders.
 Deviations: the random labels of a pass are drawn at once for all forget rows (the reference draws per batch: the
-same distribution); a non-finite loss fails the cell as 'diverged'.
+same distribution); on 100-class datasets the reference runs one shuffled pass over the union of relabelled forget
+rows and retain rows per epoch (`unlearn/RL.py`, CIFAR-100/TinyImagenet branch), here the CIFAR-10 branch runs on
+every dataset; a non-finite loss fails the cell as 'diverged'.
 """
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ class RandomLabels(Method):
     Config = RandomLabelsConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "retain"})
+    augments = True  # the reference's unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.68 %, worst forget-val 2.20 %);
     # grid and rule: README "Per-model defaults".

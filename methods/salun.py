@@ -11,7 +11,11 @@ then random labels (`random_labels`, the CIFAR-10 branch) with every gradient mu
 Deviations: weight decay is applied inside the masked gradient (grad + wd * p, then the mask), so weights outside
 the mask never move: before the fix of PR #33, the optimiser's own weight decay and momentum still moved them (the
 fixed reference restores them afterwards; the result is the same). The mask is computed in batches of the method's
-batch size over forget-train.
+batch size over forget-train in stored order on clean rows; the reference's `generate_mask.py` reads the shuffled
+forget loader through the train transform (random crop and flip on CIFAR; eval mode either way). Unlearning batches
+are augmented as the reference's. On 100-class datasets the reference's RL runs one shuffled pass over the union of
+relabelled forget rows and retain rows per epoch (`unlearn/RL.py`, CIFAR-100 branch); here the CIFAR-10 branch (a
+forget pass, then a retain pass) runs on every dataset.
 """
 from __future__ import annotations
 
@@ -76,6 +80,7 @@ class SalUn(Method):
     Config = SalUnConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "threshold": Choice(tuple(i / 10 for i in range(1, 11)))}
     access = frozenset({"forget", "retain"})
+    augments = True  # the reference's unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.60 %, worst forget-val 3.04 %);
     # grid and rule: README "Per-model defaults".

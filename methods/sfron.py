@@ -12,13 +12,14 @@ Reference: K1nght/Unified-Unlearning-w-Remain-Geometry@36bb7f6 `Classification/u
   every 5th iteration (0, 5, ...) first a forget step: loss = -alpha_t * sum_i w_i CE_i with w_i proportional to
   CE_i^-0.5 (lambd 0.5; `AdaptiveLoss`), alpha_t = 25 cosine-annealed over the iterations, gradients multiplied by
   the mask, then clipped to norm 7 (`clip_grad_norm`); then, every iteration, a retain cross-entropy step (no mask,
-  no clip). Batches cycle through shuffled forget and retain loaders.
+  no clip). Batches cycle through shuffled forget and retain loaders. Every loader, those of the Fisher passes
+  included, reads through the train transform (random crop and flip on CIFAR) and shuffles.
 Deviations:
 - The two Fisher diagonals (and so the mask) are cached per original model and exact forget set (`ctx.cached`:
   the forget set's rows are in the key), never reused across forget sets; the reference saves them to
   `save_path` and silently reloads them when the forget set changes. A cached mask books its first computation's
   seconds as a reused phase, so the stored time is the full cost.
-- The reference's EMA with beta = 1 is a no-op (METHODS.md appendix 3) and is left out.
+- The reference's EMA of the model has beta = 1, so it never changes anything, and is left out.
 - Batch orders come from the cell's seeded generator; a non-finite loss fails the cell as 'diverged' (checked at
   the end, one host sync).
 """
@@ -82,6 +83,13 @@ class SFRon(Method):
                     "iterations": Range(100, 1500, log=True)}
     access = frozenset({"forget", "retain"})
     scenarios = frozenset(SCENARIOS)
+    augments = True
+    version = 2  # v2: augmented, shuffled Fisher passes and unlearning batches, as the reference's loaders
+
+    @staticmethod
+    def _batch(x: Tensor, idx: Tensor, ctx: UnlearnContext) -> Tensor:
+        """Rows `idx` of `x`, through the train transform as the reference's loaders give them."""
+        return x[idx] if ctx.augment is None else ctx.augment(x[idx], ctx.rng)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Runs SFR-on on `model` in place."""
@@ -89,13 +97,24 @@ class SFRon(Method):
         (x_f, y_f), (x_r, y_r) = ctx.forget(), ctx.retain()
         like = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
 
+        # The Fisher passes read the reference's shuffled, augmented loaders once each. They draw from a generator
+        # seeded from the cell's, so a cached mask leaves the cell's later draws as an uncached run's.
+        fisher_seed = int(torch.randint(2 ** 62, (1,), generator=ctx.rng, device=ctx.device))
+
+        def fisher(x: Tensor, y: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+            order = torch.randperm(len(x), generator=generator, device=ctx.device)
+            xb = x[order] if ctx.augment is None else ctx.augment(x[order], generator)
+            return importance(model, xb, y[order], cross_entropy, c.batch_size)
+
         def both_fishers() -> dict[str, Tensor]:
             # SFR-on's Fisher is SSD's importance (mean over batches of the squared batch-mean CE gradient), eval mode.
             model.eval()
-            return {**{f"forget.{k}": v for k, v in importance(model, x_f, y_f, cross_entropy, c.batch_size).items()},
-                    **{f"retain.{k}": v for k, v in importance(model, x_r, y_r, cross_entropy, c.batch_size).items()}}
+            generator = torch.Generator(ctx.device).manual_seed(fisher_seed)
+            return {**{f"forget.{k}": v for k, v in fisher(x_f, y_f, generator).items()},
+                    **{f"retain.{k}": v for k, v in fisher(x_r, y_r, generator).items()}}
 
-        fishers = ctx.cached("fisher", {"batch_size": c.batch_size}, {
+        fishers = ctx.cached("fisher", {"batch_size": c.batch_size, "augmented": ctx.augment is not None,
+                                        "seed": fisher_seed}, {
             **{f"forget.{k}": v for k, v in like.items()}, **{f"retain.{k}": v for k, v in like.items()}}, both_fishers)
         mask = saliency_mask({k: fishers[f"forget.{k}"] for k in like}, {k: fishers[f"retain.{k}"] for k in like},
                              c.threshold)
@@ -112,7 +131,7 @@ class SFRon(Method):
                 if step % c.forget_every == 0:
                     idx = next(forget_batches)
                     loss = -c.forget_alpha * cosine_factor(step, c.iterations) * adaptive_cross_entropy(
-                        model(x_f[idx]), y_f[idx], c.adaptive_lambda)
+                        model(self._batch(x_f, idx, ctx)), y_f[idx], c.adaptive_lambda)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     for name, p in params.items():
@@ -122,7 +141,7 @@ class SFRon(Method):
                     opt.step()
                     total.add_(loss.detach())
                 idx = next(retain_batches)
-                loss = F.cross_entropy(model(x_r[idx]), y_r[idx])
+                loss = F.cross_entropy(model(self._batch(x_r, idx, ctx)), y_r[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

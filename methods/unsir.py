@@ -11,8 +11,10 @@ Deviations: it follows the recipe the notebook intends, not its slips:
   by noise and no weight gradients are computed (the notebook runs it in train mode);
 - all forget classes' noises are optimised together in one batch: in eval mode the samples are independent and
   Adam is per-element, so this equals the per-class loops with one pass per step;
-- where the dataset trains with augmentation, the retain subset is augmented once (as the notebook's samples,
-  drawn once through its train transform, were).
+- the retain subset is `retain_per_class` rows per class drawn at random with the cell's generator; the notebook
+  takes the first 1,000 rows of each class in dataset order (a fixed, not a random, subset).
+No augmentation: the notebook's `transform_train` is ToTensor and Normalize only, so neither the retain subset nor
+the noise is augmented.
 Zero-glance: declares `retain_subset` only; the noise never touches a real forget sample.
 """
 from __future__ import annotations
@@ -77,6 +79,7 @@ class UNSIR(Method):
     Config = UNSIRConfig
     search_space = {"impair_lr": LEARNING_RATE, "repair_lr": LEARNING_RATE, "repair_epochs": EPOCHS}
     access = frozenset({"retain_subset"})
+    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
     scenarios = frozenset({"class"})
     # No paper gives UNSIR rates for an MLP; the notebook's 0.02/0.01 (tuned for ResNet-18) costs an MLP on MNIST
     # 15 retain points. Every default below was chosen on the validation split (forget {0} and {0,2}, seed 0:
@@ -122,8 +125,6 @@ class UNSIR(Method):
             noise, noise_y = self.learn_noise(model, ctx)
         with ctx.phase("impair"):
             rx, ry = ctx.retain_subset(per_class=c.retain_per_class)
-            if ctx.augment is not None:
-                rx = ctx.augment(rx, ctx.rng)
             x = torch.cat([noise.repeat(c.noise_copies, 1, 1, 1), rx])
             y = torch.cat([noise_y.repeat(c.noise_copies), ry])
             self._epochs(model, x, y, c.impair_lr, c.impair_epochs, ctx, "impair")

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from helpers import context, tiny_setting
+from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import ConfigError
 from unlearnbench.method import METHODS
 from unlearnbench.plugins import load_plugins
+from unlearnbench.timing import PhaseTimer
 
 load_plugins()
 BUILTIN = [n for n in METHODS.names() if METHODS.get(n).__module__.startswith("unlearnbench.methods.")]
@@ -97,3 +99,31 @@ def test_module_docstring_names_paper_reference_and_deviations(name):
 def test_construction_does_no_work(name):
     method = METHODS.get(name)()
     assert vars(method).keys() == {"cfg"}
+
+
+@pytest.fixture(scope="module")
+def augmenting_setting(tmp_path_factory):
+    """A tiny CPU setting whose dataset augments (a flip that records each call), as CIFAR's crop_flip would."""
+    setting = tiny_setting(tmp_path_factory.mktemp("augmenting"))
+    calls: list[int] = []
+
+    def recording_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        calls.append(len(x))
+        return x.flip(3)
+
+    setting.trained("original")  # trained before the swap: only unlearning calls are recorded
+    setting.trained("retrain")
+    setting.data = dataclasses.replace(setting.data, augment=recording_flip)
+    return setting, calls
+
+
+@pytest.mark.parametrize("name", [n for n in BUILTIN if METHODS.get(n).role == "method"])
+def test_unlearning_batches_are_augmented_exactly_when_the_method_declares_its_reference_does(name,
+                                                                                              augmenting_setting):
+    setting, calls = augmenting_setting
+    calls.clear()
+    method = METHODS.get(name).from_params(CONTRACT_PARAMS.get(name, {}))
+    ctx = UnlearnContext.for_method(method, setting, PhaseTimer(setting.data.device))
+    ctx.timer.start()
+    method.unlearn(setting.trained("original").model, ctx)
+    assert bool(calls) == method.augments

@@ -5,6 +5,7 @@ import pytest
 
 from helpers import TINY_RECIPE, tiny_setting
 from test_reports import _row
+from unlearnbench.method import METHODS
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.html import render_report
 from unlearnbench.reports.leaderboard import leaderboard_markdown
@@ -67,9 +68,11 @@ def test_reports_show_not_applicable_methods_as_n_a_not_as_zero():
     assert "n/a (random scenario, not run): unsir" in html and "tiny / mlp, forget random:0.1" in html
 
 
-def test_whole_class_cells_keep_the_keys_they_had_before_scenarios():
+def test_whole_class_cells_keep_the_keys_they_had_before_scenarios(monkeypatch):
     # Known answer: the key of digits/mlp forget {0, 2} unsir, computed by the code before forget specs and the
     # validation split (0911dd9); val_fraction=0 is that code's recipe, and these were its unsir defaults there.
+    # The key scheme is what is pinned: unsir's version (2 since it stopped augmenting) is set back to that code's.
+    monkeypatch.setattr(METHODS.get("unsir"), "version", 1)
     request = RunRequest(dataset="digits", forget=(0, 2), device="cpu", methods=("unsir",),
                          recipe={"val_fraction": 0}, params={"unsir": {"impair_lr": "0.008", "repair_lr": "0.002"}})
     assert cell_key(request, build_methods(request)[0]) == "5cefaa99964ad9584902"
