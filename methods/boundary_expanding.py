@@ -34,7 +34,7 @@ Head = nn.Linear | nn.Conv2d
 class BoundaryExpandingConfig:
     """Boundary Expanding hyperparameters (the authors' values as SalUn runs them)."""
 
-    lr: float = 1e-5  # SGD lr (boundary_ex.py / the authors' code)
+    lr: float = 1e-5  # SGD lr (the original authors' value; SalUn's port leaves its arg_parser default 0.01)
     epochs: int = 10  # passes over forget-train
     momentum: float = 0.9  # SGD momentum
     weight_decay: float = 5e-4  # (SalUn arg_parser)

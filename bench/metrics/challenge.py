@@ -1,0 +1,160 @@
+"""Forgetting quality F of the NeurIPS 2023 unlearning challenge: per-example epsilon between a population of
+unlearned models and a population of retrained models, bucketed into a score.
+
+Definition: Triantafillou et al., "Are we making progress in unlearning? Findings from the first NeurIPS unlearning
+competition" (2024); grader google-deepmind/unlearning_evaluation@ffae0ff `metric.py` (`compute_logit_scaled_confidence`,
+`_get_double_threshold_rates`, `_get_single_threshold_rates`, `_get_epsilons`, `compute_forget_score_from_confs`) and
+`main.py` (final score). Written from those rules on the CPU: the grader tiles [models x thresholds] tensors on a
+GPU; here each example's two populations are sorted once and every threshold's counts are binary searches, which
+gives the same rates (counts / N in float32, as the grader's float32 means) and so the same epsilons.
+
+Rules that change numbers, all kept: the statistic's max-subtraction and exp run in the logits' float32 before the
+float64 normalisation; the single-threshold grid is float32 (torch's default dtype) compared with float64
+confidences; the positive side of an example is the population with the larger median, a tie making the unlearned
+side positive; the range rule (smaller / larger range < 0.01 gives the cap) does not fire when both ranges are 0
+(0 / 0 is nan); a threshold with FPR = FNR = 0 and TPR = TNR = 1 gives infinity (capped), one with FPR or FNR = 0
+is discarded, FPR = FNR = 1 gives nan and is discarded; epsilon = max(log(1 - delta - FPR) - log(FNR),
+log(1 - delta - FNR) - log(FPR)) clipped at 0, in float32 as the grader's numpy on float32 rates; the example's
+epsilon is the largest over thresholds, clipped to [0, 50].
+Where no threshold survives, the grader stops on an assertion; here the example's epsilon is NaN, it scores no
+points in F (as an example beyond the buckets), and `undetermined` counts such examples.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+DELTA = 1e-5
+EPSILON_CAP = 50.0
+THRESHOLDS_PER_UNIT = 100
+BUFFER = 2.0  # the double-threshold rule's search margin around the peakier population
+BUCKET = 0.5  # epsilon bucket width of the score
+
+
+def logit_scaled_confidence(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """log p(y) - log(1 - p(y)) per row, as the grader computes it (float32 shift and exp, float64 after)."""
+    shifted = np.asarray(logits, dtype=np.float32)
+    shifted = shifted - shifted.max(axis=1, keepdims=True)
+    probs = np.exp(shifted).astype(np.float64)
+    probs /= probs.sum(axis=1, keepdims=True)
+    rows = np.arange(len(probs))
+    correct = probs[rows, targets].copy()
+    probs[rows, targets] = 0
+    return np.log(correct + 1e-45) - np.log(probs.sum(axis=1) + 1e-45)
+
+
+def _rates(tp: np.ndarray, fp: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """(tpr, fnr, fpr, tnr) in float32 from predicted-positive counts among n positive and n negative models."""
+    n32 = np.float32(n)
+    tpr = tp.astype(np.float32) / n32
+    fpr = fp.astype(np.float32) / n32
+    return tpr, (n - tp).astype(np.float32) / n32, fpr, (n - fp).astype(np.float32) / n32
+
+
+def _count_in(sorted_values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """How many values lie in [left, right] per pair (0 where left > right)."""
+    counts = np.searchsorted(sorted_values, right, side="right") - np.searchsorted(sorted_values, left, side="left")
+    return np.maximum(counts, 0)
+
+
+def _double_threshold_counts(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted-positive counts of both populations for every (left, right) interval of the grader's grid; the
+    positive side is the peakier population (the smaller range)."""
+    if np.ptp(pos) >= np.ptp(neg):
+        pos, neg = neg, pos
+    width = min(np.ptp(pos), np.ptp(neg))
+    low, high = pos.min() + width - BUFFER, pos.max() + BUFFER
+    rights = np.linspace(low, high, num=int(np.ceil((high - low) * THRESHOLDS_PER_UNIT)))
+    per_right = int(np.ceil(2 * BUFFER * THRESHOLDS_PER_UNIT))
+    # One row of left thresholds per right one (numpy's array endpoints give each row's own linspace, bit for bit).
+    lefts = np.linspace(rights - width - BUFFER, rights - width + BUFFER, num=per_right, axis=1).reshape(-1)
+    rights = np.repeat(rights, per_right)
+    return _count_in(pos, lefts, rights), _count_in(neg, lefts, rights)
+
+
+def _single_threshold_counts(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts at or above every threshold of the grader's float32 grid over both populations' span."""
+    both = np.concatenate([pos, neg])
+    low, high = both.min(), both.max()
+    steps = int(math.ceil((high - low) * THRESHOLDS_PER_UNIT))
+    grid = torch.linspace(float(low), float(high), steps, dtype=torch.float32).numpy().astype(np.float64)
+    at_or_above = lambda values: len(values) - np.searchsorted(values, grid, side="left")  # noqa: E731
+    return at_or_above(pos), at_or_above(neg)
+
+
+def example_epsilon(pos: np.ndarray, neg: np.ndarray, delta: float = DELTA) -> float:
+    """The grader's epsilon for one example: `pos` and `neg` are its confidences under N models of each side, the
+    positive side being the one with the larger median (NaN where no threshold survives)."""
+    pos, neg = np.sort(pos), np.sort(neg)
+    ranges = sorted((np.ptp(pos), np.ptp(neg)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if ranges[0] / ranges[1] < 0.01:  # one side is a spike: the cap (0 / 0 is nan: the rule does not fire)
+            return EPSILON_CAP
+    tp_d, fp_d = _double_threshold_counts(pos, neg)
+    tp_s, fp_s = _single_threshold_counts(pos, neg)
+    tpr, fnr, fpr, tnr = _rates(np.concatenate([tp_d, tp_s]), np.concatenate([fp_d, fp_s]), len(pos))
+    separated = (fpr + fnr == 0) & (tpr + tnr == 2)
+    if separated.any():
+        return EPSILON_CAP  # infinity, capped
+    usable = fpr * fnr != 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        one_minus = np.float32(1 - delta)
+        eps = np.fmax(np.log(one_minus - fpr[usable]) - np.log(fnr[usable]),
+                      np.log(one_minus - fnr[usable]) - np.log(fpr[usable]))
+    eps = eps[~np.isnan(eps)]  # FPR = FNR = 1: both terms nan
+    if not len(eps):
+        return float("nan")
+    return float(np.clip(np.clip(eps, 0, None).max(), 0, EPSILON_CAP))
+
+
+def oriented(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[N, n] positive and negative confidences: per example, the side with the larger median is positive (a tie:
+    the unlearned side)."""
+    retrain_positive = np.median(retrained, axis=0) > np.median(unlearned, axis=0)
+    return (np.where(retrain_positive, retrained, unlearned), np.where(retrain_positive, unlearned, retrained))
+
+
+def epsilons(unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA) -> np.ndarray:
+    """Per forget example, the epsilon between [N, n] unlearned and [N, n] retrained confidences."""
+    pos, neg = oriented(np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64))
+    return np.array([example_epsilon(pos[:, i], neg[:, i], delta) for i in range(pos.shape[1])])
+
+
+def bucket_points(num_models: int) -> list[tuple[float, float]]:
+    """(bucket start, points) of the score: buckets of width 0.5 from 0 up to ceil(log(N - 1)), worth 1, 1/2, ..."""
+    top = math.ceil(math.log(num_models - 1))
+    out, start, points = [], 0.0, 1.0
+    while start + BUCKET <= top:
+        out.append((start, points))
+        start, points = start + BUCKET, points / 2
+    return out
+
+
+def forget_quality(eps: np.ndarray, num_models: int) -> float:
+    """F: the mean over examples of the points of each epsilon's bucket (0 beyond the last bucket, or NaN)."""
+    buckets = bucket_points(num_models)
+    total = 0.0
+    for e in eps:
+        total += next((points for start, points in buckets if e < start + BUCKET), 0.0)
+    return total / len(eps)
+
+
+@dataclass(frozen=True)
+class ChallengeScore:
+    """F, the utility-adjusted final score, and how many examples had no surviving threshold."""
+
+    forget_quality: float
+    final_score: float
+    undetermined: int
+
+
+def challenge_score(unlearned: np.ndarray, retrained: np.ndarray, retain_acc: tuple[float, float],
+                    test_acc: tuple[float, float]) -> ChallengeScore:
+    """F and F x (RA_U / RA_R) x (TA_U / TA_R) (accuracies averaged over each population: (unlearned, retrained))."""
+    eps = epsilons(unlearned, retrained)
+    f = forget_quality(eps, np.asarray(unlearned).shape[0])
+    return ChallengeScore(f, f * (retain_acc[0] / retain_acc[1]) * (test_acc[0] / test_acc[1]),
+                          int(np.isnan(eps).sum()))
