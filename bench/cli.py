@@ -101,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         request, warnings = apply_params(read_params_file(Path(args.params)), request, args.methods is not None)
         for warning in warnings:
             print(f"unlearnbench: warning: {warning}", file=sys.stderr)
+    if args.population is not None:
+        return _run_population(request, args)
     store = open_store(Path(args.out))
     try:
         rows = run(request, store, None if args.quiet else _progress)
@@ -115,6 +117,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nstored {len(rows)} rows in {store.path}; report: {report}")
     print(next_steps(Path(args.out), report))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+def _run_population(request: "RunRequest", args: argparse.Namespace) -> int:
+    """`run --population N`: the challenge's forgetting quality of every requested method against N retrained
+    models; raw statistics under OUT/population/."""
+    from unlearnbench.population import format_population, run_population
+
+    results, ceiling = run_population(request, args.population, args.protocol, Path(args.out),
+                                      None if args.quiet else _progress)
+    print(format_population(results, ceiling, args.population, args.protocol))
+    print(f"\nraw statistics (per method, [N, forget examples]): {Path(args.out) / 'population'}")
+    return 0 if all(r.ok == r.size for r in results) else 1
 
 
 def next_steps(out: Path, report: str) -> str:
@@ -356,6 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "retrained shadow models (default 0: off)")
     run_p.add_argument("--params", metavar="FILE", help="tuned parameters written by `unlearnbench tune` (rows are "
                                                         "marked tuned); without --methods, runs the file's methods")
+    run_p.add_argument("--population", type=int, metavar="N",
+                       help="the NeurIPS 2023 challenge's forgetting quality: N retrained and, per method, N "
+                            "unlearned models scored per forget example (at least 3; README: Populations)")
+    run_p.add_argument("--protocol", default="challenge",
+                       help="with --population: challenge (one original, N unlearning runs; default) or seeds "
+                            "(N originals, one run each)")
     run_p.add_argument("--deep-metrics", action="store_true",
                        help="also relearn time, a retain-only attack, linear/k-NN probes and CKA to the retrained "
                             "model (about 1-2 s per MNIST/mlp cell on 2 cores)")

@@ -106,18 +106,20 @@ class UnlearnContext:
         self._require("forget")
         return self._train(self._setting.split.forget_train)
 
-    def full_train(self, order: str = "split") -> tuple[Tensor, Tensor]:
-        """The whole train split (x, y), its rows in `order` (one of TRAIN_ORDERS)."""
+    def full_train(self, order: str = "split", generator: Optional[torch.Generator] = None
+                   ) -> tuple[Tensor, Tensor]:
+        """The whole train split (x, y), its rows in `order` (one of TRAIN_ORDERS); random orders draw from
+        `generator` (default: the method's rng)."""
         self._require("full_train")
         data = self._setting.data
         if order == "split":
             return data.x_train, data.y_train
-        split = self._setting.split
+        split, generator = self._setting.split, generator or self.rng
         if order == "shuffled":
-            return self._train(torch.randperm(len(data.y_train), generator=self.rng, device=data.y_train.device))
+            return self._train(torch.randperm(len(data.y_train), generator=generator, device=data.y_train.device))
         if order == "retain_then_forget":
             retain = split.retain_train
-            mixed = retain[torch.randperm(len(retain), generator=self.rng, device=retain.device)]
+            mixed = retain[torch.randperm(len(retain), generator=generator, device=retain.device)]
             return self._train(torch.cat([mixed, split.forget_train]))
         if order == "by_class":
             return self._train(torch.cat([self._by_class(split.retain_train), self._by_class(split.forget_train)]))

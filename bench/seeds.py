@@ -8,6 +8,7 @@ used to start from the same weights, which favoured methods that stay near the o
 from __future__ import annotations
 
 import hashlib
+import re
 
 # Bump when the derivation or the stream names change: it is part of every cached model's key.
 STREAMS_VERSION = 1
@@ -16,8 +17,9 @@ STREAMS = ("original.init", "original.order", "retrain.init", "retrain.order", "
 
 
 def derive_seed(seed: int, stream: str) -> int:
-    """A 32-bit seed for `stream` of run seed `seed` (fits NumPy's and torch's generators alike)."""
-    if stream not in STREAMS:
-        raise ValueError(f"unknown seed stream {stream!r}; known: {', '.join(STREAMS)}")
+    """A 32-bit seed for `stream` of run seed `seed` (fits NumPy's and torch's generators alike); a population
+    member's stream ("retrain@3.init", "method@3") is its own, named after a known one."""
+    if re.sub(r"@\d+", "", stream) not in STREAMS:
+        raise ValueError(f"unknown seed stream {stream!r}; known: {', '.join(STREAMS)} (members: name@i)")
     digest = hashlib.sha256(f"unlearnbench/{seed}/{stream}".encode()).digest()
     return int.from_bytes(digest[:4], "little")

@@ -29,6 +29,17 @@ Progress = Callable[..., None]  # (message, transient=False)
 RETAIN_KINDS = ("retrain", "retrain_independent")  # trained on retain-train only
 
 
+def member_kind(kind: str, member: int) -> str:
+    """The kind of member `member` of a population of `kind` models ("retrain@3"): its own cache entry and seed
+    streams ("retrain@3.init", "retrain@3.order")."""
+    return f"{kind}@{member}"
+
+
+def base_kind(kind: str) -> str:
+    """"retrain" for "retrain" and for a population member "retrain@3"."""
+    return kind.split("@", 1)[0]
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     """A model with its training time (and where that was measured) and whether it came from the cache."""
@@ -103,7 +114,7 @@ class Setting:
                    "device": self.data.device.type, "seed_streams": STREAMS_VERSION}
         if self.forget.scenario == "subclass":  # trained on superclass labels: another model than the original
             payload["labels"] = "superclass"
-        if kind in RETAIN_KINDS:
+        if base_kind(kind) in RETAIN_KINDS:
             payload["forget"] = self.forget.stored
             if self.forget.scenario in ("partial", "random"):  # drawn rows: the key names exactly which
                 payload["forget_rows"] = self.forget_identity()
@@ -134,7 +145,7 @@ class Setting:
         stored = None if kind in self.remeasure else self.cache.load(payload, model)
         if stored is not None:
             return TrainedModel(model, stored, cached=True)
-        idx = self.split.retain_train if kind in RETAIN_KINDS else None
+        idx = self.split.retain_train if base_kind(kind) in RETAIN_KINDS else None
         x = self.data.x_train if idx is None else self.data.x_train[idx]
         y = self.data.y_train if idx is None else self.data.y_train[idx]
 

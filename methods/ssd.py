@@ -124,16 +124,22 @@ def run_ssd(model: nn.Module, ctx: UnlearnContext, loss_fn: ImportanceLoss, cfg:
         forget_imp = importance(model, *forget_rows(ctx, cfg.batch_order, labelled), loss_fn, cfg.batch_size,
                                 magnitude)
 
+    # A random order is drawn from a generator seeded from the cell's, and the seed enters the cache key: a cached
+    # I_D is reused only for the same draw (population members draw their own).
+    order_seed = int(torch.randint(2 ** 62, (1,), generator=ctx.rng, device=ctx.device))
+
     def full_importance() -> Importance:
-        x, y = ctx.full_train(cfg.batch_order)
+        x, y = ctx.full_train(cfg.batch_order, torch.Generator(ctx.device).manual_seed(order_seed))
         return importance(model, x, y if labelled else None, loss_fn, cfg.batch_size, magnitude)
 
     # I_D depends on the batches, so on the order and with it the forget set: cached per original model and forget
     # set, its first seconds booked on every reuse (tuning reruns one forget set many times).
     like = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
-    full_imp = ctx.cached("importance_full", {"loss": loss_fn.__name__, "magnitude": magnitude,
-                                              "batch_size": cfg.batch_size, "batch_order": cfg.batch_order},
-                          like, full_importance)
+    key = {"loss": loss_fn.__name__, "magnitude": magnitude, "batch_size": cfg.batch_size,
+           "batch_order": cfg.batch_order}
+    if cfg.batch_order != "by_class":
+        key["order_seed"] = order_seed
+    full_imp = ctx.cached("importance_full", key, like, full_importance)
     with ctx.phase("dampen"):
         dampen(model, forget_imp, full_imp, cfg.alpha, cfg.dampening)
     return model.train(was_training)

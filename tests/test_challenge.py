@@ -96,8 +96,8 @@ def test_two_constant_populations_skip_the_range_rule_and_leave_no_threshold_sta
 
 def test_a_median_tie_makes_the_unlearned_side_positive():
     unlearned, retrained = np.array([[0.0], [1.0], [2.0]]), np.array([[-5.0], [1.0], [9.0]])
-    pos, neg = oriented(unlearned, retrained)
-    assert np.array_equal(pos, unlearned) and np.array_equal(neg, retrained)
+    (pos, neg), = oriented(unlearned, retrained)
+    assert np.array_equal(pos, unlearned[:, 0]) and np.array_equal(neg, retrained[:, 0])
 
 
 def test_buckets_follow_the_number_of_models():

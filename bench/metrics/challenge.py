@@ -46,12 +46,12 @@ def logit_scaled_confidence(logits: np.ndarray, targets: np.ndarray) -> np.ndarr
     return np.log(correct + 1e-45) - np.log(probs.sum(axis=1) + 1e-45)
 
 
-def _rates(tp: np.ndarray, fp: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
-    """(tpr, fnr, fpr, tnr) in float32 from predicted-positive counts among n positive and n negative models."""
-    n32 = np.float32(n)
-    tpr = tp.astype(np.float32) / n32
-    fpr = fp.astype(np.float32) / n32
-    return tpr, (n - tp).astype(np.float32) / n32, fpr, (n - fp).astype(np.float32) / n32
+def _rates(tp: np.ndarray, fp: np.ndarray, n_pos: int, n_neg: int) -> tuple[np.ndarray, ...]:
+    """(tpr, fnr, fpr, tnr) in float32 from predicted-positive counts among n_pos positive and n_neg negative
+    models (equal sizes in the grader; a population with failed members is smaller)."""
+    p32, n32 = np.float32(n_pos), np.float32(n_neg)
+    return (tp.astype(np.float32) / p32, (n_pos - tp).astype(np.float32) / p32,
+            fp.astype(np.float32) / n32, (n_neg - fp).astype(np.float32) / n32)
 
 
 def _count_in(sorted_values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -93,9 +93,13 @@ def example_epsilon(pos: np.ndarray, neg: np.ndarray, delta: float = DELTA) -> f
     with np.errstate(invalid="ignore", divide="ignore"):
         if ranges[0] / ranges[1] < 0.01:  # one side is a spike: the cap (0 / 0 is nan: the rule does not fire)
             return EPSILON_CAP
+    swapped = np.ptp(pos) >= np.ptp(neg)  # the double-threshold rule makes the peakier side positive
     tp_d, fp_d = _double_threshold_counts(pos, neg)
     tp_s, fp_s = _single_threshold_counts(pos, neg)
-    tpr, fnr, fpr, tnr = _rates(np.concatenate([tp_d, tp_s]), np.concatenate([fp_d, fp_s]), len(pos))
+    n_d = (len(neg), len(pos)) if swapped else (len(pos), len(neg))
+    double = _rates(tp_d, fp_d, *n_d)
+    single = _rates(tp_s, fp_s, len(pos), len(neg))
+    tpr, fnr, fpr, tnr = (np.concatenate([d, s]) for d, s in zip(double, single))
     separated = (fpr + fnr == 0) & (tpr + tnr == 2)
     if separated.any():
         return EPSILON_CAP  # infinity, capped
@@ -110,17 +114,18 @@ def example_epsilon(pos: np.ndarray, neg: np.ndarray, delta: float = DELTA) -> f
     return float(np.clip(np.clip(eps, 0, None).max(), 0, EPSILON_CAP))
 
 
-def oriented(unlearned: np.ndarray, retrained: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[N, n] positive and negative confidences: per example, the side with the larger median is positive (a tie:
-    the unlearned side)."""
+def oriented(unlearned: np.ndarray, retrained: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per example, its (positive, negative) confidences: the side with the larger median is positive (a tie: the
+    unlearned side). Inputs are [models, examples]; the two sides may hold different numbers of models."""
     retrain_positive = np.median(retrained, axis=0) > np.median(unlearned, axis=0)
-    return (np.where(retrain_positive, retrained, unlearned), np.where(retrain_positive, unlearned, retrained))
+    return [(retrained[:, i], unlearned[:, i]) if retrain_positive[i] else (unlearned[:, i], retrained[:, i])
+            for i in range(unlearned.shape[1])]
 
 
 def epsilons(unlearned: np.ndarray, retrained: np.ndarray, delta: float = DELTA) -> np.ndarray:
-    """Per forget example, the epsilon between [N, n] unlearned and [N, n] retrained confidences."""
-    pos, neg = oriented(np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64))
-    return np.array([example_epsilon(pos[:, i], neg[:, i], delta) for i in range(pos.shape[1])])
+    """Per forget example, the epsilon between [N, n] unlearned and [M, n] retrained confidences."""
+    sides = oriented(np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64))
+    return np.array([example_epsilon(pos, neg, delta) for pos, neg in sides])
 
 
 def bucket_points(num_models: int) -> list[tuple[float, float]]:

@@ -1,0 +1,183 @@
+"""Populations of models for the challenge's forgetting quality: N retrained models, N independently retrained ones
+(the ceiling), and per method N unlearned ones, each member with its own seed streams, scored per forget example.
+
+Protocols: "challenge" (one original, N unlearning runs that differ only in the method's randomness, as the NeurIPS
+2023 challenge ran entries) and "seeds" (N originals, one unlearning run each). Members are cached like the
+original and the retrained model (kinds "retrain@i", "retrain_independent@i", "original@i"), so a killed run
+resumes without training any member twice.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+from torch import nn
+
+from unlearnbench.context import UnlearnContext
+from unlearnbench.errors import DivergedError, UserError
+from unlearnbench.metrics.challenge import ChallengeScore, challenge_score, logit_scaled_confidence
+from unlearnbench.method import Method
+from unlearnbench.runner import RunRequest, build_methods, prepare_setting
+from unlearnbench.setting import Setting, member_kind
+from unlearnbench.timing import PhaseTimer
+from unlearnbench.train import accuracy, predict
+
+PROTOCOLS = ("challenge", "seeds")
+MIN_SIZE = 3  # the score's buckets reach ceil(log(N - 1)): N = 2 has none
+SKIPPED_ROLES = ("reference", "floor")  # their populations are the retrained and the ceiling ones
+
+
+@dataclass(frozen=True)
+class MemberStats:
+    """One member's confidences on forget-train and its retain-train and test accuracies."""
+
+    confidences: np.ndarray
+    retain_acc: float
+    test_acc: float
+
+
+@dataclass
+class PopulationResult:
+    """A method's population scored against the retrained one."""
+
+    method: str
+    size: int
+    protocol: str
+    ok: int
+    failures: list[str] = field(default_factory=list)
+    forget_quality: float = float("nan")
+    challenge_score: float = float("nan")
+    undetermined: int = 0
+    retain_acc: float = float("nan")
+    test_acc: float = float("nan")
+    deterministic: bool = False  # every member identical: the method ignores its randomness under "challenge"
+
+
+def check_population(size: int, protocol: str) -> None:
+    """Raises UserError for a population too small to score or an unknown protocol."""
+    if size < MIN_SIZE:
+        raise UserError(f"--population {size}: a population needs at least {MIN_SIZE} models (the challenge's score "
+                        f"buckets reach ceil(log(N - 1))); the challenge used 512, try --population 32")
+    if protocol not in PROTOCOLS:
+        raise UserError(f"--protocol {protocol!r}: choose challenge (one original, N unlearning runs) or seeds "
+                        f"(N originals)")
+
+
+def member_stats(model: nn.Module, setting: Setting) -> MemberStats:
+    """The statistic of every forget-train example under `model`, and its retain-train and test accuracies."""
+    data, split = setting.data, setting.split
+    logits = predict(model, data.x_train[split.forget_train]).float().cpu().numpy()
+    targets = data.y_train[split.forget_train].cpu().numpy()
+    retain = split.retain_train
+    return MemberStats(logit_scaled_confidence(logits, targets),
+                       accuracy(predict(model, data.x_train[retain]), data.y_train[retain]),
+                       accuracy(predict(model, data.x_test), data.y_test))
+
+
+def trained_population(setting: Setting, kind: str, size: int,
+                       progress: Optional[Callable[..., None]] = None) -> list[MemberStats]:
+    """Members 0..size-1 of `kind` ("retrain", "retrain_independent"), trained or loaded from the cache."""
+    out = []
+    for i in range(size):
+        if progress:
+            progress(f"{kind} population: member {i + 1}/{size}", transient=i + 1 < size)
+        out.append(member_stats(setting.trained(member_kind(kind, i)).model, setting))
+    return out
+
+
+def unlearned_member(setting: Setting, method: Method, member: int, protocol: str) -> MemberStats:
+    """Member `member` of `method`'s population: its original (shared or its own), its own method stream."""
+    original = setting.trained("original" if protocol == "challenge" else member_kind("original", member)).model
+    rng = setting.generator(member_kind("method", member))
+    ctx = UnlearnContext(method.name, method.access, setting, PhaseTimer(setting.data.device), rng,
+                         augments=method.augments)
+    ctx.timer.start()
+    with setting.autocast():
+        model = method.unlearn(original, ctx)
+    return member_stats(model, setting)
+
+
+def _stack(members: list[MemberStats]) -> np.ndarray:
+    return np.stack([m.confidences for m in members])
+
+
+def score_against(unlearned: list[MemberStats], retrained: list[MemberStats]) -> ChallengeScore:
+    """F and the final score of `unlearned` members against `retrained` ones."""
+    mean = lambda members, key: float(np.mean([getattr(m, key) for m in members]))  # noqa: E731
+    return challenge_score(_stack(unlearned), _stack(retrained),
+                           (mean(unlearned, "retain_acc"), mean(retrained, "retain_acc")),
+                           (mean(unlearned, "test_acc"), mean(retrained, "test_acc")))
+
+
+def population_folder(out: Path, setting: Setting) -> Path:
+    """Where a setting's raw populations are kept: OUT/population/<dataset>-<model>-<forget>-seed<seed>/."""
+    label = f"{setting.dataset}-{setting.model}-{setting.forget.label}-seed{setting.seed}".replace(" ", "")
+    return out / "population" / "".join(c if c.isalnum() or c in "-_.," else "_" for c in label)
+
+
+def run_population(request: RunRequest, size: int, protocol: str, out: Path,
+                   progress: Optional[Callable[..., None]] = None) -> tuple[list[PopulationResult], ChallengeScore]:
+    """Every requested method's population scored against the retrained population, and the ceiling (an
+    independently retrained population against the same); raw statistics saved under `out`."""
+    check_population(size, protocol)
+    methods = [m for m in build_methods(request) if m.role not in SKIPPED_ROLES]
+    setting = prepare_setting(request, progress)
+    retrained = trained_population(setting, "retrain", size, progress)
+    independent = trained_population(setting, "retrain_independent", size, progress)
+    ceiling = score_against(independent, retrained)
+    folder = population_folder(out, setting)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = []
+    for method in methods:
+        members, result = [], PopulationResult(method.name, size, protocol, ok=0)
+        for i in range(size):
+            if progress:
+                progress(f"{method.name} population: member {i + 1}/{size}", transient=i + 1 < size)
+            try:
+                members.append(unlearned_member(setting, method, i, protocol))
+            except (DivergedError, UserError) as exc:  # counted and shown, never averaged in
+                result.failures.append(f"member {i}: {exc}")
+        result.ok = len(members)
+        if len(members) >= MIN_SIZE:
+            score = score_against(members, retrained)
+            result.forget_quality, result.challenge_score = score.forget_quality, score.final_score
+            result.undetermined = score.undetermined
+            result.retain_acc = float(np.mean([m.retain_acc for m in members]))
+            result.test_acc = float(np.mean([m.test_acc for m in members]))
+            result.deterministic = protocol == "challenge" and all(
+                np.array_equal(m.confidences, members[0].confidences) for m in members)
+            np.savez_compressed(folder / f"{method.name}.npz", unlearned=_stack(members),
+                                retrained=_stack(retrained), retrained_independent=_stack(independent),
+                                forget_rows=setting.split.forget_train.cpu().numpy())
+        results.append(result)
+    summary = {"dataset": setting.dataset, "model": setting.model, "forget": setting.forget.label,
+               "seed": setting.seed, "size": size, "protocol": protocol, "ceiling": asdict(ceiling),
+               "methods": [asdict(r) for r in results]}
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    return results, ceiling
+
+
+def format_population(results: list[PopulationResult], ceiling: ChallengeScore, size: int, protocol: str) -> str:
+    """The population results as a table, the ceiling first, with a note per flagged method."""
+    header = ["method", "members ok", "F", "final score", "retain acc", "test acc", "undetermined"]
+    rows = [["retrain_independent (ceiling)", f"{size}/{size}", f"{ceiling.forget_quality:.4f}",
+             f"{ceiling.final_score:.4f}", "-", "-", str(ceiling.undetermined)]]
+    notes = []
+    for r in results:
+        rows.append([r.method, f"{r.ok}/{r.size}", f"{r.forget_quality:.4f}", f"{r.challenge_score:.4f}",
+                     f"{100 * r.retain_acc:.2f}%", f"{100 * r.test_acc:.2f}%", str(r.undetermined)])
+        if r.deterministic:
+            notes.append(f"{r.method}: deterministic under the challenge protocol (one model {r.size} times): the "
+                         f"range rule gives it no credit; compare with --protocol seeds")
+        if r.failures:
+            notes.append(f"{r.method}: {len(r.failures)} member(s) failed and are left out ({r.failures[0]})")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+             for row in [header, ["-" * w for w in widths]] + rows]
+    title = (f"forgetting quality F of the NeurIPS 2023 unlearning challenge, N = {size}, protocol {protocol}; the "
+             f"ceiling is an independently retrained population scored the same way (the best F attainable at this N)")
+    return "\n".join([title, ""] + lines + ([""] + notes if notes else []))
+

@@ -1,0 +1,92 @@
+"""Populations for the challenge's forgetting quality: members with their own streams, cached, scored, kept raw."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from torch import nn
+
+from helpers import TINY_RECIPE
+from unlearnbench.context import UnlearnContext
+from unlearnbench.errors import DivergedError, UserError
+from unlearnbench.method import METHODS, Method
+from unlearnbench.population import check_population, format_population, run_population
+from unlearnbench.runner import RunRequest
+
+
+def _request(cache_dir, methods, forget="random:0.1") -> RunRequest:
+    return RunRequest(dataset="tiny", methods=methods, forget=forget, device="cpu", cache_dir=cache_dir,
+                      recipe=dict(TINY_RECIPE))
+
+
+@pytest.mark.parametrize("size,protocol,message", [
+    (1, "challenge", "--population 1: a population needs at least 3 models"),
+    (8, "bootstrap", "--protocol 'bootstrap': choose challenge"),
+])
+def test_bad_population_options_are_one_line_errors(size, protocol, message):
+    with pytest.raises(UserError, match=message) as caught:
+        check_population(size, protocol)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    cache, out = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("out")
+    results, ceiling = run_population(_request(cache, ("original", "finetune")), 4, "challenge", out)
+    return {r.method: r for r in results}, ceiling, out, cache
+
+
+def test_a_deterministic_method_under_the_challenge_protocol_is_flagged(scored):
+    results, ceiling, _, _ = scored
+    assert results["original"].deterministic and not results["finetune"].deterministic
+    assert "original: deterministic under the challenge protocol" in format_population(list(results.values()),
+                                                                                         ceiling, 4, "challenge")
+
+
+def test_the_ceiling_and_every_method_are_scored_within_bounds(scored):
+    results, ceiling, _, _ = scored
+    assert 0 <= ceiling.forget_quality <= 1 and all(0 <= r.forget_quality <= 1 for r in results.values())
+    assert results["original"].forget_quality <= ceiling.forget_quality
+
+
+def test_raw_statistics_are_kept_per_method_with_both_populations(scored):
+    _, _, out, _ = scored
+    folder = next((out / "population").iterdir())
+    raw = np.load(folder / "finetune.npz")
+    assert raw["unlearned"].shape == raw["retrained"].shape == raw["retrained_independent"].shape
+    assert raw["unlearned"].shape == (4, len(raw["forget_rows"]))
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["size"] == 4 and [m["method"] for m in summary["methods"]] == ["original", "finetune"]
+
+
+def test_a_rerun_trains_no_member_again(scored, tmp_path):
+    _, _, _, cache = scored
+    before = sorted(p.name for p in cache.iterdir())
+    run_population(_request(cache, ("original",)), 4, "challenge", tmp_path)
+    assert sorted(p.name for p in cache.iterdir()) == before
+
+
+class _FailsOnSomeMembers(Method):
+    """Diverges for every other member (its rng's first draw decides), else returns the model as it is."""
+
+    scenarios = frozenset({"random"})
+
+    def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
+        if ctx.rng.initial_seed() % 2:
+            raise DivergedError("diverged: on purpose")
+        return model
+
+
+@pytest.fixture
+def failing_method():
+    METHODS.add("fails_sometimes", _FailsOnSomeMembers)
+    yield "fails_sometimes"
+    METHODS.remove("fails_sometimes")
+
+
+def test_failed_members_are_counted_shown_and_left_out(scored, failing_method, tmp_path):
+    _, _, _, cache = scored
+    (result,), ceiling = run_population(_request(cache, (failing_method,)), 4, "challenge", tmp_path)
+    assert 0 < len(result.failures) < 4 and result.ok == 4 - len(result.failures)
+    assert "member(s) failed and are left out" in format_population([result], ceiling, 4, "challenge")
