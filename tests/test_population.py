@@ -90,3 +90,10 @@ def test_failed_members_are_counted_shown_and_left_out(scored, failing_method, t
     (result,), ceiling = run_population(_request(cache, (failing_method,)), 4, "challenge", tmp_path)
     assert 0 < len(result.failures) < 4 and result.ok == 4 - len(result.failures)
     assert "member(s) failed and are left out" in format_population([result], ceiling, 4, "challenge")
+
+
+def test_the_seeds_protocol_unlearns_a_different_original_per_member(scored, tmp_path):
+    _, _, _, cache = scored
+    (result,), _ = run_population(_request(cache, ("original",)), 3, "seeds", tmp_path)
+    raw = np.load(next((tmp_path / "population").iterdir()) / "original.npz")
+    assert not result.deterministic and not np.array_equal(raw["unlearned"][0], raw["unlearned"][1])
