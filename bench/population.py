@@ -49,7 +49,9 @@ class PopulationResult:
     ok: int
     failures: list[str] = field(default_factory=list)
     forget_quality: float = float("nan")
+    forget_quality_interval: tuple[float, float] = (float("nan"), float("nan"))  # 95 % bootstrap over examples
     challenge_score: float = float("nan")
+    challenge_score_interval: tuple[float, float] = (float("nan"), float("nan"))
     undetermined: int = 0
     retain_acc: float = float("nan")
     test_acc: float = float("nan")
@@ -144,6 +146,8 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
         if len(members) >= MIN_SIZE:
             score = score_against(members, retrained)
             result.forget_quality, result.challenge_score = score.forget_quality, score.final_score
+            result.forget_quality_interval = score.forget_quality_interval
+            result.challenge_score_interval = score.final_score_interval
             result.undetermined = score.undetermined
             result.retain_acc = float(np.mean([m.retain_acc for m in members]))
             result.test_acc = float(np.mean([m.test_acc for m in members]))
@@ -162,12 +166,15 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
 
 def format_population(results: list[PopulationResult], ceiling: ChallengeScore, size: int, protocol: str) -> str:
     """The population results as a table, the ceiling first, with a note per flagged method."""
-    header = ["method", "members ok", "F", "final score", "retain acc", "test acc", "undetermined"]
-    rows = [["retrain_independent (ceiling)", f"{size}/{size}", f"{ceiling.forget_quality:.4f}",
-             f"{ceiling.final_score:.4f}", "-", "-", str(ceiling.undetermined)]]
+    header = ["method", "members ok", "F [95 % bootstrap]", "final score", "retain acc", "test acc", "undetermined"]
+    interval = lambda v, iv: f"{v:.4f} [{iv[0]:.4f}, {iv[1]:.4f}]"  # noqa: E731
+    rows = [["retrain_independent (ceiling)", f"{size}/{size}",
+             interval(ceiling.forget_quality, ceiling.forget_quality_interval),
+             interval(ceiling.final_score, ceiling.final_score_interval), "-", "-", str(ceiling.undetermined)]]
     notes = []
     for r in results:
-        rows.append([r.method, f"{r.ok}/{r.size}", f"{r.forget_quality:.4f}", f"{r.challenge_score:.4f}",
+        rows.append([r.method, f"{r.ok}/{r.size}", interval(r.forget_quality, r.forget_quality_interval),
+                     interval(r.challenge_score, r.challenge_score_interval),
                      f"{100 * r.retain_acc:.2f}%", f"{100 * r.test_acc:.2f}%", str(r.undetermined)])
         if r.deterministic:
             notes.append(f"{r.method}: deterministic under the challenge protocol (one model {r.size} times): the "

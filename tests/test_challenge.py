@@ -113,3 +113,13 @@ def test_the_statistic_shifts_and_exponentiates_in_float32():
     probs /= probs.sum(1, keepdims=True)
     assert conf[1] == pytest.approx(np.log(probs[1, 2]) - np.log(probs[1, 0] + probs[1, 1]))
     assert conf[0] == pytest.approx(np.log(np.exp(np.float32(-100.0)) / probs[0].sum() + 1e-45) - np.log(1.0), rel=1e-6)
+
+
+def test_the_bootstrap_interval_brackets_f_and_shrinks_with_more_examples():
+    rng = np.random.default_rng(3)
+    small = challenge_score(rng.normal(0, 1, (16, 20)), rng.normal(0.3, 1, (16, 20)), (1, 1), (1, 1))
+    large = challenge_score(rng.normal(0, 1, (16, 200)), rng.normal(0.3, 1, (16, 200)), (1, 1), (1, 1))
+    for score in (small, large):
+        lo, hi = score.forget_quality_interval
+        assert lo <= score.forget_quality <= hi
+    assert np.diff(large.forget_quality_interval)[0] < np.diff(small.forget_quality_interval)[0]

@@ -138,28 +138,43 @@ def bucket_points(num_models: int) -> list[tuple[float, float]]:
     return out
 
 
-def forget_quality(eps: np.ndarray, num_models: int) -> float:
-    """F: the mean over examples of the points of each epsilon's bucket (0 beyond the last bucket, or NaN)."""
+def example_points(eps: np.ndarray, num_models: int) -> np.ndarray:
+    """Each example's points: those of its epsilon's bucket (0 beyond the last bucket, or NaN)."""
     buckets = bucket_points(num_models)
-    total = 0.0
-    for e in eps:
-        total += next((points for start, points in buckets if e < start + BUCKET), 0.0)
-    return total / len(eps)
+    return np.array([next((points for start, points in buckets if e < start + BUCKET), 0.0) for e in eps])
+
+
+def forget_quality(eps: np.ndarray, num_models: int) -> float:
+    """F: the mean over examples of their points."""
+    return float(example_points(eps, num_models).mean())
+
+
+def bootstrap_interval(points: np.ndarray, rounds: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """The 95 % percentile interval of the mean of `points` over forget examples resampled with replacement."""
+    rng = np.random.default_rng(seed)
+    means = points[rng.integers(0, len(points), (rounds, len(points)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 @dataclass(frozen=True)
 class ChallengeScore:
-    """F, the utility-adjusted final score, and how many examples had no surviving threshold."""
+    """F with its bootstrap interval, the utility-adjusted final score (and interval), and how many examples had
+    no surviving threshold."""
 
     forget_quality: float
     final_score: float
     undetermined: int
+    forget_quality_interval: tuple[float, float] = (float("nan"), float("nan"))
+    final_score_interval: tuple[float, float] = (float("nan"), float("nan"))
 
 
 def challenge_score(unlearned: np.ndarray, retrained: np.ndarray, retain_acc: tuple[float, float],
                     test_acc: tuple[float, float]) -> ChallengeScore:
-    """F and F x (RA_U / RA_R) x (TA_U / TA_R) (accuracies averaged over each population: (unlearned, retrained))."""
+    """F and F x (RA_U / RA_R) x (TA_U / TA_R) (accuracies averaged over each population: (unlearned, retrained)),
+    with 95 % bootstrap intervals over forget examples (the utility factor held fixed)."""
     eps = epsilons(unlearned, retrained)
-    f = forget_quality(eps, np.asarray(unlearned).shape[0])
-    return ChallengeScore(f, f * (retain_acc[0] / retain_acc[1]) * (test_acc[0] / test_acc[1]),
-                          int(np.isnan(eps).sum()))
+    points = example_points(eps, np.asarray(unlearned).shape[0])
+    utility = (retain_acc[0] / retain_acc[1]) * (test_acc[0] / test_acc[1])
+    lo, hi = bootstrap_interval(points)
+    f = float(points.mean())
+    return ChallengeScore(f, f * utility, int(np.isnan(eps).sum()), (lo, hi), (lo * utility, hi * utility))
