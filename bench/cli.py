@@ -124,9 +124,9 @@ def _run_population(request: "RunRequest", args: argparse.Namespace) -> int:
     models; raw statistics under OUT/population/."""
     from unlearnbench.population import format_population, run_population
 
-    results, ceiling = run_population(request, args.population, args.protocol, Path(args.out),
-                                      None if args.quiet else _progress)
-    print(format_population(results, ceiling, args.population, args.protocol))
+    results, ceiling, ceiling_klom = run_population(request, args.population, args.protocol, Path(args.out),
+                                                    None if args.quiet else _progress)
+    print(format_population(results, ceiling, ceiling_klom, args.population, args.protocol))
     print(f"\nraw statistics (per method, [N, forget examples]): {Path(args.out) / 'population'}")
     return 0 if all(r.ok == r.size for r in results) else 1
 

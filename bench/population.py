@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import DivergedError, UserError
 from unlearnbench.metrics.challenge import ChallengeScore, challenge_score, logit_scaled_confidence
+from unlearnbench.metrics.klom import klom, klom_summary, margins
 from unlearnbench.method import Method
 from unlearnbench.runner import RunRequest, build_methods, prepare_setting
 from unlearnbench.setting import Setting, member_kind
@@ -30,11 +32,16 @@ MIN_SIZE = 3  # the score's buckets reach ceil(log(N - 1)): N = 2 has none
 SKIPPED_ROLES = ("reference", "floor")  # their populations are the retrained and the ceiling ones
 
 
+KLOM_SAMPLE = 1000  # retain-train and validation rows whose KLOM is summarised (the same rows for every member)
+
+
 @dataclass(frozen=True)
 class MemberStats:
-    """One member's confidences on forget-train and its retain-train and test accuracies."""
+    """One member's confidences on forget-train, its margins on forget-train and on the population's retain and
+    validation samples, and its retain-train and test accuracies."""
 
     confidences: np.ndarray
+    margins: dict[str, np.ndarray]
     retain_acc: float
     test_acc: float
 
@@ -53,6 +60,7 @@ class PopulationResult:
     challenge_score: float = float("nan")
     challenge_score_interval: tuple[float, float] = (float("nan"), float("nan"))
     undetermined: int = 0
+    klom: dict[str, float] = field(default_factory=dict)  # klom_{forget,retain,val}_p{50,95}
     retain_acc: float = float("nan")
     test_acc: float = float("nan")
     deterministic: bool = False  # every member identical: the method ignores its randomness under "challenge"
@@ -68,29 +76,46 @@ def check_population(size: int, protocol: str) -> None:
                         f"(N originals)")
 
 
-def member_stats(model: nn.Module, setting: Setting) -> MemberStats:
-    """The statistic of every forget-train example under `model`, and its retain-train and test accuracies."""
+def klom_rows(setting: Setting) -> dict[str, tuple[Tensor, Tensor]]:
+    """The (inputs, labels) whose margins every member gives: all forget-train rows, and up to KLOM_SAMPLE
+    retain-train and validation rows drawn once from the setting's evaluation stream."""
     data, split = setting.data, setting.split
-    logits = predict(model, data.x_train[split.forget_train]).float().cpu().numpy()
-    targets = data.y_train[split.forget_train].cpu().numpy()
+    generator = setting.generator("evaluation")
+    pick = lambda n: torch.randperm(n, generator=generator, device=data.device)[:KLOM_SAMPLE]  # noqa: E731
+    retain = split.retain_train[pick(len(split.retain_train))]
+    rows = {"forget": (data.x_train[split.forget_train], data.y_train[split.forget_train]),
+            "retain": (data.x_train[retain], data.y_train[retain])}
+    if data.x_val is not None and len(data.x_val):
+        val = pick(len(data.x_val))
+        rows["val"] = (data.x_val[val], data.y_val[val])
+    return rows
+
+
+def member_stats(model: nn.Module, setting: Setting, rows: dict[str, tuple[Tensor, Tensor]]) -> MemberStats:
+    """`model`'s statistic on every forget-train example, its margins on `rows`, its retain-train and test
+    accuracies."""
+    data, split = setting.data, setting.split
+    logits = {part: predict(model, x).float() for part, (x, _) in rows.items()}
+    confidences = logit_scaled_confidence(logits["forget"].cpu().numpy(), rows["forget"][1].cpu().numpy())
     retain = split.retain_train
-    return MemberStats(logit_scaled_confidence(logits, targets),
+    return MemberStats(confidences, {part: margins(logits[part], rows[part][1]) for part in rows},
                        accuracy(predict(model, data.x_train[retain]), data.y_train[retain]),
                        accuracy(predict(model, data.x_test), data.y_test))
 
 
-def trained_population(setting: Setting, kind: str, size: int,
+def trained_population(setting: Setting, kind: str, size: int, rows: dict[str, tuple[Tensor, Tensor]],
                        progress: Optional[Callable[..., None]] = None) -> list[MemberStats]:
     """Members 0..size-1 of `kind` ("retrain", "retrain_independent"), trained or loaded from the cache."""
     out = []
     for i in range(size):
         if progress:
             progress(f"{kind} population: member {i + 1}/{size}", transient=i + 1 < size)
-        out.append(member_stats(setting.trained(member_kind(kind, i)).model, setting))
+        out.append(member_stats(setting.trained(member_kind(kind, i)).model, setting, rows))
     return out
 
 
-def unlearned_member(setting: Setting, method: Method, member: int, protocol: str) -> MemberStats:
+def unlearned_member(setting: Setting, method: Method, member: int, protocol: str,
+                     rows: dict[str, tuple[Tensor, Tensor]]) -> MemberStats:
     """Member `member` of `method`'s population: its original (shared or its own), its own method stream."""
     original = setting.trained("original" if protocol == "challenge" else member_kind("original", member)).model
     rng = setting.generator(member_kind("method", member))
@@ -99,11 +124,20 @@ def unlearned_member(setting: Setting, method: Method, member: int, protocol: st
     ctx.timer.start()
     with setting.autocast():
         model = method.unlearn(original, ctx)
-    return member_stats(model, setting)
+    return member_stats(model, setting, rows)
 
 
 def _stack(members: list[MemberStats]) -> np.ndarray:
     return np.stack([m.confidences for m in members])
+
+
+def klom_against(unlearned: list[MemberStats], retrained: list[MemberStats]) -> dict[str, float]:
+    """Median and 95th percentile of per-example KLOM on each part (forget, retain, val)."""
+    out = {}
+    for part in unlearned[0].margins:
+        stack = lambda members: np.stack([m.margins[part] for m in members])  # noqa: E731
+        out.update(klom_summary(klom(stack(unlearned), stack(retrained)), f"klom_{part}"))
+    return out
 
 
 def score_against(unlearned: list[MemberStats], retrained: list[MemberStats]) -> ChallengeScore:
@@ -121,15 +155,18 @@ def population_folder(out: Path, setting: Setting) -> Path:
 
 
 def run_population(request: RunRequest, size: int, protocol: str, out: Path,
-                   progress: Optional[Callable[..., None]] = None) -> tuple[list[PopulationResult], ChallengeScore]:
+                   progress: Optional[Callable[..., None]] = None
+                   ) -> tuple[list[PopulationResult], ChallengeScore, dict[str, float]]:
     """Every requested method's population scored against the retrained population, and the ceiling (an
     independently retrained population against the same); raw statistics saved under `out`."""
     check_population(size, protocol)
     methods = [m for m in build_methods(request) if m.role not in SKIPPED_ROLES]
     setting = prepare_setting(request, progress)
-    retrained = trained_population(setting, "retrain", size, progress)
-    independent = trained_population(setting, "retrain_independent", size, progress)
+    rows = klom_rows(setting)
+    retrained = trained_population(setting, "retrain", size, rows, progress)
+    independent = trained_population(setting, "retrain_independent", size, rows, progress)
     ceiling = score_against(independent, retrained)
+    ceiling_klom = klom_against(independent, retrained)
     folder = population_folder(out, setting)
     folder.mkdir(parents=True, exist_ok=True)
     results = []
@@ -139,7 +176,7 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
             if progress:
                 progress(f"{method.name} population: member {i + 1}/{size}", transient=i + 1 < size)
             try:
-                members.append(unlearned_member(setting, method, i, protocol))
+                members.append(unlearned_member(setting, method, i, protocol, rows))
             except (DivergedError, UserError) as exc:  # counted and shown, never averaged in
                 result.failures.append(f"member {i}: {exc}")
         result.ok = len(members)
@@ -149,32 +186,45 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
             result.forget_quality_interval = score.forget_quality_interval
             result.challenge_score_interval = score.final_score_interval
             result.undetermined = score.undetermined
+            result.klom = klom_against(members, retrained)
             result.retain_acc = float(np.mean([m.retain_acc for m in members]))
             result.test_acc = float(np.mean([m.test_acc for m in members]))
             result.deterministic = protocol == "challenge" and all(
                 np.array_equal(m.confidences, members[0].confidences) for m in members)
+            margin_arrays = {f"{side}_margins_{part}": np.stack([m.margins[part] for m in population])
+                             for side, population in (("unlearned", members), ("retrained", retrained),
+                                                      ("retrained_independent", independent))
+                             for part in rows}
             np.savez_compressed(folder / f"{method.name}.npz", unlearned=_stack(members),
                                 retrained=_stack(retrained), retrained_independent=_stack(independent),
-                                forget_rows=setting.split.forget_train.cpu().numpy())
+                                forget_rows=setting.split.forget_train.cpu().numpy(), **margin_arrays)
         results.append(result)
     summary = {"dataset": setting.dataset, "model": setting.model, "forget": setting.forget.label,
-               "seed": setting.seed, "size": size, "protocol": protocol, "ceiling": asdict(ceiling),
+               "seed": setting.seed, "size": size, "protocol": protocol,
+               "ceiling": {**asdict(ceiling), "klom": ceiling_klom},
                "methods": [asdict(r) for r in results]}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    return results, ceiling
+    return results, ceiling, ceiling_klom
 
 
-def format_population(results: list[PopulationResult], ceiling: ChallengeScore, size: int, protocol: str) -> str:
+def format_population(results: list[PopulationResult], ceiling: ChallengeScore, ceiling_klom: dict[str, float],
+                      size: int, protocol: str) -> str:
     """The population results as a table, the ceiling first, with a note per flagged method."""
-    header = ["method", "members ok", "F [95 % bootstrap]", "final score", "retain acc", "test acc", "undetermined"]
+    header = ["method", "members ok", "F [95 % bootstrap]", "final score", "KLOM forget p50 / p95",
+              "KLOM retain p50", "retain acc", "test acc", "undetermined"]
+    def klom_cells(k: dict[str, float]) -> list[str]:
+        value = lambda name: f"{k.get(name, float('nan')):.3f}"  # noqa: E731
+        return [f"{value('klom_forget_p50')} / {value('klom_forget_p95')}", value("klom_retain_p50")]
+
     interval = lambda v, iv: f"{v:.4f} [{iv[0]:.4f}, {iv[1]:.4f}]"  # noqa: E731
     rows = [["retrain_independent (ceiling)", f"{size}/{size}",
              interval(ceiling.forget_quality, ceiling.forget_quality_interval),
-             interval(ceiling.final_score, ceiling.final_score_interval), "-", "-", str(ceiling.undetermined)]]
+             interval(ceiling.final_score, ceiling.final_score_interval), *klom_cells(ceiling_klom), "-", "-",
+             str(ceiling.undetermined)]]
     notes = []
     for r in results:
         rows.append([r.method, f"{r.ok}/{r.size}", interval(r.forget_quality, r.forget_quality_interval),
-                     interval(r.challenge_score, r.challenge_score_interval),
+                     interval(r.challenge_score, r.challenge_score_interval), *klom_cells(r.klom),
                      f"{100 * r.retain_acc:.2f}%", f"{100 * r.test_acc:.2f}%", str(r.undetermined)])
         if r.deterministic:
             notes.append(f"{r.method}: deterministic under the challenge protocol (one model {r.size} times): the "

@@ -33,21 +33,28 @@ def test_bad_population_options_are_one_line_errors(size, protocol, message):
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     cache, out = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("out")
-    results, ceiling = run_population(_request(cache, ("original", "finetune")), 4, "challenge", out)
-    return {r.method: r for r in results}, ceiling, out, cache
+    results, ceiling, ceiling_klom = run_population(_request(cache, ("original", "finetune")), 4, "challenge", out)
+    return {r.method: r for r in results}, (ceiling, ceiling_klom), out, cache
 
 
 def test_a_deterministic_method_under_the_challenge_protocol_is_flagged(scored):
     results, ceiling, _, _ = scored
     assert results["original"].deterministic and not results["finetune"].deterministic
     assert "original: deterministic under the challenge protocol" in format_population(list(results.values()),
-                                                                                         ceiling, 4, "challenge")
+                                                                                         *ceiling, 4, "challenge")
 
 
 def test_the_ceiling_and_every_method_are_scored_within_bounds(scored):
-    results, ceiling, _, _ = scored
+    results, (ceiling, ceiling_klom), _, _ = scored
     assert 0 <= ceiling.forget_quality <= 1 and all(0 <= r.forget_quality <= 1 for r in results.values())
     assert results["original"].forget_quality <= ceiling.forget_quality
+
+
+def test_klom_percentiles_are_kept_per_part_and_the_original_is_further_than_the_ceiling(scored):
+    results, (_, ceiling_klom), _, _ = scored
+    assert set(results["finetune"].klom) == {f"klom_{part}_p{p}" for part in ("forget", "retain", "val")
+                                             for p in (50, 95)}
+    assert results["original"].klom["klom_forget_p50"] > ceiling_klom["klom_forget_p50"]
 
 
 def test_raw_statistics_are_kept_per_method_with_both_populations(scored):
@@ -55,7 +62,7 @@ def test_raw_statistics_are_kept_per_method_with_both_populations(scored):
     folder = next((out / "population").iterdir())
     raw = np.load(folder / "finetune.npz")
     assert raw["unlearned"].shape == raw["retrained"].shape == raw["retrained_independent"].shape
-    assert raw["unlearned"].shape == (4, len(raw["forget_rows"]))
+    assert raw["unlearned"].shape == raw["unlearned_margins_forget"].shape == (4, len(raw["forget_rows"]))
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["size"] == 4 and [m["method"] for m in summary["methods"]] == ["original", "finetune"]
 
@@ -87,13 +94,13 @@ def failing_method():
 
 def test_failed_members_are_counted_shown_and_left_out(scored, failing_method, tmp_path):
     _, _, _, cache = scored
-    (result,), ceiling = run_population(_request(cache, (failing_method,)), 4, "challenge", tmp_path)
+    (result,), ceiling, ceiling_klom = run_population(_request(cache, (failing_method,)), 4, "challenge", tmp_path)
     assert 0 < len(result.failures) < 4 and result.ok == 4 - len(result.failures)
-    assert "member(s) failed and are left out" in format_population([result], ceiling, 4, "challenge")
+    assert "member(s) failed and are left out" in format_population([result], ceiling, ceiling_klom, 4, "challenge")
 
 
 def test_the_seeds_protocol_unlearns_a_different_original_per_member(scored, tmp_path):
     _, _, _, cache = scored
-    (result,), _ = run_population(_request(cache, ("original",)), 3, "seeds", tmp_path)
+    (result,), _, _ = run_population(_request(cache, ("original",)), 3, "seeds", tmp_path)
     raw = np.load(next((tmp_path / "population").iterdir()) / "original.npz")
     assert not result.deterministic and not np.array_equal(raw["unlearned"][0], raw["unlearned"][1])
