@@ -243,7 +243,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.repeat < 1:
         raise UserError(f"--repeat {args.repeat} must be at least 1")
-    report = speed_report(_setting_request(args, params=_method_params(args.set)), args.repeat, None if args.quiet else _progress, args.profile)
+    if args.population is not None and args.population < 2:
+        raise UserError(f"--population {args.population}: compare at least 2 members (e.g. --population 32)")
+    report = speed_report(_setting_request(args, params=_method_params(args.set)), args.repeat,
+                          None if args.quiet else _progress, args.profile, args.population or 0)
     print(format_speed(report, device_name(report.setting.data.device)))
     return 0
 
@@ -407,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_p = _command(sub, "bench", "speed report: seconds, ratio to reference loops, share of peak", cmd_bench,
                        *setting, "--set", "--quiet")
     bench_p.add_argument("--repeat", type=int, default=1, help="runs per measurement, best kept (default 1)")
+    bench_p.add_argument("--population", type=int, metavar="N",
+                         help="also time N retrained members trained one by one and as one stacked model")
     bench_p.add_argument("--profile", action="store_true",
                          help="after timing, list each method's top 10 operators (torch.profiler)")
     rep_p = _command(sub, "report", "render the self-contained HTML report from the store", cmd_report, "--out")

@@ -105,7 +105,9 @@ def member_stats(model: nn.Module, setting: Setting, rows: dict[str, tuple[Tenso
 
 def trained_population(setting: Setting, kind: str, size: int, rows: dict[str, tuple[Tensor, Tensor]],
                        progress: Optional[Callable[..., None]] = None) -> list[MemberStats]:
-    """Members 0..size-1 of `kind` ("retrain", "retrain_independent"), trained or loaded from the cache."""
+    """Members 0..size-1 of `kind` ("retrain", "retrain_independent"), loaded from the cache or trained (as one
+    stacked model where the architecture allows)."""
+    setting.train_members(kind, size, progress)
     out = []
     for i in range(size):
         if progress:
@@ -167,6 +169,8 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
     independent = trained_population(setting, "retrain_independent", size, rows, progress)
     ceiling = score_against(independent, retrained)
     ceiling_klom = klom_against(independent, retrained)
+    if protocol == "seeds":
+        setting.train_members("original", size, progress)
     folder = population_folder(out, setting)
     folder.mkdir(parents=True, exist_ok=True)
     results = []

@@ -13,6 +13,7 @@ from typing import Any, Callable, ContextManager, Optional
 import torch
 from torch import nn
 
+from unlearnbench.batched import batchable, fit_batched
 from unlearnbench.cache import ModelCache, TrainingTime
 from unlearnbench.contention import LoadProbe
 from unlearnbench.data import Data
@@ -166,6 +167,37 @@ class Setting:
         measured = TrainingTime(time.perf_counter() - t0, self.measured_in(probe))
         self.cache.save(payload, model, measured)
         return TrainedModel(model, measured, cached=False)
+
+    def train_members(self, kind: str, size: int, progress: Optional[Progress] = None) -> int:
+        """Trains members 0..size-1 of `kind` that are not cached yet as one stacked model (unlearnbench.batched)
+        and caches each, its seconds being the batch's divided by the members trained; returns how many it trained.
+        Architectures that do not stack are left to `trained`, one by one."""
+        if not batchable(self.new_model(member_kind(kind, 0) + ".init")):
+            return 0
+        missing = []
+        for i in range(size):
+            model = self.new_model(f"{member_kind(kind, i)}.init")
+            if kind in self.remeasure or self.cache.load(self.payload(member_kind(kind, i)), model) is None:
+                missing.append(i)
+        if not missing:
+            return 0
+        if progress is not None:
+            progress(f"training {len(missing)} {kind} members of {self.dataset}/{self.model} as one batch")
+        idx = self.split.retain_train if base_kind(kind) in RETAIN_KINDS else None
+        x = self.data.x_train if idx is None else self.data.x_train[idx]
+        y = self.data.y_train if idx is None else self.data.y_train[idx]
+        models = [self.new_model(f"{member_kind(kind, i)}.init") for i in missing]
+        generators = [self.generator(f"{member_kind(kind, i)}.order") for i in missing]
+        synchronize(self.data.device)
+        probe, t0 = LoadProbe(), time.perf_counter()
+        with self.autocast():
+            fit_batched(models, x, y, self.recipe, generators, self.data.augment, what=f"{kind} population")
+        synchronize(self.data.device)
+        seconds = (time.perf_counter() - t0) / len(missing)
+        measured = {**self.measured_in(probe), "batched_members": len(missing)}
+        for i, model in zip(missing, models):
+            self.cache.save(self.payload(member_kind(kind, i)), model, TrainingTime(seconds, measured))
+        return len(missing)
 
     def measured_in(self, probe: LoadProbe) -> dict[str, Any]:
         """Where a training time was taken: device, threads, machine load and date."""

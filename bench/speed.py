@@ -12,15 +12,17 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 from torch import nn
 
+from unlearnbench.batched import batchable, fit_batched
 from unlearnbench.cache import ModelCache
 from unlearnbench.contention import LoadProbe
 from unlearnbench.context import UnlearnContext
 from unlearnbench.reference import REFERENCES, dataloader_epoch, dataloader_predict, plain_optimizer
 from unlearnbench.runner import (RunRequest, build_methods, prepare_setting, setting_threads,
                                  warm_up)
-from unlearnbench.setting import Setting
+from unlearnbench.errors import UserError
+from unlearnbench.setting import Setting, member_kind
 from unlearnbench.timing import PhaseTimer, synchronize
-from unlearnbench.train import predict, recipe_optimizer, train_steps
+from unlearnbench.train import fit, predict, recipe_optimizer, train_steps
 
 # Largest square product used to measure a device's peak: a GPU needs 8192^2 operands to reach its rate (a 2048^2
 # bf16 product takes ~20 us on an H200, below the cost of the synchronisation that times it).
@@ -212,6 +214,28 @@ def _epoch_row(setting: Setting, repeat: int) -> SpeedRow:
     return SpeedRow.measured("train epoch", epoch_s, work, reference_seconds=ref_s)
 
 
+def _population_row(setting: Setting, size: int) -> SpeedRow:
+    """`size` retrained members trained as one stacked model against the same members trained one by one."""
+    data, split, recipe = setting.data, setting.split, setting.recipe
+    x, y = data.x_train[split.retain_train], data.y_train[split.retain_train]
+    members = lambda: [setting.new_model(f"{member_kind('retrain', i)}.init") for i in range(size)]  # noqa: E731
+    orders = lambda: [setting.generator(f"{member_kind('retrain', i)}.order") for i in range(size)]  # noqa: E731
+    work = _counted(lambda: fit(members()[0], x, y, recipe, orders()[0], augment=data.augment))
+    models, generators = members(), orders()
+    synchronize(data.device)
+    t0 = time.perf_counter()
+    for model, generator in zip(models, generators):
+        fit(model, x, y, recipe, generator, augment=data.augment)
+    synchronize(data.device)
+    one_by_one = time.perf_counter() - t0
+    models, generators = members(), orders()
+    t0 = time.perf_counter()
+    fit_batched(models, x, y, recipe, generators, data.augment)
+    synchronize(data.device)
+    return SpeedRow(f"population {size} (one batch)", time.perf_counter() - t0, reference_seconds=one_by_one,
+                    gflop=size * work.flops / 1e9, samples=size * work.samples)
+
+
 def _eval_row(setting: Setting, repeat: int) -> SpeedRow:
     """The evaluation pass (always fp32) against a DataLoader evaluation loop."""
     data, model = setting.data, setting.trained("original").model
@@ -249,8 +273,9 @@ def profile_method(setting: Setting, method, top: int = PROFILE_TOP) -> str:
 
 
 def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callable[..., None]] = None,
-                 profiled: bool = False) -> SpeedReport:
-    """Times every requested method beside its reference loop, then the training epoch and the eval pass."""
+                 profiled: bool = False, population: int = 0) -> SpeedReport:
+    """Times every requested method beside its reference loop, then the training epoch and the eval pass, and with
+    `population` N retrained members as one stacked model against one by one."""
     methods = build_methods(request)
     with setting_threads(request):
         setting = prepare_setting(request, progress)
@@ -273,6 +298,13 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
             if progress:
                 progress("timing the training epoch and evaluation pass")
             rows.append(_epoch_row(setting, repeat))
+            if population:
+                if not batchable(setting.new_model()):
+                    raise UserError(f"--population: {setting.model} does not stack (BatchNorm or a non-Sequential "
+                                    f"architecture); its members train one by one, so there is nothing to compare")
+                if progress:
+                    progress(f"timing {population} retrained members one by one and as one batch")
+                rows.append(_population_row(setting, population))
         rows.append(_eval_row(setting, repeat))
         return SpeedReport(peak, precision, rows, setting, torch.get_num_threads(), probe.finish(), profiles)
 
@@ -295,7 +327,8 @@ def format_speed(report: SpeedReport, device_name: str) -> str:
              f"{report.peak_precision} matmul peak {peak:.0f} GFLOP/s")
     body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, ["-" * w for w in widths]]
             + lines]
-    notes = ["ratio = reference seconds / harness seconds (plain DataLoader loop of the same recipe, same run); "
+    notes = ["ratio = reference seconds / harness seconds (plain DataLoader loop of the same recipe, same run; for "
+             "the population row, the same members trained one by one with the harness's loop); "
              "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed",
              "samples/s counts samples through the model's forward; at 100 % of peak it would be "
              "samples/s x 100 / (% of peak)"]

@@ -56,7 +56,9 @@ def recipe_optimizer(params, recipe: Recipe, lr_scale: float = 1.0) -> torch.opt
                           recipe.nesterov)
 
 
-def _schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+def recipe_schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int
+                    ) -> torch.optim.lr_scheduler.LRScheduler:
+    """The recipe's per-step learning-rate schedule (one-cycle, cosine or constant) over `total_steps`."""
     if recipe.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25,
                                                    cycle_momentum=False)
@@ -135,7 +137,7 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe, generator: torch
         augment: Optional[Augment] = None, on_epoch: Optional[EpochCallback] = None) -> nn.Module:
     """Trains `model` on (x, y) with `recipe`; raises DivergedError on a non-finite loss."""
     opt = recipe_optimizer(model.parameters(), recipe)
-    scheduler = _schedule(opt, recipe, recipe.epochs * math.ceil(len(x) / recipe.batch_size))
+    scheduler = recipe_schedule(opt, recipe, recipe.epochs * math.ceil(len(x) / recipe.batch_size))
     return train_epochs(model, x, y, opt, epochs=recipe.epochs, batch_size=recipe.batch_size, generator=generator,
                         augment=augment if recipe.augment else None, scheduler=scheduler, on_epoch=on_epoch)
 

@@ -1,0 +1,52 @@
+"""A population trained as one batched model equals its members trained one by one, to float rounding."""
+from __future__ import annotations
+
+import torch
+
+from helpers import tiny_setting
+from unlearnbench.batched import batchable, fit_batched
+from unlearnbench.models import build_model
+from unlearnbench.train import fit
+
+TOLERANCE = 1e-4  # max |weight difference| after the tiny recipe's 4 epochs (measured: see the test's assert)
+
+
+def _members(setting, count):
+    return [setting.new_model(f"retrain@{i}.init") for i in range(count)]
+
+
+def _generators(setting, count):
+    return [setting.generator(f"retrain@{i}.order") for i in range(count)]
+
+
+def test_a_member_trained_in_the_batch_equals_the_same_member_trained_alone(tmp_path):
+    setting = tiny_setting(tmp_path)
+    x, y = setting.data.x_train, setting.data.y_train
+    batched = fit_batched(_members(setting, 3), x, y, setting.recipe, _generators(setting, 3))
+    alone = [fit(m, x, y, setting.recipe, g) for m, g in zip(_members(setting, 3), _generators(setting, 3))]
+    worst = max((a - b).abs().max().item() for m, n in zip(batched, alone)
+                for a, b in zip(m.parameters(), n.parameters()))
+    assert worst < TOLERANCE
+    moved = max((a - b).abs().max().item() for a, b in zip(batched[0].parameters(), _members(setting, 1)[0].parameters()))
+    assert moved > 100 * TOLERANCE  # the members did train
+
+
+def test_members_keep_their_own_initialisation_and_order(tmp_path):
+    setting = tiny_setting(tmp_path)
+    first, second = fit_batched(_members(setting, 2), setting.data.x_train, setting.data.y_train, setting.recipe,
+                                _generators(setting, 2))
+    assert not torch.equal(first[1].weight, second[1].weight)
+
+
+def test_mlp_and_cnn_stack_but_batchnorm_models_do_not():
+    assert batchable(build_model("mlp", (1, 8, 8), 4, 0)) and batchable(build_model("cnn", (1, 8, 8), 4, 0))
+    assert not batchable(build_model("allcnn", (3, 8, 8), 4, 0))
+
+
+def test_a_cnn_member_trained_in_the_batch_equals_the_same_member_trained_alone(tmp_path):
+    setting = tiny_setting(tmp_path, model="cnn", epochs="2")
+    x, y = setting.data.x_train, setting.data.y_train
+    batched = fit_batched(_members(setting, 2), x, y, setting.recipe, _generators(setting, 2))
+    alone = [fit(m, x, y, setting.recipe, g) for m, g in zip(_members(setting, 2), _generators(setting, 2))]
+    assert max((a - b).abs().max().item() for m, n in zip(batched, alone)
+               for a, b in zip(m.parameters(), n.parameters())) < TOLERANCE
