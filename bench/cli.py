@@ -127,7 +127,10 @@ def _run_population(request: "RunRequest", args: argparse.Namespace) -> int:
     results, ceiling, ceiling_klom = run_population(request, args.population, args.protocol, Path(args.out),
                                                     None if args.quiet else _progress)
     print(format_population(results, ceiling, ceiling_klom, args.population, args.protocol))
-    print(f"\nraw statistics (per method, [N, forget examples]): {Path(args.out) / 'population'}")
+    from unlearnbench.reports.population import write_population_report
+
+    report = write_population_report(Path(args.out) / "population")
+    print(f"\nraw statistics (per method, [N, forget examples]): {Path(args.out) / 'population'}; report: {report}")
     return 0 if all(r.ok == r.size for r in results) else 1
 
 

@@ -9,6 +9,7 @@ resumes without training any member twice.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -22,6 +23,7 @@ from unlearnbench.errors import DivergedError, UserError
 from unlearnbench.metrics.challenge import ChallengeScore, challenge_score, logit_scaled_confidence
 from unlearnbench.metrics.klom import klom, klom_summary, margins
 from unlearnbench.method import Method
+from unlearnbench.reports.statistics import rank_groups
 from unlearnbench.runner import RunRequest, build_methods, prepare_setting
 from unlearnbench.setting import Setting, member_kind
 from unlearnbench.timing import PhaseTimer
@@ -64,6 +66,7 @@ class PopulationResult:
     retain_acc: float = float("nan")
     test_acc: float = float("nan")
     deterministic: bool = False  # every member identical: the method ignores its randomness under "challenge"
+    rank: int = 0  # by final score: 1 + methods significantly better (paired over forget examples, Holm); 0: unscored
 
 
 def check_population(size: int, protocol: str) -> None:
@@ -89,6 +92,20 @@ def klom_rows(setting: Setting) -> dict[str, tuple[Tensor, Tensor]]:
         val = pick(len(data.x_val))
         rows["val"] = (data.x_val[val], data.y_val[val])
     return rows
+
+
+def check_cache_room(setting: Setting, size: int, protocol: str) -> None:
+    """Raises UserError before any training when the model cache's disk cannot hold the population's members."""
+    kinds = 3 if protocol == "seeds" else 2  # retrain, retrain_independent (and the seeds protocol's originals)
+    model_bytes = sum(p.numel() * p.element_size() for p in setting.new_model().parameters())
+    needed = int(kinds * size * model_bytes * 1.1)  # state dicts plus their small headers
+    root = setting.cache.root
+    root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(root).free
+    if needed > free:
+        raise UserError(f"--population {size}: its {kinds * size} member models need about {needed / 2**20:,.0f} MiB "
+                        f"in the model cache {root}, which has {free / 2**20:,.0f} MiB free; use a smaller N or "
+                        f"--cache-dir on a larger disk")
 
 
 def member_stats(model: nn.Module, setting: Setting, rows: dict[str, tuple[Tensor, Tensor]]) -> MemberStats:
@@ -150,6 +167,16 @@ def score_against(unlearned: list[MemberStats], retrained: list[MemberStats]) ->
                            (mean(unlearned, "test_acc"), mean(retrained, "test_acc")))
 
 
+def rank_by_final_score(results: list[PopulationResult], scores: dict[str, ChallengeScore]) -> None:
+    """Sets each result's rank: 1 + the methods whose final score is significantly higher, from paired t-tests
+    over forget examples of each example's share of it, Holm-corrected (the yardstick's rank groups)."""
+    shares = [scores[r.method].points(r.ok) * scores[r.method].utility for r in results]
+    ranks = rank_groups([{i: -v for i, v in enumerate(share)} for share in shares],
+                        [-r.challenge_score for r in results])
+    for result, rank in zip(results, ranks):
+        result.rank = rank
+
+
 def population_folder(out: Path, setting: Setting) -> Path:
     """Where a setting's raw populations are kept: OUT/population/<dataset>-<model>-<forget>-seed<seed>/."""
     label = f"{setting.dataset}-{setting.model}-{setting.forget.label}-seed{setting.seed}".replace(" ", "")
@@ -164,6 +191,7 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
     check_population(size, protocol)
     methods = [m for m in build_methods(request) if m.role not in SKIPPED_ROLES]
     setting = prepare_setting(request, progress)
+    check_cache_room(setting, size, protocol)
     rows = klom_rows(setting)
     retrained = trained_population(setting, "retrain", size, rows, progress)
     independent = trained_population(setting, "retrain_independent", size, rows, progress)
@@ -173,7 +201,7 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
         setting.train_members("original", size, progress)
     folder = population_folder(out, setting)
     folder.mkdir(parents=True, exist_ok=True)
-    results = []
+    results, scores = [], {}
     for method in methods:
         members, result = [], PopulationResult(method.name, size, protocol, ok=0)
         for i in range(size):
@@ -185,7 +213,7 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
                 result.failures.append(f"member {i}: {exc}")
         result.ok = len(members)
         if len(members) >= MIN_SIZE:
-            score = score_against(members, retrained)
+            score = scores[method.name] = score_against(members, retrained)
             result.forget_quality, result.challenge_score = score.forget_quality, score.final_score
             result.forget_quality_interval = score.forget_quality_interval
             result.challenge_score_interval = score.final_score_interval
@@ -201,11 +229,13 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
                              for part in rows}
             np.savez_compressed(folder / f"{method.name}.npz", unlearned=_stack(members),
                                 retrained=_stack(retrained), retrained_independent=_stack(independent),
-                                forget_rows=setting.split.forget_train.cpu().numpy(), **margin_arrays)
+                                forget_rows=setting.split.forget_train.cpu().numpy(), epsilons=score.epsilons,
+                                ceiling_epsilons=ceiling.epsilons, **margin_arrays)
         results.append(result)
+    rank_by_final_score([r for r in results if r.method in scores], scores)
     summary = {"dataset": setting.dataset, "model": setting.model, "forget": setting.forget.label,
-               "seed": setting.seed, "size": size, "protocol": protocol,
-               "ceiling": {**asdict(ceiling), "klom": ceiling_klom},
+               "scenario": setting.forget.scenario, "seed": setting.seed, "size": size, "protocol": protocol,
+               "ceiling": {**ceiling.summary(), "klom": ceiling_klom},
                "methods": [asdict(r) for r in results]}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return results, ceiling, ceiling_klom

@@ -104,3 +104,24 @@ def test_the_seeds_protocol_unlearns_a_different_original_per_member(scored, tmp
     (result,), _, _ = run_population(_request(cache, ("original",)), 3, "seeds", tmp_path)
     raw = np.load(next((tmp_path / "population").iterdir()) / "original.npz")
     assert not result.deterministic and not np.array_equal(raw["unlearned"][0], raw["unlearned"][1])
+
+
+def test_the_population_report_ranks_by_final_score_and_draws_the_epsilon_histogram(scored):
+    from unlearnbench.reports.population import render_population_report
+
+    results, _, out, _ = scored
+    html = render_population_report(out / "population")
+    assert "retrain_independent (ceiling)" in html and "<svg" in html and "finetune" in html
+    assert all(r.rank >= 1 for r in results.values())
+    assert "original: deterministic under the challenge protocol" in html
+
+
+def test_a_population_the_cache_disk_cannot_hold_is_refused_before_training(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**6, 10**6 - 1000, 1000))
+    with pytest.raises(UserError, match="--population 64: its 128 member models need about") as caught:
+        run_population(_request(tmp_path / "cache", ("original",)), 64, "challenge", tmp_path / "out")
+    assert "\n" not in str(caught.value) and not list((tmp_path / "cache").glob("*.pt"))

@@ -22,7 +22,7 @@ points in F (as an example beyond the buckets), and `undetermined` counts such e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -166,6 +166,18 @@ class ChallengeScore:
     undetermined: int
     forget_quality_interval: tuple[float, float] = (float("nan"), float("nan"))
     final_score_interval: tuple[float, float] = (float("nan"), float("nan"))
+    epsilons: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)  # per example
+    utility: float = 1.0  # (RA_U / RA_R) x (TA_U / TA_R)
+
+    def points(self, num_models: int) -> np.ndarray:
+        """Each example's points (its share of F), for paired comparisons over examples."""
+        return example_points(self.epsilons, num_models)
+
+    def summary(self) -> dict[str, object]:
+        """The scalar fields, JSON-ready (the per-example epsilons are stored apart)."""
+        return {"forget_quality": self.forget_quality, "final_score": self.final_score,
+                "undetermined": self.undetermined, "forget_quality_interval": list(self.forget_quality_interval),
+                "final_score_interval": list(self.final_score_interval), "utility": self.utility}
 
 
 def challenge_score(unlearned: np.ndarray, retrained: np.ndarray, retain_acc: tuple[float, float],
@@ -177,4 +189,5 @@ def challenge_score(unlearned: np.ndarray, retrained: np.ndarray, retain_acc: tu
     utility = (retain_acc[0] / retain_acc[1]) * (test_acc[0] / test_acc[1])
     lo, hi = bootstrap_interval(points)
     f = float(points.mean())
-    return ChallengeScore(f, f * utility, int(np.isnan(eps).sum()), (lo, hi), (lo * utility, hi * utility))
+    return ChallengeScore(f, f * utility, int(np.isnan(eps).sum()), (lo, hi), (lo * utility, hi * utility), eps,
+                          utility)
