@@ -244,20 +244,21 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
 def format_population(results: list[PopulationResult], ceiling: ChallengeScore, ceiling_klom: dict[str, float],
                       size: int, protocol: str) -> str:
     """The population results as a table, the ceiling first, with a note per flagged method."""
-    header = ["method", "members ok", "F [95 % bootstrap]", "final score", "KLOM forget p50 / p95",
+    header = ["rank", "method", "members ok", "F [95 % bootstrap]", "final score", "KLOM forget p50 / p95",
               "KLOM retain p50", "retain acc", "test acc", "undetermined"]
     def klom_cells(k: dict[str, float]) -> list[str]:
         value = lambda name: f"{k.get(name, float('nan')):.3f}"  # noqa: E731
         return [f"{value('klom_forget_p50')} / {value('klom_forget_p95')}", value("klom_retain_p50")]
 
     interval = lambda v, iv: f"{v:.4f} [{iv[0]:.4f}, {iv[1]:.4f}]"  # noqa: E731
-    rows = [["retrain_independent (ceiling)", f"{size}/{size}",
+    rows = [["-", "retrain_independent (ceiling)", f"{size}/{size}",
              interval(ceiling.forget_quality, ceiling.forget_quality_interval),
              interval(ceiling.final_score, ceiling.final_score_interval), *klom_cells(ceiling_klom), "-", "-",
              str(ceiling.undetermined)]]
     notes = []
-    for r in results:
-        rows.append([r.method, f"{r.ok}/{r.size}", interval(r.forget_quality, r.forget_quality_interval),
+    for r in sorted(results, key=lambda r: (r.rank or len(results) + 1, -r.challenge_score)):
+        rows.append([str(r.rank or "-"), r.method, f"{r.ok}/{r.size}",
+                     interval(r.forget_quality, r.forget_quality_interval),
                      interval(r.challenge_score, r.challenge_score_interval), *klom_cells(r.klom),
                      f"{100 * r.retain_acc:.2f}%", f"{100 * r.test_acc:.2f}%", str(r.undetermined)])
         if r.deterministic:
