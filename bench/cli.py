@@ -17,6 +17,7 @@ from unlearnbench.errors import UserError
 
 if TYPE_CHECKING:
     from unlearnbench.runner import RunRequest
+    from unlearnbench.suite import Suite
 
 DEFAULT_OUT = Path("unlearnbench-out")
 DEFAULT_METHODS = "original,retrain,retrain_independent,finetune,gradient_ascent,unsir"
@@ -201,12 +202,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         store.close()
     report = _report_after_run(rows, Path(args.out) / "report.html", store.path)
+    if suite.population:
+        _suite_populations(suite, args)
     hint = " (rerun them with --retry-failed)" if summary.skipped_failed else ""
     na = f"; {suite.not_applicable} n/a (the method does not suit the scenario)" if suite.not_applicable else ""
     print(f"suite {suite.name}: {summary.cells} cells; ran {summary.ran} ({summary.failed} failed); skipped "
           f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}{na}; report: {report}")
     print(next_steps(Path(args.out), report))
     return 0 if summary.failed == 0 else 1
+
+
+def _suite_populations(suite: "Suite", args: argparse.Namespace) -> None:
+    """A suite's `population = N`: each setting's population after the cells (members cached, so a rerun resumes)."""
+    from unlearnbench.population import format_population, run_population
+    from unlearnbench.reports.population import write_population_report
+
+    for request in suite.requests:
+        results, ceiling, ceiling_klom = run_population(request, suite.population, suite.protocol, Path(args.out),
+                                                        None if args.quiet else _progress)
+        print(format_population(results, ceiling, ceiling_klom, suite.population, suite.protocol) + "\n")
+    print(f"population report: {write_population_report(Path(args.out) / 'population')}")
 
 
 def cmd_tune(args: argparse.Namespace) -> int:

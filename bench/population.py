@@ -69,13 +69,14 @@ class PopulationResult:
     rank: int = 0  # by final score: 1 + methods significantly better (paired over forget examples, Holm); 0: unscored
 
 
-def check_population(size: int, protocol: str) -> None:
-    """Raises UserError for a population too small to score or an unknown protocol."""
+def check_population(size: int, protocol: str, option: str = "--") -> None:
+    """Raises UserError for a population too small to score or an unknown protocol (named as `option`population,
+    `option`protocol: CLI flags by default, suite keys with option="")."""
     if size < MIN_SIZE:
-        raise UserError(f"--population {size}: a population needs at least {MIN_SIZE} models (the challenge's score "
-                        f"buckets reach ceil(log(N - 1))); the challenge used 512, try --population 32")
+        raise UserError(f"{option}population {size}: a population needs at least {MIN_SIZE} models (the challenge's "
+                        f"score buckets reach ceil(log(N - 1))); the challenge used 512, try {option}population 32")
     if protocol not in PROTOCOLS:
-        raise UserError(f"--protocol {protocol!r}: choose challenge (one original, N unlearning runs) or seeds "
+        raise UserError(f"{option}protocol {protocol!r}: choose challenge (one original, N unlearning runs) or seeds "
                         f"(N originals)")
 
 

@@ -13,6 +13,7 @@ from unlearnbench.method import METHODS, supports
 from unlearnbench.models import MODELS
 from unlearnbench.recipes import default_recipe
 from unlearnbench.forget import ForgetSpec
+from unlearnbench.population import check_population
 from unlearnbench.runner import RunRequest, check_seed
 
 if sys.version_info >= (3, 11):
@@ -22,7 +23,7 @@ else:  # pragma: no cover - Python 3.10
 
 BUILTIN_SUITES = Path(__file__).with_name("suites")
 TOP_KEYS = {"name", "description", "device", "data_root", "mia_shadows", "deep_metrics", "grid", "recipe", "methods",
-            "params"}
+            "params", "population", "protocol"}
 GRID_KEYS = {"datasets", "models", "forget", "seeds"}
 
 
@@ -39,6 +40,8 @@ class Suite:
     requests: tuple[RunRequest, ...]
     not_applicable: int = 0  # (method, cell) pairs left out: the method does not suit the forget scenario
     warnings: tuple[str, ...] = ()  # e.g. a params file tuned for another setting
+    population: int = 0  # > 0: after the cells, each setting's population of this size (unlearnbench.population)
+    protocol: str = "challenge"
 
     @property
     def cell_count(self) -> int:
@@ -189,7 +192,16 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
                     data_root=root, cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows,
                     deep_metrics=deep))
     requests, warnings = _with_tuned_params(label, raw.get("params"), path, requests)
-    return Suite(str(raw.get("name", path.stem)), path, tuple(requests), not_applicable, warnings)
+    population, protocol = raw.get("population", 0), raw.get("protocol", "challenge")
+    if not isinstance(population, int) or isinstance(population, bool) or population < 0:
+        raise SuiteError(f"{label}: population must be a whole number of models (0: none), got {population!r}")
+    if population:
+        try:
+            check_population(population, protocol, option="")
+        except UserError as exc:
+            raise SuiteError(f"{label}: {exc}") from None
+    return Suite(str(raw.get("name", path.stem)), path, tuple(requests), not_applicable, warnings, population,
+                 protocol)
 
 
 def _with_tuned_params(label: str, value: Any, suite_path: Path, requests: list[RunRequest]

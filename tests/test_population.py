@@ -125,3 +125,16 @@ def test_a_population_the_cache_disk_cannot_hold_is_refused_before_training(tmp_
     with pytest.raises(UserError, match="--population 64: its 128 member models need about") as caught:
         run_population(_request(tmp_path / "cache", ("original",)), 64, "challenge", tmp_path / "out")
     assert "\n" not in str(caught.value) and not list((tmp_path / "cache").glob("*.pt"))
+
+
+def test_the_command_line_runs_a_population_and_writes_its_report(cli, tmp_path):
+    code, out, _ = cli("run", "--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--forget",
+                       "random:0.1", "--methods", "original,finetune", "--population", "3", "--quiet",
+                       "--out", str(tmp_path / "out"))
+    assert code == 0 and "retrain_independent (ceiling)" in out
+    assert (tmp_path / "out" / "population" / "report.html").exists()
+
+
+def test_a_one_model_population_is_a_one_line_error_on_the_command_line(cli, tmp_path):
+    code, _, err = cli("run", "--dataset", "tiny", "--population", "1", "--out", str(tmp_path / "out"))
+    assert code == 2 and "--population 1: a population needs at least 3 models" in err and err.count("\n") == 1

@@ -40,6 +40,11 @@ def test_grid_expands_to_one_request_per_setting_with_every_method_config(tmp_pa
     assert suite.requests[2].forget == ForgetSpec("class", (0, 2))
 
 
+def test_a_suite_can_ask_for_populations(tmp_path):
+    suite = load_suite(str(_write(tmp_path, GOOD.replace('name = "g"', 'name = "g"\npopulation = 16'))))
+    assert (suite.population, suite.protocol) == (16, "challenge")
+
+
 @pytest.mark.parametrize("name", ["smoke", "mnist", "cifar10", "zoo", "stress"])
 def test_builtin_suites_load(name):
     suite = load_suite(name)
@@ -57,6 +62,8 @@ def test_builtin_suites_load(name):
     (("name = \"g\"", "nmae = \"g\""), "grid.toml: unknown key 'nmae'"),
     (("seeds = [0, 1]", "seeds = [0, 1]\nsizes = 2"), "grid.toml: grid.sizes is not a grid key"),
     (("name = \"g\"", "name = \"g\"\ndeep_metrics = 1"), "grid.toml: deep_metrics must be true or false, got 1"),
+    (("name = \"g\"", "name = \"g\"\npopulation = 2"), "grid.toml: population 2: a population needs at least 3"),
+    (("name = \"g\"", "name = \"g\"\npopulation = 8\nprotocol = \"x\""), "grid.toml: protocol 'x': choose"),
 ])
 def test_invalid_suites_name_the_file_and_key(tmp_path, edit, message):
     with pytest.raises(SuiteError) as info:
