@@ -125,8 +125,11 @@ def _run_population(request: "RunRequest", args: argparse.Namespace) -> int:
     models; raw statistics under OUT/population/."""
     from unlearnbench.population import format_population, run_population
 
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers} must be at least 1")
     results, ceiling, ceiling_klom = run_population(request, args.population, args.protocol, Path(args.out),
-                                                    None if args.quiet else _progress)
+                                                    None if args.quiet else _progress, args.backend, args.workers,
+                                                    args.ray_address)
     print(format_population(results, ceiling, ceiling_klom, args.population, args.protocol))
     from unlearnbench.reports.population import write_population_report
 
@@ -219,7 +222,8 @@ def _suite_populations(suite: "Suite", args: argparse.Namespace) -> None:
 
     for request in suite.requests:
         results, ceiling, ceiling_klom = run_population(request, suite.population, suite.protocol, Path(args.out),
-                                                        None if args.quiet else _progress)
+                                                        None if args.quiet else _progress, args.backend, args.workers,
+                                                        args.ray_address)
         print(format_population(results, ceiling, ceiling_klom, suite.population, suite.protocol) + "\n")
     print(f"population report: {write_population_report(Path(args.out) / 'population')}")
 
@@ -397,6 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--protocol", default="challenge",
                        help="with --population: challenge (one original, N unlearning runs; default) or seeds "
                             "(N originals, one run each)")
+    run_p.add_argument("--backend", default="local", choices=("local", "ray"),
+                       help="with --population: where the methods' members run (default local)")
+    run_p.add_argument("--workers", type=int, default=1,
+                       help="with --population: processes (or Ray tasks) the members are spread over (default 1)")
+    run_p.add_argument("--ray-address", help="with --backend ray: a running cluster's address (default: start one)")
     run_p.add_argument("--deep-metrics", action="store_true",
                        help="also relearn time, a retain-only attack, linear/k-NN probes and CKA to the retrained "
                             "model (about 1-2 s per MNIST/mlp cell on 2 cores)")

@@ -12,7 +12,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -22,7 +22,9 @@ from unlearnbench.context import UnlearnContext
 from unlearnbench.errors import DivergedError, UserError
 from unlearnbench.metrics.challenge import ChallengeScore, challenge_score, logit_scaled_confidence
 from unlearnbench.metrics.klom import klom, klom_summary, margins
-from unlearnbench.method import Method
+from unlearnbench.backends import map_tasks
+from unlearnbench.config import config_dict
+from unlearnbench.method import METHODS, Method
 from unlearnbench.reports.statistics import rank_groups
 from unlearnbench.runner import RunRequest, build_methods, prepare_setting
 from unlearnbench.setting import Setting, member_kind
@@ -147,6 +149,32 @@ def unlearned_member(setting: Setting, method: Method, member: int, protocol: st
     return member_stats(model, setting, rows)
 
 
+MemberOutcome = tuple[int, "MemberStats | str"]  # (member, its statistics or why it failed)
+
+
+def unlearned_members(request: RunRequest, name: str, params: dict[str, Any], members: list[int], protocol: str
+                      ) -> list[MemberOutcome]:
+    """Members `members` of one method's population, in a worker: the setting prepared from `request`, its models
+    loaded from the cache the driver filled."""
+    setting = prepare_setting(request)
+    method = METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario)
+    return _members(setting, method, members, protocol, klom_rows(setting))
+
+
+def _members(setting: Setting, method: Method, members: list[int], protocol: str,
+             rows: dict[str, tuple[Tensor, Tensor]], progress: Optional[Callable[..., None]] = None
+             ) -> list[MemberOutcome]:
+    out: list[MemberOutcome] = []
+    for i in members:
+        if progress:
+            progress(f"{method.name} population: member {i + 1}/{len(members)}", transient=i + 1 < len(members))
+        try:
+            out.append((i, unlearned_member(setting, method, i, protocol, rows)))
+        except (DivergedError, UserError) as exc:  # counted and shown, never averaged in
+            out.append((i, f"member {i}: {exc}"))
+    return out
+
+
 def _stack(members: list[MemberStats]) -> np.ndarray:
     return np.stack([m.confidences for m in members])
 
@@ -168,6 +196,24 @@ def score_against(unlearned: list[MemberStats], retrained: list[MemberStats]) ->
                            (mean(unlearned, "test_acc"), mean(retrained, "test_acc")))
 
 
+def _all_members(request: RunRequest, setting: Setting, methods: list[Method], size: int, protocol: str,
+                 rows: dict[str, tuple[Tensor, Tensor]], progress: Optional[Callable[..., None]], backend: str,
+                 workers: int, address: Optional[str]) -> dict[str, list[MemberOutcome]]:
+    """Every method's member outcomes, here (one worker, local) or spread over `workers` (chunks of members)."""
+    outcomes: dict[str, list[MemberOutcome]] = {m.name: [] for m in methods}
+    if backend == "local" and workers <= 1:
+        for method in methods:
+            outcomes[method.name] = _members(setting, method, list(range(size)), protocol, rows, progress)
+        return outcomes
+    chunks = [list(part) for part in np.array_split(np.arange(size), max(1, min(workers, size))) if len(part)]
+    jobs = [(request, m.name, config_dict(m.cfg), [int(i) for i in chunk], protocol) for m in methods
+            for chunk in chunks]
+    map_tasks(unlearned_members, jobs, lambda job, result: outcomes[job[1]].extend(result), backend=backend,
+              workers=workers, address=address,
+              on_start=lambda job: progress and progress(f"{job[1]} population: members {job[3][0]}-{job[3][-1]}"))
+    return outcomes
+
+
 def rank_by_final_score(results: list[PopulationResult], scores: dict[str, ChallengeScore]) -> None:
     """Sets each result's rank: 1 + the methods whose final score is significantly higher, from paired t-tests
     over forget examples of each example's share of it, Holm-corrected (the yardstick's rank groups)."""
@@ -185,10 +231,12 @@ def population_folder(out: Path, setting: Setting) -> Path:
 
 
 def run_population(request: RunRequest, size: int, protocol: str, out: Path,
-                   progress: Optional[Callable[..., None]] = None
-                   ) -> tuple[list[PopulationResult], ChallengeScore, dict[str, float]]:
+                   progress: Optional[Callable[..., None]] = None, backend: str = "local", workers: int = 1,
+                   address: Optional[str] = None) -> tuple[list[PopulationResult], ChallengeScore, dict[str, float]]:
     """Every requested method's population scored against the retrained population, and the ceiling (an
-    independently retrained population against the same); raw statistics saved under `out`."""
+    independently retrained population against the same); raw statistics saved under `out`. The members of the
+    methods' populations run here, in `workers` processes or as Ray tasks (`backend`); the retrained (and, for the
+    seeds protocol, original) members are trained here first, so workers only load them."""
     check_population(size, protocol)
     methods = [m for m in build_methods(request) if m.role not in SKIPPED_ROLES]
     setting = prepare_setting(request, progress)
@@ -202,16 +250,13 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
         setting.train_members("original", size, progress)
     folder = population_folder(out, setting)
     folder.mkdir(parents=True, exist_ok=True)
+    outcomes = _all_members(request, setting, methods, size, protocol, rows, progress, backend, workers, address)
     results, scores = [], {}
     for method in methods:
-        members, result = [], PopulationResult(method.name, size, protocol, ok=0)
-        for i in range(size):
-            if progress:
-                progress(f"{method.name} population: member {i + 1}/{size}", transient=i + 1 < size)
-            try:
-                members.append(unlearned_member(setting, method, i, protocol, rows))
-            except (DivergedError, UserError) as exc:  # counted and shown, never averaged in
-                result.failures.append(f"member {i}: {exc}")
+        result = PopulationResult(method.name, size, protocol, ok=0)
+        ordered = sorted(outcomes[method.name], key=lambda outcome: outcome[0])
+        members = [stats for _, stats in ordered if isinstance(stats, MemberStats)]
+        result.failures = [stats for _, stats in ordered if isinstance(stats, str)]
         result.ok = len(members)
         if len(members) >= MIN_SIZE:
             score = scores[method.name] = score_against(members, retrained)

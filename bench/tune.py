@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import math
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -307,35 +308,20 @@ def tune_local(request: RunRequest, plans: list[MethodPlan], budget: Budget, fol
 def tune_ray(request: RunRequest, plans: list[MethodPlan], budget: Budget, folder: Path, on_result: ResultSink,
              progress: Optional[Progress] = None, address: Optional[str] = None) -> None:
     """Runs each method's study as a Ray task (one CPU each), in parallel, as sweeps run cells."""
-    try:
-        import ray
-    except ImportError:
-        raise UserError("--backend ray needs Ray: pip install 'unlearnbench[ray]'") from None
+    from unlearnbench.backends import map_tasks
+
     with setting_threads(request):  # train (or load) both models once, before the tasks need them
         _ready(request, progress)
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        threaded = dataclasses.replace(request, threads=max(1, cpus // len(plans)))
-        task = ray.remote(num_cpus=1)(tune_one)
-        running = {task.remote(threaded, plan, budget, folder): plan for plan in plans}
-        while running:
-            done, _ = ray.wait(list(running), num_returns=1)
-            plan = running.pop(done[0])
-            try:
-                result = ray.get(done[0])
-            except ray.exceptions.RayTaskError as exc:  # a user error is shown as itself, not a Ray trace
-                if isinstance(exc.cause, UserError):
-                    raise exc.cause from None
-                raise
-            on_result(result)
-            if progress:
-                progress(f"{plan.method}: {result.trials} trials, best {result.objective:.4f}")
-    finally:
-        if started_here:
-            ray.shutdown()
+    cpus = os.cpu_count() or 1
+    threaded = dataclasses.replace(request, threads=max(1, cpus // len(plans)))
+
+    def done(job: tuple, result: StudyResult) -> None:
+        on_result(result)
+        if progress:
+            progress(f"{job[1].method}: {result.trials} trials, best {result.objective:.4f}")
+
+    map_tasks(tune_one, [(threaded, plan, budget, folder) for plan in plans], done, backend="ray",
+              workers=len(plans), address=address)
 
 
 TUNE_BACKENDS = {"local": tune_local, "ray": tune_ray}

@@ -138,3 +138,15 @@ def test_the_command_line_runs_a_population_and_writes_its_report(cli, tmp_path)
 def test_a_one_model_population_is_a_one_line_error_on_the_command_line(cli, tmp_path):
     code, _, err = cli("run", "--dataset", "tiny", "--population", "1", "--out", str(tmp_path / "out"))
     assert code == 2 and "--population 1: a population needs at least 3 models" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow  # spawns two workers (about 20 s)
+def test_members_spread_over_worker_processes_score_as_members_run_here(tmp_path):
+    request = RunRequest(dataset="digits", methods=("finetune",), forget="random:0.1", device="cpu",
+                         cache_dir=tmp_path / "cache", recipe={"epochs": "2"}, params={"finetune": {"epochs": "1"}})
+    (here,), _, _ = run_population(request, 3, "challenge", tmp_path / "here")
+    (pooled,), _, _ = run_population(request, 3, "challenge", tmp_path / "pooled", workers=2)
+    raw = [np.load(next((tmp_path / d / "population").iterdir()) / "finetune.npz") for d in ("here", "pooled")]
+    # Workers run one torch thread each, the driver two: products may round differently in the last bits.
+    assert np.allclose(raw[0]["unlearned"], raw[1]["unlearned"], atol=1e-4)
+    assert np.array_equal(raw[0]["epsilons"], raw[1]["epsilons"]) and here.forget_quality == pooled.forget_quality
