@@ -89,8 +89,9 @@ def _setting_request(args: argparse.Namespace, **extra: Any) -> "RunRequest":
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs the requested methods on one setting and prints the results table."""
+    from unlearnbench.api import run_requests
     from unlearnbench.reports.table import format_table
-    from unlearnbench.runner import not_applicable, run
+    from unlearnbench.runner import not_applicable
     from unlearnbench.store import open_store
 
     request = _setting_request(args, params=_method_params(args.set), seed=args.seed, download=args.download,
@@ -104,9 +105,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"unlearnbench: warning: {warning}", file=sys.stderr)
     if args.population is not None:
         return _run_population(request, args)
-    store = open_store(Path(args.out))
+    results = run_requests([request], Path(args.out), None if args.quiet else _progress)  # the Python API's path
+    rows = results.rows
+    store = open_store(Path(args.out), create=False)
     try:
-        rows = run(request, store, None if args.quiet else _progress)
         everything = _read_all(store)
     finally:
         store.close()

@@ -1,12 +1,15 @@
 """The `Method` interface every unlearning method implements, and the method registry."""
 from __future__ import annotations
 
+import sys
+import types
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from torch import nn
 
 from unlearnbench.config import NoConfig, build_config
+from unlearnbench.forget import SCENARIOS
 from unlearnbench.registry import Registry
 
 if TYPE_CHECKING:
@@ -87,6 +90,14 @@ def role_of(name: str) -> str:
 
 
 def _check_method(cls: type) -> None:
+    declares = [base for base in cls.__mro__ if base is not Method and "scenarios" in vars(base)]
+    if not declares:
+        raise ValueError(f"method {cls.__name__} must declare `scenarios`, the forgetting scenarios it suits, e.g. "
+                         f"scenarios = frozenset({{'class'}}) (choices: {', '.join(SCENARIOS)})")
+    unknown = set(cls.scenarios) - set(SCENARIOS)
+    if unknown:
+        raise ValueError(f"method {cls.__name__} declares unknown scenarios {sorted(unknown)}; choices: "
+                         f"{', '.join(SCENARIOS)}")
     if cls.role not in ROLES:
         raise ValueError(f"method {cls.__name__} declares role {cls.role!r}; allowed: {', '.join(ROLES)}")
     bad = set(cls.access) - ACCESS_KINDS
@@ -103,3 +114,20 @@ class _MethodRegistry(Registry[type[Method]]):
 
 METHODS: Registry[type[Method]] = _MethodRegistry("method", base=Method, plugins=True)
 register_method = METHODS.register
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as the decorator `unlearnbench.method(name=..., access=..., scenarios=...)`.
+
+    `unlearnbench.method` names both this module (the import path plugins use) and the documented decorator of
+    function methods: once the module is imported, the package attribute is the module, so the module itself
+    forwards calls to `unlearnbench.function_method.method`.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from unlearnbench.function_method import method
+
+        return method(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

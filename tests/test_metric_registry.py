@@ -66,6 +66,7 @@ def test_a_value_with_an_unknown_direction_is_refused():
 
 def test_reference_rows_come_from_the_declared_role_not_the_name(monkeypatch):
     class Oracle(Method):
+        scenarios = frozenset({"class"})
         role = "reference"
 
         def unlearn(self, model: nn.Module, ctx) -> nn.Module:

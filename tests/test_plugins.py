@@ -22,6 +22,7 @@ def test_entry_point_plugin_is_registered(tmp_path, monkeypatch):
 
         @register_method("third_party_noop")
         class Noop(Method):
+            scenarios = frozenset({"class"})
             def unlearn(self, model, ctx):
                 return model
     '''))

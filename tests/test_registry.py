@@ -61,6 +61,7 @@ def test_method_registry_rejects_non_methods_and_unknown_access():
         METHODS.register("not_a_method")(nn.Linear)
 
     class Greedy(Method):
+        scenarios = frozenset({"class"})
         access = frozenset({"everything"})
 
         def unlearn(self, model, ctx):

@@ -15,6 +15,7 @@ from unlearnbench.store import open_store
 @register_method("test_boom")
 class Boom(Method):
     """Raises inside unlearn."""
+    scenarios = frozenset({"class"})
 
     def unlearn(self, model: nn.Module, ctx) -> nn.Module:
         raise RuntimeError("boom")
@@ -23,6 +24,7 @@ class Boom(Method):
 @register_method("test_nan")
 class NaNWeights(Method):
     """Returns a model whose weights are NaN (what an exploding ascent leaves behind)."""
+    scenarios = frozenset({"class"})
 
     def unlearn(self, model: nn.Module, ctx) -> nn.Module:
         with torch.no_grad():
@@ -34,6 +36,7 @@ class NaNWeights(Method):
 @register_method("test_peek")
 class Peek(Method):
     """Declares nothing, then asks for the forget samples."""
+    scenarios = frozenset({"class"})
 
     def unlearn(self, model: nn.Module, ctx) -> nn.Module:
         ctx.forget()
@@ -43,6 +46,7 @@ class Peek(Method):
 @register_method("test_phased")
 class Phased(Method):
     """Two phases and a checkpoint between them."""
+    scenarios = frozenset({"class"})
 
     access = frozenset({"retain"})
 

@@ -1,0 +1,114 @@
+"""The Python API: run methods on a setting from a notebook or a script and get the stored rows back.
+
+`unlearnbench.run(...)` is what `unlearnbench run` does (the command builds the same request and calls the same
+functions), returning a `Results` whose rows are the dicts `unlearnbench results --format json` prints.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
+
+from unlearnbench.errors import UserError
+from unlearnbench.method import METHODS, Method
+
+MethodLike = Union[str, type, Callable[..., Any]]
+DEFAULT_OUT = Path("unlearnbench-out")
+
+
+def method_name(entry: MethodLike) -> str:
+    """The registered name of a method given by name, by Method class or by a function decorated with
+    `unlearnbench.method`; a one-line UserError for anything else."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, type) and issubclass(entry, Method):
+        name = getattr(entry, "name", None)
+        if name in METHODS and METHODS.get(name) is entry:
+            return name
+        raise UserError(f"method class {entry.__name__} is not registered: decorate it with "
+                        f"@register_method(\"{entry.__name__.lower()}\")")
+    registered = getattr(entry, "__unlearnbench_method__", None)
+    if registered is not None:
+        return registered
+    if callable(entry):
+        label = getattr(entry, "__name__", repr(entry))
+        raise UserError(f"function {label} is not a method yet: decorate it with "
+                        f"@unlearnbench.method(name=..., access=..., scenarios=...)")
+    raise UserError(f"{entry!r} is not a method: give a registered name, a Method class or a decorated function")
+
+
+@dataclass
+class Results:
+    """The rows one `run` stored, with the store they live in (every earlier row of `out` included in reports)."""
+
+    rows: list[dict[str, Any]]
+    out: Path
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        """Every row stored in `out` (this run's and earlier ones)."""
+        from unlearnbench.store import open_store
+
+        store = open_store(self.out, create=False)
+        try:
+            return store.rows()
+        finally:
+            store.close()
+
+    def table(self, gap: str = "concerns") -> str:
+        """This run's rows as the fixed-width table `unlearnbench run` prints."""
+        from unlearnbench.reports.table import format_table
+
+        return format_table(self.rows, gap, context=self.all_rows())
+
+    def report(self, path: Optional[Union[str, Path]] = None, gap: str = "concerns") -> Path:
+        """Writes the HTML report of every row in `out` (default OUT/report.html); returns its path."""
+        from unlearnbench.reports.html import write_report
+
+        target = Path(path) if path is not None else self.out / "report.html"
+        return write_report(self.all_rows(), target, str(self.out / "results.db"), gap)
+
+    def leaderboard(self, gap: str = "concerns") -> str:
+        """The Markdown leaderboard of every row in `out`."""
+        from unlearnbench.reports.leaderboard import leaderboard_markdown
+
+        return leaderboard_markdown(self.all_rows(), gap)
+
+
+def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLike] = (
+        "original", "retrain", "retrain_independent", "finetune", "gradient_ascent", "unsir"),
+        forget: Union[str, Sequence[int]] = "0", seeds: Iterable[int] = (0,), out: Union[str, Path] = DEFAULT_OUT,
+        params: Optional[dict[str, dict[str, Any]]] = None, progress: Optional[Callable[..., None]] = None,
+        **options: Any) -> Results:
+    """Runs `methods` on one dataset/model/forget setting for every seed, storing each row in OUT/results.db.
+
+    `methods` holds registered names, registered Method classes or functions decorated with `unlearnbench.method`;
+    `params` maps a method name to hyperparameter overrides (as `--set`); `options` are RunRequest fields
+    (device, data_root, cache_dir, recipe, threads, mia_shadows, deep_metrics, ...).
+    """
+    from unlearnbench.forget import parse_forget
+    from unlearnbench.runner import RunRequest
+
+    names = tuple(method_name(m) for m in methods)
+    unknown = sorted(set(options) - set(inspect.signature(RunRequest).parameters))
+    if unknown:
+        raise UserError(f"unlearnbench.run got an unknown option {unknown[0]!r}; options are RunRequest fields")
+    spec = forget if isinstance(forget, str) else ",".join(str(c) for c in forget)
+    requests = [RunRequest(dataset=dataset, model=model, methods=names, forget=parse_forget(spec), seed=seed,
+                           params={k: dict(v) for k, v in (params or {}).items()}, **options) for seed in seeds]
+    return run_requests(requests, Path(out), progress)
+
+
+def run_requests(requests: Sequence[Any], out: Path, progress: Optional[Callable[..., None]] = None) -> Results:
+    """Runs each RunRequest, storing its rows in OUT/results.db as they end (`unlearnbench run` calls this too)."""
+    from unlearnbench.runner import run as run_request
+    from unlearnbench.store import open_store
+
+    rows: list[dict[str, Any]] = []
+    store = open_store(out)
+    try:
+        for request in requests:
+            rows += run_request(request, store, progress)
+    finally:
+        store.close()
+    return Results(rows, out)
