@@ -4,13 +4,14 @@ from __future__ import annotations
 from unlearnbench import threads as _threads  # noqa: F401  first: sets OpenMP's wait policy before torch loads
 
 __version__ = "0.1.0"
-__all__ = ["Results", "method", "run", "__version__"]
+__all__ = ["Results", "load_model", "method", "run", "__version__"]
 # `method` is the module unlearnbench.method, made callable as the decorator (see its _CallableModule).
-_API = {"run": "unlearnbench.api", "Results": "unlearnbench.api", "method": "unlearnbench.method"}
+_API = {"run": "unlearnbench.api", "Results": "unlearnbench.api", "method": "unlearnbench.method",
+        "load_model": "unlearnbench.saved_models"}
 
 
 def __getattr__(name: str) -> object:
-    """The Python API (`unlearnbench.run`, `Results`, `method`), imported on first use: `import unlearnbench` (and the
+    """The Python API (`unlearnbench.run`, `Results`, `method`, `load_model`), imported on first use: `import unlearnbench` (and the
     command line's --help) stays free of torch."""
     if name in _API:
         import importlib

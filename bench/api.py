@@ -38,6 +38,18 @@ def method_name(entry: MethodLike) -> str:
     raise UserError(f"{entry!r} is not a method: give a registered name, a Method class or a decorated function")
 
 
+def writable_folder(folder: Path) -> None:
+    """Raises a one-line UserError, before anything runs, when unlearned models cannot be saved in `folder`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot save unlearned models in {str(folder)!r} ({exc.strerror or exc}): give --out a "
+                        f"writable folder") from None
+
+
 @dataclass
 class Results:
     """The rows one `run` stored, with the store they live in (every earlier row of `out` included in reports)."""
@@ -68,6 +80,16 @@ class Results:
         target = Path(path) if path is not None else self.out / "report.html"
         return write_report(self.all_rows(), target, str(self.out / "results.db"), gap)
 
+    def model(self, method: str, seed: int = 0) -> Any:
+        """The unlearned model `method` produced at `seed` in this run (saved with save_models=True)."""
+        from unlearnbench.saved_models import load_model
+
+        for row in self.rows:
+            saved = (row.get("env") or {}).get("saved_model")
+            if row["method"] == method and row["seed"] == seed and saved:
+                return load_model(self.out / "models" / saved["file"])
+        raise UserError(f"no saved model of {method!r} at seed {seed} in this run: run with save_models=True")
+
     def leaderboard(self, gap: str = "concerns") -> str:
         """The Markdown leaderboard of every row in `out`."""
         from unlearnbench.reports.leaderboard import leaderboard_markdown
@@ -79,11 +101,12 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
         "original", "retrain", "retrain_independent", "finetune", "gradient_ascent", "unsir"),
         forget: Union[str, Sequence[int]] = "0", seeds: Iterable[int] = (0,), out: Union[str, Path] = DEFAULT_OUT,
         params: Optional[dict[str, dict[str, Any]]] = None, progress: Optional[Callable[..., None]] = None,
-        **options: Any) -> Results:
+        save_models: bool = False, **options: Any) -> Results:
     """Runs `methods` on one dataset/model/forget setting for every seed, storing each row in OUT/results.db.
 
     `methods` holds registered names, registered Method classes or functions decorated with `unlearnbench.method`;
-    `params` maps a method name to hyperparameter overrides (as `--set`); `options` are RunRequest fields
+    `params` maps a method name to hyperparameter overrides (as `--set`); `save_models` keeps every unlearned model
+    in OUT/models (`Results.model`, `unlearnbench.load_model`, `unlearnbench rescore`); `options` are RunRequest fields
     (device, data_root, cache_dir, recipe, threads, mia_shadows, deep_metrics, ...).
     """
     from unlearnbench.forget import parse_forget
@@ -94,8 +117,10 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
     if unknown:
         raise UserError(f"unlearnbench.run got an unknown option {unknown[0]!r}; options are RunRequest fields")
     spec = forget if isinstance(forget, str) else ",".join(str(c) for c in forget)
+    models = str(Path(out) / "models") if save_models else None
     requests = [RunRequest(dataset=dataset, model=model, methods=names, forget=parse_forget(spec), seed=seed,
-                           params={k: dict(v) for k, v in (params or {}).items()}, **options) for seed in seeds]
+                           params={k: dict(v) for k, v in (params or {}).items()}, save_models=models, **options)
+                for seed in seeds]
     return run_requests(requests, Path(out), progress)
 
 
@@ -104,6 +129,8 @@ def run_requests(requests: Sequence[Any], out: Path, progress: Optional[Callable
     from unlearnbench.runner import run as run_request
     from unlearnbench.store import open_store
 
+    for folder in {r.save_models for r in requests if r.save_models}:
+        writable_folder(Path(folder))
     rows: list[dict[str, Any]] = []
     store = open_store(out)
     try:

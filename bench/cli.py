@@ -96,7 +96,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     request = _setting_request(args, params=_method_params(args.set), seed=args.seed, download=args.download,
                                mia_shadows=args.mia_shadows, remeasure_retrain=args.remeasure_retrain,
-                               deep_metrics=args.deep_metrics)
+                               deep_metrics=args.deep_metrics,
+                               save_models=str(Path(args.out) / "models") if args.save_models else None)
     if args.params:
         from unlearnbench.params_file import apply_params, read_params_file
 
@@ -228,6 +229,17 @@ def _suite_populations(suite: "Suite", args: argparse.Namespace) -> None:
                                                         args.ray_address)
         print(format_population(results, ceiling, ceiling_klom, suite.population, suite.protocol) + "\n")
     print(f"population report: {write_population_report(Path(args.out) / 'population')}")
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    """Recomputes every metric of the models saved with --save-models, then re-renders the report."""
+    from unlearnbench.rescore import rescore
+
+    count = rescore(Path(args.out), args.data_root, _cache_dir(args), None if args.quiet else _progress)
+    rows, path = _stored_rows(args.out)
+    report = _report_after_run(rows, Path(args.out) / "report.html", path)
+    print(f"rescored {count} rows from their saved models in {path}; report: {report}")
+    return 0
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -408,9 +420,13 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--workers", type=int, default=1,
                        help="with --population: processes (or Ray tasks) the members are spread over (default 1)")
     run_p.add_argument("--ray-address", help="with --backend ray: a running cluster's address (default: start one)")
+    run_p.add_argument("--save-models", action="store_true",
+                       help="keep every unlearned model in OUT/models (checksummed; unlearnbench.load_model, rescore)")
     run_p.add_argument("--deep-metrics", action="store_true",
                        help="also relearn time, a retain-only attack, linear/k-NN probes and CKA to the retrained "
                             "model (about 1-2 s per MNIST/mlp cell on 2 cores)")
+    _command(sub, "rescore", "recompute the metrics of models saved with --save-models (no method runs)",
+             cmd_rescore, "--out", "--data-root", "--cache-dir", "--quiet")
     res_p = _command(sub, "results", "print stored results", cmd_results, "--out")
     res_p.add_argument("--format", choices=TABLE_FORMATS, default="table")
     _gap_option(res_p)

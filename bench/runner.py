@@ -28,6 +28,7 @@ from unlearnbench.metrics import DEFINITIONS_VERSION
 from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models import MODELS
 from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
+from unlearnbench.saved_models import save_model
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.store import ResultStore
 from unlearnbench.threads import cpu_threads, threads_now
@@ -66,6 +67,7 @@ class RunRequest:
     # Methods that do not support the forget spec's scenario: skipped (the default list, suites) or refused (an
     # explicit --methods list).
     skip_unsupported: bool = False
+    save_models: Optional[str] = None  # folder to keep every unlearned model in (unlearnbench.saved_models)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "forget", ForgetSpec.parse(self.forget))
@@ -245,8 +247,8 @@ def apply_method(setting: Setting, method: Method, on_checkpoint: Optional[Check
 
 
 def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
-             reference: Reference, key: Optional[str] = None, tuned: Optional[dict[str, Any]] = None
-             ) -> dict[str, Any]:
+             reference: Reference, key: Optional[str] = None, tuned: Optional[dict[str, Any]] = None,
+             models_dir: Optional[str] = None) -> dict[str, Any]:
     """Runs one method on `setting` and returns its result row (status 'failed' on any error)."""
     row: dict[str, Any] = {
         "run_id": run_id, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -273,6 +275,9 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
         row["peak_mem_bytes"] = peak_memory_bytes(setting.data.device)
         row["phases"], row["reused_phases"] = dict(timer.phases), sorted(timer.reused)
         row["metrics"] = {**score(model, setting, reference, row["time_s"]), **stages, **ctx.logged}
+        if models_dir is not None:
+            row["env"]["saved_model"] = save_model(model, Path(models_dir), row, setting.data.input_shape,
+                                                   setting.data.num_classes)
     except (DivergedError, DataAccessError, UserError) as exc:
         row.update(status="failed", error=str(exc))
     except Exception as exc:  # a broken method fails its own cell; the others still run
@@ -299,7 +304,7 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
             threads = _under_load(request, chosen)
             torch.set_num_threads(threads)  # setting_threads restores the caller's count at the end
             row = run_cell(setting, method, run_id, env, reference, cell_key(request, method),
-                           request.tuned.get(method.name))
+                           request.tuned.get(method.name), request.save_models)
             row["env"]["cell_threads"] = threads
             on_row(row)
             rows.append(row)

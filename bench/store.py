@@ -115,6 +115,11 @@ class ResultStore:
                 self.skipped.append((row["id"], str(exc)))
         return rows
 
+    def update_metrics(self, row_id: int, metrics: dict[str, Any]) -> None:
+        """Replaces one row's metrics (rescoring a saved model), in its own transaction."""
+        with self._db:
+            self._db.execute("UPDATE cells SET metrics = ? WHERE id = ?", (json.dumps(metrics), row_id))
+
     def status_by_key(self) -> dict[str, str]:
         """cell_key -> 'ok' if any stored row of that cell succeeded, else 'failed'."""
         out: dict[str, str] = {}

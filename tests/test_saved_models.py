@@ -1,0 +1,101 @@
+"""Unlearned models kept beside the store: saved checksummed, loaded back, and rescored without running a method."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import unlearnbench
+from helpers import TINY_RECIPE
+from unlearnbench.errors import UserError
+from unlearnbench.metrics.base import METRICS, VALUES, MetricSpec, MetricValue
+from unlearnbench.rescore import rescore
+from unlearnbench.store import open_store
+from unlearnbench.train import accuracy
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    results = unlearnbench.run(dataset="tiny", methods=["original", "retrain", "finetune"], out=out, device="cpu",
+                               cache_dir=out / "cache", recipe=dict(TINY_RECIPE), params={"finetune": {"epochs": "1"}},
+                               save_models=True)
+    return results, out
+
+
+def _stored(out):
+    store = open_store(out, create=False)
+    try:
+        return {r["id"]: r["metrics"] for r in store.rows()}
+    finally:
+        store.close()
+
+
+def test_every_unlearned_model_is_saved_and_loads_back_with_its_weights(saved):
+    results, out = saved
+    assert len(list((out / "models").glob("*.pt"))) == 3
+    model = results.model("finetune", seed=0)
+    assert isinstance(model, torch.nn.Module) and torch.isfinite(model(torch.zeros(2, 1, 8, 8))).all()
+
+
+def test_rescoring_reproduces_the_stored_metrics_exactly(saved):
+    _, out = saved
+    before = _stored(out)
+    assert rescore(out, cache_dir=out / "cache") == 3
+    assert _stored(out) == before
+
+
+def test_rescoring_adds_a_newly_registered_metric_without_running_a_method(saved, monkeypatch):
+    _, out = saved
+    extra = MetricValue("late_score", "late score", "a metric registered after the run", better="closer_to_retrain",
+                        group="privacy", tier="primary", unit="rate")
+    monkeypatch.setitem(METRICS._items, "late_score", MetricSpec("late_score", lambda inputs: {
+        "late_score": accuracy(inputs.outputs.logits("forget_train"), inputs.outputs.labels("forget_train"))},
+        (), (extra,)))
+    monkeypatch.setitem(VALUES._items, "late_score", extra)
+    from unlearnbench.methods.finetune import Finetune
+    monkeypatch.setattr(Finetune, "unlearn", lambda *a: pytest.fail("rescore ran a method"))
+    rescore(out, cache_dir=out / "cache")
+    assert all(m["late_score"] == m["acc_forget_train"] for m in _stored(out).values())
+
+
+def test_a_damaged_model_file_is_a_one_line_error(saved, tmp_path):
+    _, out = saved
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(next((out / "models").glob("*.pt")).read_bytes()[:200])
+    for path, message in ((damaged, "is not a readable unlearnbench model file"), (tmp_path / "none.pt",
+                                                                                     "no saved model at")):
+        with pytest.raises(UserError, match=message) as caught:
+            unlearnbench.load_model(path)
+        assert "\n" not in str(caught.value)
+
+
+def test_changed_weights_fail_the_checksum(saved, tmp_path):
+    _, out = saved
+    payload = torch.load(next((out / "models").glob("*.pt")), weights_only=True)
+    next(iter(payload["state_dict"].values())).add_(1.0)
+    torch.save(payload, tmp_path / "edited.pt")
+    with pytest.raises(UserError, match="fails its checksum"):
+        unlearnbench.load_model(tmp_path / "edited.pt")
+
+
+def test_rescoring_a_store_without_saved_models_is_a_one_line_error(tmp_path):
+    unlearnbench.run(dataset="tiny", methods=["original"], out=tmp_path / "out", device="cpu",
+                     cache_dir=tmp_path / "cache", recipe=dict(TINY_RECIPE))
+    with pytest.raises(UserError, match="no saved models in .*: run with --save-models"):
+        rescore(tmp_path / "out")
+
+
+def test_an_unwritable_models_folder_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "models").write_text("a file where the folder should be")
+    with pytest.raises(UserError, match="cannot save unlearned models in"):
+        unlearnbench.run(dataset="tiny", methods=["original"], out=tmp_path / "out", device="cpu",
+                         cache_dir=tmp_path / "cache", recipe=dict(TINY_RECIPE), save_models=True)
+    assert not (tmp_path / "out" / "results.db").exists()
+
+
+def test_the_command_line_saves_and_rescores(cli, tmp_path):
+    common = ["--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--quiet", "--out", str(tmp_path / "o")]
+    assert cli("run", *common, "--methods", "original,finetune", "--set", "finetune.epochs=1", "--save-models")[0] == 0
+    code, out, _ = cli("rescore", "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "cache"), "--quiet")
+    assert code == 0 and "rescored 2 rows from their saved models" in out
