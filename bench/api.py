@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
+import torch
+from torch import nn
+
 from unlearnbench.errors import UserError
 from unlearnbench.method import METHODS, Method
 
@@ -36,6 +39,18 @@ def method_name(entry: MethodLike) -> str:
         raise UserError(f"function {label} is not a method yet: decorate it with "
                         f"@unlearnbench.method(name=..., access=..., scenarios=...)")
     raise UserError(f"{entry!r} is not a method: give a registered name, a Method class or a decorated function")
+
+
+def checkpoint_of(model: nn.Module, folder: Path, kind: str) -> Path:
+    """Saves a model the user brings as a state-dict checkpoint named by its weights' hash; returns the path."""
+    from unlearnbench.saved_models import weights_digest
+
+    writable_folder(folder)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    path = folder / f"{kind}-{weights_digest(state)[:16]}.pt"
+    if not path.exists():
+        torch.save(state, path)
+    return path
 
 
 def writable_folder(folder: Path) -> None:
@@ -105,7 +120,9 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
     """Runs `methods` on one dataset/model/forget setting for every seed, storing each row in OUT/results.db.
 
     `methods` holds registered names, registered Method classes or functions decorated with `unlearnbench.method`;
-    `params` maps a method name to hyperparameter overrides (as `--set`); `save_models` keeps every unlearned model
+    `original` (and `retrained`) bring the user's own model, as an nn.Module or a state-dict checkpoint path,
+    instead of training one with the setting's recipe; `params` maps a method name to hyperparameter overrides (as
+    `--set`); `save_models` keeps every unlearned model
     in OUT/models (`Results.model`, `unlearnbench.load_model`, `unlearnbench rescore`); `options` are RunRequest fields
     (device, data_root, cache_dir, recipe, threads, mia_shadows, deep_metrics, ...).
     """
@@ -117,6 +134,11 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
     if unknown:
         raise UserError(f"unlearnbench.run got an unknown option {unknown[0]!r}; options are RunRequest fields")
     spec = forget if isinstance(forget, str) else ",".join(str(c) for c in forget)
+    for kind in ("original", "retrained"):
+        if isinstance(options.get(kind), nn.Module):  # kept as a checkpoint, so every worker can load it too
+            options[kind] = str(checkpoint_of(options[kind], Path(out) / "supplied", kind))
+        elif options.get(kind) is not None:
+            options[kind] = str(options[kind])
     models = str(Path(out) / "models") if save_models else None
     requests = [RunRequest(dataset=dataset, model=model, methods=names, forget=parse_forget(spec), seed=seed,
                            params={k: dict(v) for k, v in (params or {}).items()}, save_models=models, **options)

@@ -97,7 +97,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     request = _setting_request(args, params=_method_params(args.set), seed=args.seed, download=args.download,
                                mia_shadows=args.mia_shadows, remeasure_retrain=args.remeasure_retrain,
                                deep_metrics=args.deep_metrics,
-                               save_models=str(Path(args.out) / "models") if args.save_models else None)
+                               save_models=str(Path(args.out) / "models") if args.save_models else None,
+                               original=args.original, retrained=args.retrained)
     if args.params:
         from unlearnbench.params_file import apply_params, read_params_file
 
@@ -420,6 +421,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_p.add_argument("--workers", type=int, default=1,
                        help="with --population: processes (or Ray tasks) the members are spread over (default 1)")
     run_p.add_argument("--ray-address", help="with --backend ray: a running cluster's address (default: start one)")
+    run_p.add_argument("--original", metavar="PATH",
+                       help="your own original model: a state dict saved with torch.save(model.state_dict(), PATH), of "
+                            "this setting's architecture; it is scored and unlearned instead of one trained here")
+    run_p.add_argument("--retrained", metavar="PATH",
+                       help="your own retrained reference (a state dict); by default it is trained on retain-train "
+                            "with the setting's recipe")
     run_p.add_argument("--save-models", action="store_true",
                        help="keep every unlearned model in OUT/models (checksummed; unlearnbench.load_model, rescore)")
     run_p.add_argument("--deep-metrics", action="store_true",

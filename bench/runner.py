@@ -28,7 +28,7 @@ from unlearnbench.metrics import DEFINITIONS_VERSION
 from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models import MODELS
 from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
-from unlearnbench.saved_models import save_model
+from unlearnbench.saved_models import file_digest, save_model
 from unlearnbench.setting import Progress, Setting
 from unlearnbench.store import ResultStore
 from unlearnbench.threads import cpu_threads, threads_now
@@ -68,6 +68,8 @@ class RunRequest:
     # explicit --methods list).
     skip_unsupported: bool = False
     save_models: Optional[str] = None  # folder to keep every unlearned model in (unlearnbench.saved_models)
+    original: Optional[str] = None  # the user's own original model (a state-dict checkpoint) instead of training one
+    retrained: Optional[str] = None  # the user's own retrained reference (else trained with the setting's recipe)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "forget", ForgetSpec.parse(self.forget))
@@ -136,11 +138,21 @@ def check_split(split: Split, request: RunRequest, recipe: Recipe) -> None:
                             f"{count} sample(s), fewer than the {MIN_PART} needed to score it{subset}")
 
 
+def supplied_models(request: RunRequest) -> dict[str, str]:
+    """kind -> checkpoint path of the models the user brings ("original", "retrain")."""
+    return {kind: path for kind, path in (("original", request.original), ("retrain", request.retrained)) if path}
+
+
 def setting_identity(request: RunRequest) -> dict[str, Any]:
-    """What makes a setting itself: dataset, model, forget spec, seed, recipe and device kind (part of every key)."""
-    return {"dataset": request.dataset, "model": request.model, "forget": request.forget.stored, "seed": request.seed,
-            "recipe": recipe_identity(default_recipe(request.dataset, request.model, request.recipe)),
-            "device": resolve_device(request.device).type}
+    """What makes a setting itself: dataset, model, forget spec, seed, recipe and device kind (part of every key),
+    and the hashes of any model the user brought."""
+    identity = {"dataset": request.dataset, "model": request.model, "forget": request.forget.stored,
+                "seed": request.seed,
+                "recipe": recipe_identity(default_recipe(request.dataset, request.model, request.recipe)),
+                "device": resolve_device(request.device).type}
+    for kind, path in supplied_models(request).items():  # only when brought: other keys stay as they were
+        identity[f"supplied_{kind}"] = file_digest(path) if Path(path).is_file() else str(path)
+    return identity
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -183,6 +195,7 @@ def prepare_setting(request: RunRequest, progress: Optional[Progress] = None) ->
         data=data, split=split,
         cache=ModelCache(request.cache_dir or default_cache_dir()),
         remeasure=frozenset({"retrain"}) if request.remeasure_retrain else frozenset(),
+        supplied=supplied_models(request),
     )
 
 
@@ -282,6 +295,8 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
         row.update(status="failed", error=str(exc))
     except Exception as exc:  # a broken method fails its own cell; the others still run
         row.update(status="failed", error=failure_reason(exc))
+    if setting.supplied:  # which checkpoints the user brought, by hash
+        row["env"] = {**row["env"], "supplied": {kind: file_digest(p) for kind, p in setting.supplied.items()}}
     return row
 
 

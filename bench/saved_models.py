@@ -71,3 +71,43 @@ def load_model(path: Path | str) -> nn.Module:
     model = build_model(payload["architecture"], tuple(payload["input_shape"]), payload["num_classes"], seed=0)
     model.load_state_dict(payload["state_dict"])
     return model
+
+
+def file_digest(path: Path | str) -> str:
+    """sha256 of a file's bytes (a supplied checkpoint's identity in cell keys and rows)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_weights_into(model: nn.Module, path: Path | str, what: str) -> nn.Module:
+    """Loads a checkpoint (a state dict saved with torch.save, or an unlearnbench model file) into `model`, with a
+    one-line UserError naming a missing file, an unreadable one, or the first layer whose name or shape differs."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} checkpoint {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a foreign or damaged file: torch raises several kinds
+        raise UserError(f"{what} checkpoint {str(path)!r} is not a readable state dict ({type(exc).__name__}); save "
+                        f"it with torch.save(model.state_dict(), path)") from None
+    state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{what} checkpoint {str(path)!r} holds no state dict; save it with "
+                        f"torch.save(model.state_dict(), path)")
+    expected = model.state_dict()
+    for name, tensor in expected.items():
+        if name not in state:
+            raise UserError(f"{what} checkpoint {str(path)!r} has no layer {name!r}: it was not saved from this "
+                            f"setting's architecture (--model)")
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise UserError(f"{what} checkpoint {str(path)!r}: layer {name!r} has shape {tuple(state[name].shape)}, "
+                            f"this setting's model needs {tuple(tensor.shape)} (another --model, input shape or "
+                            f"number of classes)")
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise UserError(f"{what} checkpoint {str(path)!r} has a layer {extra[0]!r} this setting's model lacks")
+    model.load_state_dict(state)
+    return model

@@ -22,6 +22,7 @@ from unlearnbench.errors import DivergedError, UserError
 from unlearnbench.forget import ForgetSpec, Split
 from unlearnbench.models import build_model
 from unlearnbench.recipes import Recipe, recipe_identity
+from unlearnbench.saved_models import file_digest, load_weights_into
 from unlearnbench.seeds import STREAMS_VERSION, derive_seed
 from unlearnbench.timing import synchronize
 from unlearnbench.train import TRAINER_VERSION, fit
@@ -73,6 +74,7 @@ class Setting:
     split: Split
     cache: ModelCache
     remeasure: frozenset[str] = frozenset()  # kinds trained (and timed) again even when cached
+    supplied: dict[str, str] = dataclasses.field(default_factory=dict)  # kind -> the user's checkpoint, not trained
     _memo: dict[str, TrainedModel] = dataclasses.field(default_factory=dict, repr=False)
 
     def stream(self, name: str) -> int:
@@ -137,6 +139,11 @@ class Setting:
         return TrainedModel(copy.deepcopy(memo.model), memo.time, memo.cached)
 
     def _train_or_load(self, kind: str, progress: Optional[Progress]) -> TrainedModel:
+        if kind in self.supplied:  # the user's own model: never trained here, never cached, its time unknown (0 s)
+            path = self.supplied[kind]
+            model = load_weights_into(self.new_model(f"{kind}.init"), path, f"the {kind}")
+            return TrainedModel(model, TrainingTime(0.0, {"supplied": str(path), "sha256": file_digest(path)}),
+                                cached=True)
         payload = self.payload(kind)
         with self.cache.lock(payload):  # a concurrent worker wanting the same model waits, then loads it
             return self._load_or_fit(kind, payload, progress)
