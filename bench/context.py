@@ -1,6 +1,7 @@
 """The context a method receives: only the data it declared, plus ids, device, rng, timer and checkpoints."""
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 
@@ -9,7 +10,7 @@ from torch import Tensor, nn
 
 from unlearnbench.artifacts import artifact_key, cached_tensors
 from unlearnbench.augment import Augment
-from unlearnbench.errors import DataAccessError
+from unlearnbench.errors import DataAccessError, HeldOutTestSplitError
 from unlearnbench.setting import Setting
 from unlearnbench.timing import PhaseTimer
 
@@ -28,6 +29,27 @@ Checkpoint = Callable[[str, nn.Module], None]
 TRAIN_ORDERS = ("split", "by_class", "retain_then_forget", "shuffled")
 
 
+class GuardedTestSplit:
+    """Stands where the test split was in the setting a method's context holds: any use of it fails the cell."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise HeldOutTestSplitError("the test split is never handed to a method (its metrics are computed after "
+                                   "unlearning); use ctx.val() for held-out data")
+
+    __getattr__ = __getitem__ = __len__ = __iter__ = __array__ = _refuse
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        return cls()._refuse()
+
+
+def without_test_split(setting: Setting) -> Setting:
+    """The setting a method's context holds: the same data, models and caches, with the test split guarded."""
+    guard = GuardedTestSplit()
+    data = dataclasses.replace(setting.data, x_test=guard, y_test=guard, fine_test=guard)
+    return dataclasses.replace(setting, data=data, _memo=setting._memo)  # trained models are shared, not retrained
+
+
 class UnlearnContext:
     """Gatekeeper between one method and one setting's data."""
 
@@ -36,7 +58,7 @@ class UnlearnContext:
         self.method = method
         self.access = frozenset(access).union(*(_IMPLIED.get(a, set()) for a in access))
         self.augments = augments
-        self._setting = setting
+        self._setting = without_test_split(setting)  # the gate: no path from a method to the test split
         self.timer = timer
         self.rng = rng
         self._on_checkpoint = on_checkpoint

@@ -22,5 +22,9 @@ class DataAccessError(UserError, PermissionError):
     """A method asked the context for data it did not declare."""
 
 
+class HeldOutTestSplitError(DataAccessError):
+    """A method touched the test split, which no context hands out."""
+
+
 class DivergedError(RuntimeError):
     """A method produced non-finite weights, outputs or losses."""

@@ -3,7 +3,8 @@
 
 Rules, each failure naming its rule: the Config survives a round trip; the method runs in every scenario it
 declares; it returns the same architecture with finite outputs; it changes the weights; it reads only the data it
-declared (the context's gate) and never the test split; it is deterministic for a seed.
+declared (the context's gate) and never the test split (the context's setting guards it); it is deterministic for
+a seed.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from torch import nn
 from unlearnbench.config import build_config, config_dict
 from unlearnbench.context import UnlearnContext
 from unlearnbench.data import DATASETS, RawSplits
-from unlearnbench.errors import DataAccessError
+from unlearnbench.errors import DataAccessError, HeldOutTestSplitError
 from unlearnbench.method import Method
 from unlearnbench.runner import RunRequest, prepare_setting
 from unlearnbench.setting import Setting
@@ -70,42 +71,16 @@ class MethodCheckError(AssertionError):
     """A method broke a rule of the contract; the message names the method and the rule."""
 
 
-class _TestSplitRead(Exception):
-    pass
-
-
-class _Forbidden:
-    """Stands in for the test split while a method runs: any use of it is reported."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise _TestSplitRead
-
-    def __getitem__(self, key: Any) -> Any:
-        raise _TestSplitRead
-
-    def __len__(self) -> int:
-        raise _TestSplitRead
-
-    @classmethod
-    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        raise _TestSplitRead
-
-
-def _without_test_split(setting: Setting) -> Setting:
-    data = dataclasses.replace(setting.data, x_test=_Forbidden(), y_test=_Forbidden(), fine_test=_Forbidden())
-    return dataclasses.replace(setting, data=data, _memo={})
-
-
 def _fail(method: Method, rule: str, detail: str) -> MethodCheckError:
     return MethodCheckError(f"{method.name}: rule '{rule}' failed: {detail}")
 
 
 def _unlearn(method: Method, setting: Setting) -> nn.Module:
-    ctx = UnlearnContext.for_method(method, _without_test_split(setting), PhaseTimer(setting.data.device))
+    ctx = UnlearnContext.for_method(method, setting, PhaseTimer(setting.data.device))  # its setting guards the test split
     ctx.timer.start()
     try:
         model = method.unlearn(setting.trained("original").model, ctx)
-    except _TestSplitRead:
+    except HeldOutTestSplitError:
         raise _fail(method, "never reads the test split", "it touched the test split while unlearning") from None
     except DataAccessError as exc:
         raise _fail(method, "reads only declared data", str(exc)) from None

@@ -6,7 +6,7 @@ import torch
 
 from helpers import context, tiny_setting
 from unlearnbench.context import TRAIN_ORDERS
-from unlearnbench.errors import DataAccessError
+from unlearnbench.errors import DataAccessError, HeldOutTestSplitError
 
 
 def test_undeclared_access_raises_a_clear_error(cache_dir):
@@ -119,3 +119,23 @@ def test_every_order_holds_each_train_row_once(cache_dir):
     for order in TRAIN_ORDERS:
         x, _ = context(setting, {"full_train"}).full_train(order)
         assert sorted(x.sum((1, 2, 3)).tolist()) == sorted(setting.data.x_train.sum((1, 2, 3)).tolist())
+
+
+@pytest.mark.parametrize("reach", [
+    lambda ctx: ctx._setting.data.x_test.mean(),
+    lambda ctx: ctx._setting.data.x_test[0],
+    lambda ctx: len(ctx._setting.data.y_test),
+    lambda ctx: torch.mean(ctx._setting.data.x_test),
+    lambda ctx: [v for v in vars(ctx).values() if hasattr(v, "data")][0].data.y_test.sum(),
+])
+def test_no_obvious_path_leads_from_a_context_to_the_test_split(cache_dir, reach):
+    ctx = context(tiny_setting(cache_dir), {"full_train"})
+    with pytest.raises(HeldOutTestSplitError, match="the test split is never handed to a method"):
+        reach(ctx)
+
+
+def test_the_guarded_setting_shares_the_trained_models_and_the_real_one_keeps_its_test_split(cache_dir):
+    setting = tiny_setting(cache_dir)
+    ctx = context(setting, {"teacher"})
+    ctx.teacher()
+    assert "original" in setting._memo and isinstance(setting.data.x_test, torch.Tensor)
