@@ -11,7 +11,9 @@ from unlearnbench.registry import Registry
 
 Shape = tuple[int, int, int]
 Builder = Callable[[Shape, int], nn.Module]
-MODELS: Registry[Builder] = Registry("model")
+# plugins=True: a package ships architectures through the `unlearnbench.models` entry-point group (its module calls
+# register_model, and unlearnbench.blocks.register_layout for the head and blocks CF-k/EU-k and deep metrics use).
+MODELS: Registry[Builder] = Registry("model", plugins=True)
 register_model = MODELS.register
 
 

@@ -7,7 +7,7 @@ import sys
 from importlib.metadata import entry_points
 
 BUILTIN_PACKAGES = ("unlearnbench.datasets", "unlearnbench.methods")
-ENTRY_POINT_GROUPS = ("unlearnbench.datasets", "unlearnbench.methods")
+ENTRY_POINT_GROUPS = ("unlearnbench.datasets", "unlearnbench.methods", "unlearnbench.models")
 
 _loaded = False
 

@@ -53,16 +53,22 @@ def save_model(model: nn.Module, folder: Path, row: dict[str, Any], input_shape:
     return {"file": target.name, "sha256": digest}
 
 
+def _read(path: Path, missing: str, unreadable: str) -> Any:
+    """torch.load of a weights-only file, or a one-line UserError: `missing`, or `unreadable` with {kind} filled."""
+    if not path.is_file():
+        raise UserError(missing)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: torch raises several kinds
+        raise UserError(unreadable.format(kind=type(exc).__name__)) from None
+
+
 def load_model(path: Path | str) -> nn.Module:
     """The unlearned model saved at `path`, rebuilt on the CPU after its checksum is verified."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no saved model at {str(path)!r}: run with save_models=True (--save-models) first")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: torch raises several kinds
-        raise UserError(f"{str(path)!r} is not a readable unlearnbench model file ({type(exc).__name__}); it may be "
-                        f"damaged: run the cell again with --save-models") from None
+    payload = _read(path, f"no saved model at {str(path)!r}: run with save_models=True (--save-models) first",
+                    f"{str(path)!r} is not a readable unlearnbench model file ({{kind}}); it may be damaged: run the "
+                    f"cell again with --save-models")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT or "state_dict" not in payload:
         raise UserError(f"{str(path)!r} is not an unlearnbench model file (format {FORMAT})")
     if weights_digest(payload["state_dict"]) != payload["sha256"]:
@@ -86,13 +92,9 @@ def load_weights_into(model: nn.Module, path: Path | str, what: str) -> nn.Modul
     """Loads a checkpoint (a state dict saved with torch.save, or an unlearnbench model file) into `model`, with a
     one-line UserError naming a missing file, an unreadable one, or the first layer whose name or shape differs."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{what} checkpoint {str(path)!r} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a foreign or damaged file: torch raises several kinds
-        raise UserError(f"{what} checkpoint {str(path)!r} is not a readable state dict ({type(exc).__name__}); save "
-                        f"it with torch.save(model.state_dict(), path)") from None
+    payload = _read(path, f"{what} checkpoint {str(path)!r} does not exist",
+                    f"{what} checkpoint {str(path)!r} is not a readable state dict ({{kind}}); save it with "
+                    f"torch.save(model.state_dict(), path)")
     state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{what} checkpoint {str(path)!r} holds no state dict; save it with "

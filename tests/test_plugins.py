@@ -40,3 +40,25 @@ def test_broken_plugin_is_skipped_with_a_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(plugins, "_loaded", False)
     plugins.load_plugins()
     assert "skipping plugin 'bad'" in capsys.readouterr().err
+
+
+def test_a_model_plugin_registers_through_its_entry_point_group(tmp_path, monkeypatch):
+    from unlearnbench.models import MODELS, build_model
+
+    (tmp_path / "my_models.py").write_text(textwrap.dedent('''
+        from torch import nn
+        from unlearnbench.models import register_model
+
+        @register_model("tiny_linear")
+        def tiny_linear(input_shape, num_classes):
+            return nn.Sequential(nn.Flatten(), nn.Linear(input_shape[0] * input_shape[1] * input_shape[2], num_classes))
+    '''))
+    _dist(tmp_path, "my_models", "[unlearnbench.models]\ntiny_linear = my_models\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(plugins, "_loaded", False)
+    plugins.load_plugins()
+    try:
+        assert build_model("tiny_linear", (1, 8, 8), 4, seed=0)[1].out_features == 4
+    finally:
+        MODELS.remove("tiny_linear")
+        sys.modules.pop("my_models", None)
