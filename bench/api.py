@@ -6,6 +6,7 @@ functions), returning a `Results` whose rows are the dicts `unlearnbench results
 from __future__ import annotations
 
 import inspect
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from unlearnbench.errors import UserError
+from unlearnbench.function_method import definitions
 from unlearnbench.method import METHODS, Method
 
 MethodLike = Union[str, type, Callable[..., Any]]
@@ -116,13 +118,14 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
         "original", "retrain", "retrain_independent", "finetune", "gradient_ascent", "unsir"),
         forget: Union[str, Sequence[int]] = "0", seeds: Iterable[int] = (0,), out: Union[str, Path] = DEFAULT_OUT,
         params: Optional[dict[str, dict[str, Any]]] = None, progress: Optional[Callable[..., None]] = None,
-        save_models: bool = False, **options: Any) -> Results:
+        save_models: bool = False, workers: int = 1, backend: str = "local", **options: Any) -> Results:
     """Runs `methods` on one dataset/model/forget setting for every seed, storing each row in OUT/results.db.
 
     `methods` holds registered names, registered Method classes or functions decorated with `unlearnbench.method`;
     `original` (and `retrained`) bring the user's own model, as an nn.Module or a state-dict checkpoint path,
     instead of training one with the setting's recipe; `params` maps a method name to hyperparameter overrides (as
-    `--set`); `save_models` keeps every unlearned model
+    `--set`); `workers` > 1 runs the seeds in that many processes (`backend="ray"`: Ray tasks), function methods
+    shipped to them by value; `save_models` keeps every unlearned model
     in OUT/models (`Results.model`, `unlearnbench.load_model`, `unlearnbench rescore`); `options` are RunRequest fields
     (device, data_root, cache_dir, recipe, threads, mia_shadows, deep_metrics, ...).
     """
@@ -140,24 +143,39 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
         elif options.get(kind) is not None:
             options[kind] = str(options[kind])
     models = str(Path(out) / "models") if save_models else None
+    shipped = definitions(names) if workers > 1 or backend != "local" else ()
     requests = [RunRequest(dataset=dataset, model=model, methods=names, forget=parse_forget(spec), seed=seed,
-                           params={k: dict(v) for k, v in (params or {}).items()}, save_models=models, **options)
-                for seed in seeds]
-    return run_requests(requests, Path(out), progress)
+                           params={k: dict(v) for k, v in (params or {}).items()}, save_models=models,
+                           definitions=shipped, **options) for seed in seeds]
+    return run_requests(requests, Path(out), progress, workers, backend)
 
 
-def run_requests(requests: Sequence[Any], out: Path, progress: Optional[Callable[..., None]] = None) -> Results:
-    """Runs each RunRequest, storing its rows in OUT/results.db as they end (`unlearnbench run` calls this too)."""
+def run_requests(requests: Sequence[Any], out: Path, progress: Optional[Callable[..., None]] = None,
+                 workers: int = 1, backend: str = "local") -> Results:
+    """Runs each RunRequest, storing its rows in OUT/results.db as they end (`unlearnbench run` calls this too);
+    with workers > 1 or backend "ray", the requests run in worker processes or Ray tasks."""
+    from unlearnbench.backends import execute_collect, map_tasks
     from unlearnbench.runner import run as run_request
     from unlearnbench.store import open_store
 
     for folder in {r.save_models for r in requests if r.save_models}:
         writable_folder(Path(folder))
+    if workers < 1:
+        raise UserError(f"workers={workers} must be at least 1")
     rows: list[dict[str, Any]] = []
     store = open_store(out)
     try:
-        for request in requests:
-            rows += run_request(request, store, progress)
+        if workers <= 1 and backend == "local":
+            for request in requests:
+                rows += run_request(request, store, progress)
+        else:
+            def stored(job: tuple, result: list[dict[str, Any]]) -> None:
+                for row in result:
+                    row["id"] = store.insert(row)
+                    rows.append(row)
+
+            run_id = uuid.uuid4().hex[:12]
+            map_tasks(execute_collect, [(r, run_id) for r in requests], stored, backend=backend, workers=workers)
     finally:
         store.close()
-    return Results(rows, out)
+    return Results(sorted(rows, key=lambda r: r["id"]), out)

@@ -59,3 +59,14 @@ def method(name: str, *, access: Iterable[str], scenarios: Iterable[str],
         return function
 
     return decorate
+
+
+def definitions(names: Iterable[str]) -> tuple[tuple[str, bytes], ...]:
+    """(name, pickled class) of the function methods among `names`, for workers: by value with cloudpickle (a
+    notebook's functions cannot be imported by a worker), by reference where cloudpickle is not installed."""
+    try:
+        import cloudpickle as pickler
+    except ImportError:  # pragma: no cover - cloudpickle comes with Ray
+        import pickle as pickler
+    chosen = [(n, METHODS.get(n)) for n in names if n in METHODS and issubclass(METHODS.get(n), FunctionMethod)]
+    return tuple((name, pickler.dumps(cls)) for name, cls in chosen)

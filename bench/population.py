@@ -26,7 +26,7 @@ from unlearnbench.backends import map_tasks
 from unlearnbench.config import config_dict
 from unlearnbench.method import METHODS, Method
 from unlearnbench.reports.statistics import rank_groups
-from unlearnbench.runner import RunRequest, build_methods, prepare_setting
+from unlearnbench.runner import RunRequest, build_methods, prepare_setting, register_definitions
 from unlearnbench.setting import Setting, member_kind
 from unlearnbench.timing import PhaseTimer
 from unlearnbench.train import accuracy, predict
@@ -156,6 +156,7 @@ def unlearned_members(request: RunRequest, name: str, params: dict[str, Any], me
                       ) -> list[MemberOutcome]:
     """Members `members` of one method's population, in a worker: the setting prepared from `request`, its models
     loaded from the cache the driver filled."""
+    register_definitions(request)
     setting = prepare_setting(request)
     method = METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario)
     return _members(setting, method, members, protocol, klom_rows(setting))

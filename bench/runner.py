@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 import hashlib
 import json
+import pickle
 from typing import Any, Callable, Iterator, Mapping, Optional, Union
 
 import torch
@@ -70,6 +71,9 @@ class RunRequest:
     save_models: Optional[str] = None  # folder to keep every unlearned model in (unlearnbench.saved_models)
     original: Optional[str] = None  # the user's own original model (a state-dict checkpoint) instead of training one
     retrained: Optional[str] = None  # the user's own retrained reference (else trained with the setting's recipe)
+    # (name, pickled Method class) of methods defined where a worker cannot import them (a notebook's function
+    # methods): registered in the worker before the methods are built (unlearnbench.function_method.definitions)
+    definitions: tuple[tuple[str, bytes], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "forget", ForgetSpec.parse(self.forget))
@@ -90,8 +94,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def register_definitions(request: RunRequest) -> None:
+    """In a worker: registers the methods the driver's session defined and shipped with the request."""
+    for name, blob in request.definitions:
+        if name not in METHODS:
+            METHODS.add(name, pickle.loads(blob))
+
+
 def build_methods(request: RunRequest) -> list[Method]:
     """Instantiates every requested method with validated hyperparameters, before any work starts."""
+    register_definitions(request)
     specs = request.method_specs()
     names = [name for name, _ in specs]
     stray = sorted(set(request.params) - set(names))

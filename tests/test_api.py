@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from torch import nn
 
 import unlearnbench
@@ -104,3 +105,29 @@ def test_a_method_class_must_declare_its_scenarios():
 
     with pytest.raises(ValueError, match="method Undeclared must declare `scenarios`"):
         METHODS.add("undeclared", Undeclared)
+
+
+@pytest.mark.slow  # spawns two worker processes or a Ray cluster (10-40 s)
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_a_method_defined_in_a_session_runs_in_workers_with_the_rows_of_a_local_run(tmp_path, backend):
+    def ascend(model, ctx):  # local: a worker could not import it by name, it must travel by value
+        x, y = ctx.forget()
+        loss = -nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.01 * p.grad
+        return model
+
+    unlearnbench.method(name="session_ascent", access={"forget"}, scenarios={"class"})(ascend)
+    try:
+        common = dict(dataset="digits", methods=["original", "session_ascent"], seeds=[0, 1], device="cpu",
+                      cache_dir=tmp_path / "cache", recipe={"epochs": "2"})
+        local = unlearnbench.run(out=tmp_path / "local", **common).rows
+        pooled = unlearnbench.run(out=tmp_path / "pooled", workers=2, backend=backend, **common).rows
+    finally:
+        METHODS.remove("session_ascent")
+    key = lambda r: (r["seed"], r["method"])  # noqa: E731
+    for a, b in zip(sorted(local, key=key), sorted(pooled, key=key)):
+        assert (a["method"], a["seed"], a["status"], b["status"]) == (b["method"], b["seed"], "ok", "ok")
+        assert a["metrics"]["acc_forget_test"] == pytest.approx(b["metrics"]["acc_forget_test"], abs=1e-3)
