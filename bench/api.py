@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
-import torch
 from torch import nn
 
 from unlearnbench.errors import UserError
 from unlearnbench.function_method import definitions
+from unlearnbench.saved_models import checkpoint_of
 from unlearnbench.method import METHODS, Method
 
 MethodLike = Union[str, type, Callable[..., Any]]
@@ -41,18 +41,6 @@ def method_name(entry: MethodLike) -> str:
         raise UserError(f"function {label} is not a method yet: decorate it with "
                         f"@unlearnbench.method(name=..., access=..., scenarios=...)")
     raise UserError(f"{entry!r} is not a method: give a registered name, a Method class or a decorated function")
-
-
-def checkpoint_of(model: nn.Module, folder: Path, kind: str) -> Path:
-    """Saves a model the user brings as a state-dict checkpoint named by its weights' hash; returns the path."""
-    from unlearnbench.saved_models import weights_digest
-
-    writable_folder(folder)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    path = folder / f"{kind}-{weights_digest(state)[:16]}.pt"
-    if not path.exists():
-        torch.save(state, path)
-    return path
 
 
 def writable_folder(folder: Path) -> None:
@@ -139,7 +127,9 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
     spec = forget if isinstance(forget, str) else ",".join(str(c) for c in forget)
     for kind in ("original", "retrained"):
         if isinstance(options.get(kind), nn.Module):  # kept as a checkpoint, so every worker can load it too
-            options[kind] = str(checkpoint_of(options[kind], Path(out) / "supplied", kind))
+            folder = Path(out) / "supplied" / kind
+            writable_folder(folder)
+            options[kind] = str(checkpoint_of(options[kind], folder))
         elif options.get(kind) is not None:
             options[kind] = str(options[kind])
     models = str(Path(out) / "models") if save_models else None

@@ -43,6 +43,23 @@ def checksum(payload: dict[str, Any], state_dict: dict[str, torch.Tensor]) -> st
     return digest.hexdigest()
 
 
+def cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict, detached, on the CPU (what every saved file holds)."""
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temporary file beside `path`, then a rename: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def warn(message: str) -> None:
     """One warning line on stderr (the run goes on)."""
     print(f"unlearnbench: warning: {message}", file=sys.stderr)
@@ -129,7 +146,7 @@ class ModelCache:
     def _write(self, path: Path, payload: dict[str, Any], model: nn.Module, time: TrainingTime) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         stored_payload = json.loads(json.dumps(payload, default=str))
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        state = cpu_state(model)
         blob = {
             "format": FORMAT,
             "payload": stored_payload,
@@ -138,11 +155,4 @@ class ModelCache:
             "state_dict": state,
             "checksum": checksum(stored_payload, state),
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(blob, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_save(blob, path)

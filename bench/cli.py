@@ -17,7 +17,6 @@ from unlearnbench.errors import UserError
 
 if TYPE_CHECKING:
     from unlearnbench.runner import RunRequest
-    from unlearnbench.suite import Suite
 
 DEFAULT_OUT = Path("unlearnbench-out")
 DEFAULT_METHODS = "original,retrain,retrain_independent,finetune,gradient_ascent,unsir"
@@ -92,7 +91,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from unlearnbench.api import run_requests
     from unlearnbench.reports.table import format_table
     from unlearnbench.runner import not_applicable
-    from unlearnbench.store import open_store
 
     request = _setting_request(args, params=_method_params(args.set), seed=args.seed, download=args.download,
                                mia_shadows=args.mia_shadows, remeasure_retrain=args.remeasure_retrain,
@@ -107,19 +105,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"unlearnbench: warning: {warning}", file=sys.stderr)
     if args.population is not None:
         return _run_population(request, args)
-    results = run_requests([request], Path(args.out), None if args.quiet else _progress)  # the Python API's path
-    rows = results.rows
-    store = open_store(Path(args.out), create=False)
-    try:
-        everything = _read_all(store)
-    finally:
-        store.close()
+    rows = run_requests([request], Path(args.out), None if args.quiet else _progress).rows  # the Python API's path
+    everything, path = _stored_rows(args.out)
     print(format_table(rows, context=everything))
     skipped = not_applicable(request)
     if skipped:
         print(f"n/a ({request.forget.scenario} scenario, not run): {', '.join(skipped)}")
-    report = _report_after_run(everything, Path(args.out) / "report.html", store.path)
-    print(f"\nstored {len(rows)} rows in {store.path}; report: {report}")
+    report = _report_after_run(everything, Path(args.out) / "report.html", path)
+    print(f"\nstored {len(rows)} rows in {path}; report: {report}")
     print(next_steps(Path(args.out), report))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
@@ -127,19 +120,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_population(request: "RunRequest", args: argparse.Namespace) -> int:
     """`run --population N`: the challenge's forgetting quality of every requested method against N retrained
     models; raw statistics under OUT/population/."""
-    from unlearnbench.population import format_population, run_population
-
     if args.workers < 1:
         raise UserError(f"--workers {args.workers} must be at least 1")
-    results, ceiling, ceiling_klom = run_population(request, args.population, args.protocol, Path(args.out),
-                                                    None if args.quiet else _progress, args.backend, args.workers,
-                                                    args.ray_address)
-    print(format_population(results, ceiling, ceiling_klom, args.population, args.protocol))
+    return _populations([request], args.population, args.protocol, args)
+
+
+def _populations(requests: Sequence["RunRequest"], size: int, protocol: str, args: argparse.Namespace) -> int:
+    """Each request's populations, their tables printed, then the population report of OUT; 1 if a member failed."""
+    from unlearnbench.population import format_population, run_population
     from unlearnbench.reports.population import write_population_report
 
-    report = write_population_report(Path(args.out) / "population")
-    print(f"\nraw statistics (per method, [N, forget examples]): {Path(args.out) / 'population'}; report: {report}")
-    return 0 if all(r.ok == r.size for r in results) else 1
+    complete = True
+    for request in requests:
+        results, ceiling, ceiling_klom = run_population(request, size, protocol, Path(args.out),
+                                                        None if args.quiet else _progress, args.backend, args.workers,
+                                                        args.ray_address)
+        print(format_population(results, ceiling, ceiling_klom, size, protocol) + "\n")
+        complete = complete and all(r.ok == r.size for r in results)
+    folder = Path(args.out) / "population"
+    print(f"raw statistics (per method, [N, forget examples]): {folder}; report: {write_population_report(folder)}")
+    return 0 if complete else 1
 
 
 def next_steps(out: Path, report: str) -> str:
@@ -209,27 +209,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         store.close()
     report = _report_after_run(rows, Path(args.out) / "report.html", store.path)
-    if suite.population:
-        _suite_populations(suite, args)
+    if suite.population:  # after the cells; members are cached, so a rerun resumes
+        _populations(suite.requests, suite.population, suite.protocol, args)
     hint = " (rerun them with --retry-failed)" if summary.skipped_failed else ""
     na = f"; {suite.not_applicable} n/a (the method does not suit the scenario)" if suite.not_applicable else ""
     print(f"suite {suite.name}: {summary.cells} cells; ran {summary.ran} ({summary.failed} failed); skipped "
           f"{summary.skipped_ok} already ok and {summary.skipped_failed} failed before{hint}{na}; report: {report}")
     print(next_steps(Path(args.out), report))
     return 0 if summary.failed == 0 else 1
-
-
-def _suite_populations(suite: "Suite", args: argparse.Namespace) -> None:
-    """A suite's `population = N`: each setting's population after the cells (members cached, so a rerun resumes)."""
-    from unlearnbench.population import format_population, run_population
-    from unlearnbench.reports.population import write_population_report
-
-    for request in suite.requests:
-        results, ceiling, ceiling_klom = run_population(request, suite.population, suite.protocol, Path(args.out),
-                                                        None if args.quiet else _progress, args.backend, args.workers,
-                                                        args.ray_address)
-        print(format_population(results, ceiling, ceiling_klom, suite.population, suite.protocol) + "\n")
-    print(f"population report: {write_population_report(Path(args.out) / 'population')}")
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:

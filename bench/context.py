@@ -87,10 +87,10 @@ class UnlearnContext:
 
     @classmethod
     def for_method(cls, method: Any, setting: Setting, timer: PhaseTimer,
-                   on_checkpoint: Optional[Checkpoint] = None) -> "UnlearnContext":
-        """The context the harness gives `method` on `setting`: its declared access and augmentation, the method's
-        seed stream."""
-        return cls(method.name, method.access, setting, timer, setting.generator("method"), on_checkpoint,
+                   on_checkpoint: Optional[Checkpoint] = None, stream: str = "method") -> "UnlearnContext":
+        """The context the harness gives `method` on `setting`: its declared access and augmentation, and a
+        generator of seed stream `stream` (a population member's is "method@i")."""
+        return cls(method.name, method.access, setting, timer, setting.generator(stream), on_checkpoint,
                    augments=method.augments)
 
     @property

@@ -2,13 +2,14 @@
 
 `torch.optim.Adam(fused=True).step()` spends about 130 us per call on this harness's 2-core CPUs outside its one
 fused kernel (profiler record, grad-mode switch, per-parameter `_init_group`, grouping tensors by device and dtype),
-and `zero_grad` another 25 us: 3-4 % of an MLP step on MNIST (measured in README "Speed"). These subclasses let torch take the first step (which builds the state) and any step it
-must handle itself (a closure, step hooks, a parameter without a gradient, a changed group), and otherwise call the
+and `zero_grad` another 25 us: 3-4 % of an MLP step on MNIST (measured in README "Speed"). These subclasses let
+torch take the first step (which builds the state) and any step it must handle itself (a closure, step hooks, a parameter without a gradient, a changed group), and otherwise call the
 same fused kernel on cached state lists with the group's current hyperparameters, so results are bit-identical to
 torch's own fused step (tests/test_optim.py) and schedulers, `state_dict` and `load_state_dict` work unchanged.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Callable, Optional
 
 import torch
@@ -22,24 +23,25 @@ def _torch_step(cls: type[Optimizer]) -> Callable[..., Optional[float]]:
     return Optimizer.profile_hook_step(step.__wrapped__ if getattr(step, "hooked", False) else step)
 
 
-class _LeanStep:
-    """The fast path shared by the fused optimisers below; subclasses say how a group's state is listed and updated."""
+class _LeanStep(ABC):
+    """The fast path shared by the fused optimisers below; subclasses say how a group's state is listed, checked
+    and updated."""
 
     _lean_cache: Optional[list[tuple[dict[str, Any], list[Tensor], list[list[Tensor]]]]] = None
     _torch_step: Callable[..., Optional[float]]  # the parent's step, hooks included
 
+    @abstractmethod
     def _state_lists(self, group: dict[str, Any], params: list[Tensor]) -> Optional[list[list[Tensor]]]:
         """The group's per-parameter state tensors as the fused kernel takes them, or None when not yet built."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _fits(self, group: dict[str, Any], state: list[list[Tensor]]) -> bool:
         """Whether the cached `state` still matches the group's settings (a scheduler may change any of them)."""
-        return True
 
+    @abstractmethod
     def _fused_update(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor],
                       state: list[list[Tensor]]) -> None:
         """One fused update of `params` with `grads` and the cached `state` at the group's current settings."""
-        raise NotImplementedError
 
     def _lean_ready(self) -> bool:
         hooks = (self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks  # type: ignore[attr-defined]

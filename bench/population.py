@@ -26,6 +26,7 @@ from unlearnbench.backends import map_tasks
 from unlearnbench.config import config_dict
 from unlearnbench.method import METHODS, Method
 from unlearnbench.reports.statistics import rank_groups
+from unlearnbench.reports.table import grid
 from unlearnbench.runner import RunRequest, build_methods, prepare_setting, register_definitions
 from unlearnbench.setting import Setting, member_kind
 from unlearnbench.timing import PhaseTimer
@@ -34,8 +35,6 @@ from unlearnbench.train import accuracy, predict
 PROTOCOLS = ("challenge", "seeds")
 MIN_SIZE = 3  # the score's buckets reach ceil(log(N - 1)): N = 2 has none
 SKIPPED_ROLES = ("reference", "floor")  # their populations are the retrained and the ceiling ones
-
-
 KLOM_SAMPLE = 1000  # retain-train and validation rows whose KLOM is summarised (the same rows for every member)
 
 
@@ -140,9 +139,8 @@ def unlearned_member(setting: Setting, method: Method, member: int, protocol: st
                      rows: dict[str, tuple[Tensor, Tensor]]) -> MemberStats:
     """Member `member` of `method`'s population: its original (shared or its own), its own method stream."""
     original = setting.trained("original" if protocol == "challenge" else member_kind("original", member)).model
-    rng = setting.generator(member_kind("method", member))
-    ctx = UnlearnContext(method.name, method.access, setting, PhaseTimer(setting.data.device), rng,
-                         augments=method.augments)
+    ctx = UnlearnContext.for_method(method, setting, PhaseTimer(setting.data.device),
+                                    stream=member_kind("method", member))
     ctx.timer.start()
     with setting.autocast():
         model = method.unlearn(original, ctx)
@@ -176,16 +174,16 @@ def _members(setting: Setting, method: Method, members: list[int], protocol: str
     return out
 
 
-def _stack(members: list[MemberStats]) -> np.ndarray:
-    return np.stack([m.confidences for m in members])
+def _stack(members: list[MemberStats], part: Optional[str] = None) -> np.ndarray:
+    """[members, examples]: the confidences on forget-train, or with `part` the margins on that part."""
+    return np.stack([m.confidences if part is None else m.margins[part] for m in members])
 
 
 def klom_against(unlearned: list[MemberStats], retrained: list[MemberStats]) -> dict[str, float]:
     """Median and 95th percentile of per-example KLOM on each part (forget, retain, val)."""
     out = {}
     for part in unlearned[0].margins:
-        stack = lambda members: np.stack([m.margins[part] for m in members])  # noqa: E731
-        out.update(klom_summary(klom(stack(unlearned), stack(retrained)), f"klom_{part}"))
+        out.update(klom_summary(klom(_stack(unlearned, part), _stack(retrained, part)), f"klom_{part}"))
     return out
 
 
@@ -218,7 +216,7 @@ def _all_members(request: RunRequest, setting: Setting, methods: list[Method], s
 def rank_by_final_score(results: list[PopulationResult], scores: dict[str, ChallengeScore]) -> None:
     """Sets each result's rank: 1 + the methods whose final score is significantly higher, from paired t-tests
     over forget examples of each example's share of it, Holm-corrected (the yardstick's rank groups)."""
-    shares = [scores[r.method].points(r.ok) * scores[r.method].utility for r in results]
+    shares = [scores[r.method].points * scores[r.method].utility for r in results]
     ranks = rank_groups([{i: -v for i, v in enumerate(share)} for share in shares],
                         [-r.challenge_score for r in results])
     for result, rank in zip(results, ranks):
@@ -270,7 +268,7 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
             result.test_acc = float(np.mean([m.test_acc for m in members]))
             result.deterministic = protocol == "challenge" and all(
                 np.array_equal(m.confidences, members[0].confidences) for m in members)
-            margin_arrays = {f"{side}_margins_{part}": np.stack([m.margins[part] for m in population])
+            margin_arrays = {f"{side}_margins_{part}": _stack(population, part)
                              for side, population in (("unlearned", members), ("retrained", retrained),
                                                       ("retrained_independent", independent))
                              for part in rows}
@@ -286,6 +284,17 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
                "methods": [asdict(r) for r in results]}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return results, ceiling, ceiling_klom
+
+
+def population_notes(method: str, size: int, deterministic: bool, failures: list[str]) -> list[str]:
+    """The flags a method's population row carries: deterministic under the challenge protocol, failed members."""
+    notes = []
+    if deterministic:
+        notes.append(f"{method}: deterministic under the challenge protocol (one model {size} times): the range rule "
+                     f"gives it no credit; compare with --protocol seeds")
+    if failures:
+        notes.append(f"{method}: {len(failures)} member(s) failed and are left out ({failures[0]})")
+    return notes
 
 
 def format_population(results: list[PopulationResult], ceiling: ChallengeScore, ceiling_klom: dict[str, float],
@@ -308,14 +317,8 @@ def format_population(results: list[PopulationResult], ceiling: ChallengeScore, 
                      interval(r.forget_quality, r.forget_quality_interval),
                      interval(r.challenge_score, r.challenge_score_interval), *klom_cells(r.klom),
                      f"{100 * r.retain_acc:.2f}%", f"{100 * r.test_acc:.2f}%", str(r.undetermined)])
-        if r.deterministic:
-            notes.append(f"{r.method}: deterministic under the challenge protocol (one model {r.size} times): the "
-                         f"range rule gives it no credit; compare with --protocol seeds")
-        if r.failures:
-            notes.append(f"{r.method}: {len(r.failures)} member(s) failed and are left out ({r.failures[0]})")
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
-             for row in [header, ["-" * w for w in widths]] + rows]
+        notes += population_notes(r.method, r.size, r.deterministic, r.failures)
+    lines = grid(header, rows)
     title = (f"forgetting quality F of the NeurIPS 2023 unlearning challenge, N = {size}, protocol {protocol}; the "
              f"ceiling is an independently retrained population scored the same way (the best F attainable at this N)")
     return "\n".join([title, ""] + lines + ([""] + notes if notes else []))

@@ -181,11 +181,9 @@ class Setting:
         Architectures that do not stack are left to `trained`, one by one."""
         if not batchable(self.new_model(member_kind(kind, 0) + ".init")):
             return 0
-        missing = []
-        for i in range(size):
-            model = self.new_model(f"{member_kind(kind, i)}.init")
-            if kind in self.remeasure or self.cache.load(self.payload(member_kind(kind, i)), model) is None:
-                missing.append(i)
+        # Existence only: `trained` loads (and verifies) each member once; a damaged file is retrained alone there.
+        missing = [i for i in range(size)
+                   if kind in self.remeasure or not self.cache.path(self.payload(member_kind(kind, i))).exists()]
         if not missing:
             return 0
         if progress is not None:

@@ -16,6 +16,7 @@ from unlearnbench.batched import batchable, fit_batched
 from unlearnbench.cache import ModelCache
 from unlearnbench.contention import LoadProbe
 from unlearnbench.context import UnlearnContext
+from unlearnbench.reports.table import grid
 from unlearnbench.reference import REFERENCES, dataloader_epoch, dataloader_predict, plain_optimizer
 from unlearnbench.runner import (RunRequest, build_methods, prepare_setting, setting_threads,
                                  warm_up)
@@ -220,7 +221,9 @@ def _population_row(setting: Setting, size: int) -> SpeedRow:
     x, y = data.x_train[split.retain_train], data.y_train[split.retain_train]
     members = lambda: [setting.new_model(f"{member_kind('retrain', i)}.init") for i in range(size)]  # noqa: E731
     orders = lambda: [setting.generator(f"{member_kind('retrain', i)}.order") for i in range(size)]  # noqa: E731
-    work = _counted(lambda: fit(members()[0], x, y, recipe, orders()[0], augment=data.augment))
+    first = member_kind("retrain", 0)
+    work = _counted(lambda: fit(setting.new_model(f"{first}.init"), x, y, recipe, setting.generator(f"{first}.order"),
+                                augment=data.augment))
     models, generators = members(), orders()
     synchronize(data.device)
     t0 = time.perf_counter()
@@ -321,12 +324,10 @@ def format_speed(report: SpeedReport, device_name: str) -> str:
                       f"{r.gflop:.1f}", f"{rate:.0f}" if r.gflop else "-",
                       f"{100 * rate / peak:.0f}%" if r.gflop else "-",
                       " ".join(f"{k}={v:.3f}" for k, v in r.phases.items()) or "-"])
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     title = (f"{setting.dataset}/{setting.model} forget {setting.forget.label} on "
              f"{setting.data.device} ({device_name}, {report.threads} threads); measured "
              f"{report.peak_precision} matmul peak {peak:.0f} GFLOP/s")
-    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in [header, ["-" * w for w in widths]]
-            + lines]
+    body = grid(header, lines)
     notes = ["ratio = reference seconds / harness seconds (plain DataLoader loop of the same recipe, same run; for "
              "the population row, the same members trained one by one with the harness's loop); "
              "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed",

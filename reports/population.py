@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from unlearnbench.metrics.challenge import EPSILON_CAP
+from unlearnbench.population import population_notes
 from unlearnbench.reports.figures import style, svg_of
 from unlearnbench.reports.html import template_environment
 
@@ -66,12 +67,7 @@ def setting_view(folder: Path) -> dict[str, Any]:
                 if "epsilons" in data:
                     epsilons[m["method"]] = data["epsilons"]
                     epsilons.setdefault("retrain_independent (ceiling)", data["ceiling_epsilons"])
-        if m["deterministic"]:
-            notes.append(f"{m['method']}: deterministic under the challenge protocol (one model {size} times): the "
-                         f"range rule gives it no credit; compare with --protocol seeds.")
-        if m["failures"]:
-            notes.append(f"{m['method']}: {len(m['failures'])} member(s) failed and are left out "
-                         f"({m['failures'][0]}).")
+        notes += population_notes(m["method"], size, m["deterministic"], m["failures"])
     rows = [{"rank": m["rank"] or "-", "method": m["method"],
              "f": _interval(m["forget_quality"], m["forget_quality_interval"]),
              "final": _interval(m["challenge_score"], m["challenge_score_interval"]),

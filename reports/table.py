@@ -34,7 +34,8 @@ def _text(row: dict[str, Any], value: MetricValue) -> str:
     return value.format(_row_values(row).get(value.name)) + (mark if row["status"] == "ok" else "")
 
 
-def _grid(header: Sequence[str], lines: list[list[str]]) -> list[str]:
+def grid(header: Sequence[str], lines: list[list[str]]) -> list[str]:
+    """Fixed-width text rows: the header, a rule of dashes, then `lines`, each column as wide as its widest cell."""
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
     return out + ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
@@ -76,9 +77,9 @@ def format_table(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK,
     lines = [[str(row.get("id", "")), _setting(row), str(row["seed"]), method_label(row), row["status"],
               *[_text(row, v) for v in first], _phases(row.get("phases") or {}, row.get("reused_phases") or [])]
              for row in rows]
-    out = _grid(header, lines)
+    out = grid(header, lines)
     if second:
-        out += [""] + _grid(["id", "method", *[v.label for v in second]],
+        out += [""] + grid(["id", "method", *[v.label for v in second]],
                             [[str(row.get("id", "")), method_label(row), *[_text(row, v) for v in second]]
                              for row in rows])
     notes = ["MIA scores and distances are best when closest to the retrain row"]

@@ -167,11 +167,8 @@ class ChallengeScore:
     forget_quality_interval: tuple[float, float] = (float("nan"), float("nan"))
     final_score_interval: tuple[float, float] = (float("nan"), float("nan"))
     epsilons: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)  # per example
+    points: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)  # F's share per example
     utility: float = 1.0  # (RA_U / RA_R) x (TA_U / TA_R)
-
-    def points(self, num_models: int) -> np.ndarray:
-        """Each example's points (its share of F), for paired comparisons over examples."""
-        return example_points(self.epsilons, num_models)
 
     def summary(self) -> dict[str, object]:
         """The scalar fields, JSON-ready (the per-example epsilons are stored apart)."""
@@ -190,4 +187,4 @@ def challenge_score(unlearned: np.ndarray, retrained: np.ndarray, retain_acc: tu
     lo, hi = bootstrap_interval(points)
     f = float(points.mean())
     return ChallengeScore(f, f * utility, int(np.isnan(eps).sum()), (lo, hi), (lo * utility, hi * utility), eps,
-                          utility)
+                          points, utility)
