@@ -1,13 +1,13 @@
 """unlearnbench: a benchmark harness for machine unlearning in image classifiers."""
 from __future__ import annotations
 
-from unlearnbench import threads as _threads  # noqa: F401  first: sets OpenMP's wait policy before torch loads
+from unlearnbench.timing import threads as _threads  # noqa: F401  first: sets OpenMP's wait policy before torch loads
 
 __version__ = "0.1.0"
 __all__ = ["Results", "load_model", "method", "run", "__version__"]
-# `method` is the module unlearnbench.method, made callable as the decorator (see its _CallableModule).
-_API = {"run": "unlearnbench.api", "Results": "unlearnbench.api", "method": "unlearnbench.method",
-        "load_model": "unlearnbench.saved_models"}
+# `method` is the module unlearnbench.core.method, made callable as the decorator (see its _CallableModule).
+_API = {"run": "unlearnbench.api", "Results": "unlearnbench.api", "method": "unlearnbench.core.method",
+        "load_model": "unlearnbench.execution.saved_models"}
 
 
 def __getattr__(name: str) -> object:

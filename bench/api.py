@@ -13,10 +13,10 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from torch import nn
 
-from unlearnbench.errors import UserError
-from unlearnbench.function_method import definitions
-from unlearnbench.saved_models import checkpoint_of
-from unlearnbench.method import METHODS, Method
+from unlearnbench.core.errors import UserError
+from unlearnbench.core.function_method import definitions
+from unlearnbench.execution.saved_models import checkpoint_of
+from unlearnbench.core.method import METHODS, Method
 
 MethodLike = Union[str, type, Callable[..., Any]]
 DEFAULT_OUT = Path("unlearnbench-out")
@@ -64,7 +64,7 @@ class Results:
 
     def all_rows(self) -> list[dict[str, Any]]:
         """Every row stored in `out` (this run's and earlier ones)."""
-        from unlearnbench.store import open_store
+        from unlearnbench.execution.store import open_store
 
         store = open_store(self.out, create=False)
         try:
@@ -87,7 +87,7 @@ class Results:
 
     def model(self, method: str, seed: int = 0) -> Any:
         """The unlearned model `method` produced at `seed` in this run (saved with save_models=True)."""
-        from unlearnbench.saved_models import load_model
+        from unlearnbench.execution.saved_models import load_model
 
         for row in self.rows:
             saved = (row.get("env") or {}).get("saved_model")
@@ -117,8 +117,8 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
     in OUT/models (`Results.model`, `unlearnbench.load_model`, `unlearnbench rescore`); `options` are RunRequest fields
     (device, data_root, cache_dir, recipe, threads, mia_shadows, deep_metrics, ...).
     """
-    from unlearnbench.forget import parse_forget
-    from unlearnbench.runner import RunRequest
+    from unlearnbench.data.forget import parse_forget
+    from unlearnbench.execution.runner import RunRequest
 
     names = tuple(method_name(m) for m in methods)
     unknown = sorted(set(options) - set(inspect.signature(RunRequest).parameters))
@@ -144,9 +144,9 @@ def run_requests(requests: Sequence[Any], out: Path, progress: Optional[Callable
                  workers: int = 1, backend: str = "local") -> Results:
     """Runs each RunRequest, storing its rows in OUT/results.db as they end (`unlearnbench run` calls this too);
     with workers > 1 or backend "ray", the requests run in worker processes or Ray tasks."""
-    from unlearnbench.backends import execute_collect, map_tasks
-    from unlearnbench.runner import run as run_request
-    from unlearnbench.store import open_store
+    from unlearnbench.execution.backends import execute_collect, map_tasks
+    from unlearnbench.execution.runner import run as run_request
+    from unlearnbench.execution.store import open_store
 
     for folder in {r.save_models for r in requests if r.save_models}:
         writable_folder(Path(folder))

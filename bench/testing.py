@@ -16,14 +16,14 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from unlearnbench.config import build_config, config_dict
-from unlearnbench.context import UnlearnContext
-from unlearnbench.data import DATASETS, RawSplits
-from unlearnbench.errors import DataAccessError, HeldOutTestSplitError
-from unlearnbench.method import Method
-from unlearnbench.runner import RunRequest, prepare_setting
-from unlearnbench.setting import Setting
-from unlearnbench.timing import PhaseTimer
+from unlearnbench.core.config import build_config, config_dict
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.loading import DATASETS, RawSplits
+from unlearnbench.core.errors import DataAccessError, HeldOutTestSplitError
+from unlearnbench.core.method import Method
+from unlearnbench.execution.runner import RunRequest, prepare_setting
+from unlearnbench.execution.setting import Setting
+from unlearnbench.timing.timer import PhaseTimer
 
 TINY_CLASSES = 4
 TINY_RECIPE = {"epochs": "4", "lr": "0.05", "batch_size": "32"}

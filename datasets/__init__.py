@@ -1,1 +1,1 @@
-"""Built-in datasets, one module per family; each registers loaders in `unlearnbench.data.DATASETS`."""
+"""Built-in datasets, one module per family; each registers loaders in `unlearnbench.data.loading.DATASETS`."""

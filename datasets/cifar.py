@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from unlearnbench.data import RawSplits, register_dataset
+from unlearnbench.data.loading import RawSplits, register_dataset
 from unlearnbench.datasets.torchvision_files import open_split
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from unlearnbench.data import DIGIT_PAIRS, RawSplits, register_dataset
+from unlearnbench.data.loading import DIGIT_PAIRS, RawSplits, register_dataset
 
 TEST_SIZE = 450  # of 1,797 images: 1,347 train / 450 test
 SPLIT_SEED = 0  # fixed so every machine gets the same stratified split

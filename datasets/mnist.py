@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from unlearnbench.data import DIGIT_PAIRS, RawSplits, register_dataset
+from unlearnbench.data.loading import DIGIT_PAIRS, RawSplits, register_dataset
 from unlearnbench.datasets.torchvision_files import open_split
 
 

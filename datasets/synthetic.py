@@ -11,7 +11,7 @@ from typing import Optional
 
 import torch
 
-from unlearnbench.data import RawSplits, register_dataset
+from unlearnbench.data.loading import RawSplits, register_dataset
 from unlearnbench.datasets.cifar import CIFAR10_MEAN, CIFAR10_STD
 from unlearnbench.datasets.mnist import MNIST_MEAN, MNIST_STD
 

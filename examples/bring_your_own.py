@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 import unlearnbench
-from unlearnbench.data import load_data
+from unlearnbench.data.loading import load_data
 from unlearnbench.metrics.base import MetricValue, register_metric
-from unlearnbench.models import build_model
-from unlearnbench.rescore import rescore
+from unlearnbench.models.architectures import build_model
+from unlearnbench.execution.rescore import rescore
 
 
 @unlearnbench.method(name="forget_by_ascent", access={"forget", "retain_subset"}, scenarios={"class"})

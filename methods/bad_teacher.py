@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.config import require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.errors import ConfigError
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
-from unlearnbench.train import make_optimizer, train_epochs
-from unlearnbench.space import EPOCHS, LEARNING_RATE
+from unlearnbench.core.config import require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.core.errors import ConfigError
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
+from unlearnbench.models.training import make_optimizer, train_epochs
+from unlearnbench.core.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.config import require_non_negative, require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.method import Method, register_method
-from unlearnbench.train import batches, check_epoch, make_optimizer
-from unlearnbench.space import LEARNING_RATE, Range
+from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.core.method import Method, register_method
+from unlearnbench.models.training import batches, check_epoch, make_optimizer
+from unlearnbench.core.space import LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)

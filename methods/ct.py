@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearnbench.config import require_non_negative, require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
-from unlearnbench.train import cosine_factor, make_optimizer, set_lr, train_epochs
-from unlearnbench.space import EPOCHS, LEARNING_RATE
+from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
+from unlearnbench.models.training import cosine_factor, make_optimizer, set_lr, train_epochs
+from unlearnbench.core.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)

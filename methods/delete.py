@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.config import require_non_negative, require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.method import Method, register_method
-from unlearnbench.train import make_optimizer, train_epochs
-from unlearnbench.space import EPOCHS, LEARNING_RATE
+from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.core.method import Method, register_method
+from unlearnbench.models.training import make_optimizer, train_epochs
+from unlearnbench.core.space import EPOCHS, LEARNING_RATE
 
 MASKED_LOGIT = -1e10  # the reference's value for the true class before the softmax
 

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearnbench.blocks import last_blocks
-from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
+from unlearnbench.models.layouts import last_blocks
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
 from unlearnbench.methods.cf_k import CFkConfig, finetune_last_blocks
-from unlearnbench.space import LEARNING_RATE, EpochShare
+from unlearnbench.core.space import LEARNING_RATE, EpochShare
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from unlearnbench.config import require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
-from unlearnbench.train import check_epoch, make_optimizer
-from unlearnbench.space import Range
+from unlearnbench.core.config import require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
+from unlearnbench.models.training import check_epoch, make_optimizer
+from unlearnbench.core.space import Range
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from typing import Optional
 
 from torch import Tensor, nn
 
-from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
 from unlearnbench.methods.ssd import SCENARIO_DEFAULTS, SSDConfig, run_ssd
-from unlearnbench.space import Range
+from unlearnbench.core.space import Range
 
 
 def output_norm(logits: Tensor, labels: Optional[Tensor]) -> Tensor:

@@ -22,13 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearnbench.config import require_non_negative, require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.errors import ConfigError
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
-from unlearnbench.train import batches, check_epoch, l2_penalty, make_optimizer
-from unlearnbench.space import EPOCHS, LEARNING_RATE, Range
+from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.core.errors import ConfigError
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
+from unlearnbench.models.training import batches, check_epoch, l2_penalty, make_optimizer
+from unlearnbench.core.space import EPOCHS, LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
 
 
 @register_method("original")

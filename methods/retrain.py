@@ -2,7 +2,7 @@
 
 Paper: the exact-unlearning baseline of every unlearning paper (e.g. Bourtoule et al., "Machine Unlearning",
 IEEE S&P 2021, arXiv:1912.03817).
-Reference: none; trains with the setting's own recipe (unlearnbench.recipes), seed and trainer.
+Reference: none; trains with the setting's own recipe (unlearnbench.models.recipes), seed and trainer.
 Deviations: none from the harness's definition (retraining must use the original's recipe, or the gap to it would
 measure the recipe). The papers' own retrain runs differ: Unlearn-Sparse retrains 160 epochs at lr 0.1 with steps at
 91 and 136 (`unlearn/impl.py`); each setting's recipe is in `unlearnbench.recipes`. The model is cached by the harness (same key scheme as the original, forget classes included),
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
 
 
 @register_method("retrain")

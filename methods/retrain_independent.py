@@ -5,14 +5,14 @@ order; how far the second lands from the first (the reference every value is com
 method can be expected to reach. A method whose gap is not significantly above this row's is indistinguishable
 from retraining in this setting.
 Reference: none; the setting's recipe and trainer, seeded from the streams retrain_independent.init and
-retrain_independent.order (unlearnbench.seeds). Deviations: none.
+retrain_independent.order (unlearnbench.core.seeds). Deviations: none.
 """
 from __future__ import annotations
 
 from torch import nn
 
-from unlearnbench.context import UnlearnContext
-from unlearnbench.method import register_method
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.core.method import register_method
 from unlearnbench.methods.retrain import Retrain
 
 

@@ -25,14 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.config import require_non_negative, require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.errors import ConfigError
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
+from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.core.errors import ConfigError
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
 from unlearnbench.methods.random_labels import random_label_epochs
-from unlearnbench.train import make_optimizer
-from unlearnbench.space import EPOCHS, LEARNING_RATE, Choice
+from unlearnbench.models.training import make_optimizer
+from unlearnbench.core.space import EPOCHS, LEARNING_RATE, Choice
 
 
 @dataclass(frozen=True)

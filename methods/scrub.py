@@ -34,13 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.config import require_choice, require_non_negative, require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
-from unlearnbench.schedules import milestones, step_decayed
-from unlearnbench.train import make_optimizer, set_lr, train_epochs
-from unlearnbench.space import LEARNING_RATE, Range
+from unlearnbench.core.config import require_choice, require_non_negative, require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
+from unlearnbench.models.schedules import milestones, step_decayed
+from unlearnbench.models.training import make_optimizer, set_lr, train_epochs
+from unlearnbench.core.space import LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.config import require_non_negative, require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
+from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
 from unlearnbench.methods.ssd import cross_entropy, importance
-from unlearnbench.train import check_epoch, cosine_factor, cycling_batches, make_optimizer, set_lr
-from unlearnbench.space import LEARNING_RATE, Range
+from unlearnbench.models.training import check_epoch, cosine_factor, cycling_batches, make_optimizer, set_lr
+from unlearnbench.core.space import LEARNING_RATE, Range
 
 Mask = dict[str, Tensor]
 

@@ -35,11 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.config import require_choice, require_positive
-from unlearnbench.context import UnlearnContext
-from unlearnbench.forget import SCENARIOS
-from unlearnbench.method import Method, register_method
-from unlearnbench.space import Range
+from unlearnbench.core.config import require_choice, require_positive
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.method import Method, register_method
+from unlearnbench.core.space import Range
 
 Importance = dict[str, Tensor]
 ImportanceLoss = Callable[[Tensor, Optional[Tensor]], Tensor]  # (logits, labels or None) -> a batch loss
@@ -52,7 +52,7 @@ class SSDConfig:
     alpha: float = 10.0  # selection weighting: dampen where I_f > alpha * I_D (forget_full_class_main.py: 10)
     dampening: float = 1.0  # lambda: the factor is min(lambda * I_D / I_f, 1) (reference: 1)
     batch_size: int = 64  # importance batches (forget_full_class_main.py -b 64; random: 128, see SCENARIO_DEFAULTS)
-    # Rows of the importance loaders (unlearnbench.context.TRAIN_ORDERS): the class scripts' order by default.
+    # Rows of the importance loaders (unlearnbench.execution.context.TRAIN_ORDERS): the class scripts' order by default.
     batch_order: str = "by_class"
 
     def __post_init__(self) -> None:

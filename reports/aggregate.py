@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from unlearnbench.forget import SCENARIOS, ForgetSpec
-from unlearnbench.method import SEES_FORGET
+from unlearnbench.data.forget import SCENARIOS, ForgetSpec
+from unlearnbench.core.method import SEES_FORGET
 from unlearnbench.metrics import DEFAULT_YARDSTICK, DEFINITIONS_VERSION, Yardstick, yardstick
 from unlearnbench.reports.gaps import (bounds_of, device_kind, identity, row_definitions, row_role, row_supports,
                                        setting_key, with_gaps)

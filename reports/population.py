@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from unlearnbench.metrics.challenge import EPSILON_CAP
-from unlearnbench.population import population_notes
+from unlearnbench.execution.population import population_notes
 from unlearnbench.reports.figures import style, svg_of
 from unlearnbench.reports.html import template_environment
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from unlearnbench.contention import busy_note
+from unlearnbench.timing.contention import busy_note
 
 REUSED_MARK = "*"  # beside seconds (and speedups) that rest on a measurement from an earlier run
 

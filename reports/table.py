@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any, Sequence
 
-from unlearnbench.forget import ForgetSpec
+from unlearnbench.data.forget import ForgetSpec
 from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES, MetricValue, yardstick
 from unlearnbench.metrics.base import GROUPS
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note

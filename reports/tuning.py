@@ -13,8 +13,8 @@ from unlearnbench.reports.aggregate import SettingResult
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from unlearnbench.params_file import TunedParams
-    from unlearnbench.tune import Budget, StudyResult
+    from unlearnbench.execution.params_file import TunedParams
+    from unlearnbench.tuning.tune import Budget, StudyResult
 
 LINESTYLES = ("solid", "dashed", "dotted")  # with the 8 palette colours: 24 methods told apart in one figure
 
@@ -102,7 +102,7 @@ class TuningEntry:
     @property
     def budget(self) -> str:
         """e.g. '20 trials' or '60 s'."""
-        from unlearnbench.tune import budget_label
+        from unlearnbench.tuning.tune import budget_label
 
         return budget_label(self.provenance.get("budget_trials"), self.provenance.get("budget_seconds", math.nan))
 

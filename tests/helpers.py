@@ -5,13 +5,13 @@ from typing import Any, Callable
 
 import torch
 
-from unlearnbench.context import UnlearnContext
-from unlearnbench.evaluate import build_reference
-from unlearnbench.method import Method
-from unlearnbench.runner import run_cell
-from unlearnbench.setting import Setting
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.execution.evaluate import build_reference
+from unlearnbench.core.method import Method
+from unlearnbench.execution.runner import run_cell
+from unlearnbench.execution.setting import Setting
 from unlearnbench.testing import TINY_CLASSES, TINY_RECIPE, load_tiny, make_tiny, tiny_setting  # noqa: F401
-from unlearnbench.timing import PhaseTimer
+from unlearnbench.timing.timer import PhaseTimer
 
 # Tests that run methods, the trainer, the timer or the metrics take the `device` fixture over these:
 # CUDA joins where it is there (the GPU check runs the fast set on it), CI without an accelerator runs CPU only.

@@ -7,8 +7,8 @@ from torch import nn
 
 import unlearnbench
 from helpers import TINY_RECIPE
-from unlearnbench.errors import UserError
-from unlearnbench.method import METHODS
+from unlearnbench.core.errors import UserError
+from unlearnbench.core.method import METHODS
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_unknown_access_or_scenarios_are_one_line_errors(access, scenarios, mess
 
 
 def test_a_method_class_must_declare_its_scenarios():
-    from unlearnbench.method import Method
+    from unlearnbench.core.method import Method
 
     class Undeclared(Method):
         def unlearn(self, model, ctx):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from unlearnbench.augment import CROP_PAD, crop_flip
+from unlearnbench.data.augment import CROP_PAD, crop_flip
 
 
 def _candidates(image: torch.Tensor) -> list[torch.Tensor]:

@@ -6,7 +6,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from helpers import cell_row, tiny_setting
-from unlearnbench.method import METHODS
+from unlearnbench.core.method import METHODS
 
 
 def _row(setting, name, params=None):

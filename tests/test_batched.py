@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 
 from helpers import tiny_setting
-from unlearnbench.batched import batchable, fit_batched
-from unlearnbench.models import build_model
-from unlearnbench.train import fit
+from unlearnbench.models.batched import batchable, fit_batched
+from unlearnbench.models.architectures import build_model
+from unlearnbench.models.training import fit
 
 TOLERANCE = 1e-4  # max |weight difference| after the tiny recipe's 4 epochs (measured: see the test's assert)
 

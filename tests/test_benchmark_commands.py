@@ -25,9 +25,9 @@ def test_accuracy(benchmark):
     logits, labels = torch.randn(200_000, 10), torch.randint(0, 10, (200_000,))
     benchmark.pedantic(accuracy, args=(logits, labels), rounds=30, warmup_rounds=2)
 '''
-FAST = "from unlearnbench.train import accuracy\n"
+FAST = "from unlearnbench.models.training import accuracy\n"
 SLOW = '''import time
-from unlearnbench.train import accuracy as _accuracy
+from unlearnbench.models.training import accuracy as _accuracy
 
 
 def accuracy(logits, labels):

@@ -8,9 +8,9 @@ import torch
 
 import unlearnbench
 from helpers import TINY_RECIPE, tiny_setting
-from unlearnbench.errors import UserError
-from unlearnbench.models import build_model
-from unlearnbench.train import accuracy, fit, predict
+from unlearnbench.core.errors import UserError
+from unlearnbench.models.architectures import build_model
+from unlearnbench.models.training import accuracy, fit, predict
 
 
 def _own_model(tmp_path):

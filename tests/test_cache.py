@@ -7,8 +7,8 @@ import textwrap
 
 import torch
 
-from unlearnbench.cache import ModelCache, TrainingTime
-from unlearnbench.models import build_model
+from unlearnbench.execution.cache import ModelCache, TrainingTime
+from unlearnbench.models.architectures import build_model
 
 PAYLOAD = {"kind": "original", "dataset": "tiny", "model": "mlp", "seed": 0}
 
@@ -57,8 +57,8 @@ def test_no_temporary_files_are_left_behind(tmp_path):
 def test_concurrent_workers_train_a_key_once(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
-        from unlearnbench.cache import ModelCache, TrainingTime
-        from unlearnbench.models import build_model
+        from unlearnbench.execution.cache import ModelCache, TrainingTime
+        from unlearnbench.models.architectures import build_model
         cache, payload = ModelCache({str(tmp_path)!r}), {PAYLOAD!r}
         with cache.lock(payload):
             model = build_model("mlp", (1, 8, 8), 4, seed=0)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from helpers import context, tiny_setting
-from unlearnbench.errors import ConfigError
+from unlearnbench.core.errors import ConfigError
 from unlearnbench.methods.ct import CT, cosine_factor, transpose_kernels
 from unlearnbench.methods.msg import MSG, linear_annealing_factor, reinit_small_gradients
 

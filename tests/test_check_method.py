@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from unlearnbench.method import METHODS, Method
+from unlearnbench.core.method import METHODS, Method
 from unlearnbench.testing import MethodCheckError, check_method
 
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from unlearnbench.cli import main
+from unlearnbench.cli.main import main
 
 TINY = ["--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--methods", "original", "--quiet"]
 
@@ -146,7 +146,7 @@ def test_bench_prints_the_speed_table(cli):
 
 
 def test_help_loads_no_heavy_library_and_no_plugin():
-    script = ("import sys\nfrom unlearnbench.cli import main\ntry:\n    main(['run', '--help'])\nexcept SystemExit:\n"
+    script = ("import sys\nfrom unlearnbench.cli.main import main\ntry:\n    main(['run', '--help'])\nexcept SystemExit:\n"
               "    pass\nprint(sorted(m for m in ('sklearn', 'scipy', 'matplotlib', 'jinja2', 'torch', "
               "'unlearnbench.methods.unsir') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
@@ -154,7 +154,7 @@ def test_help_loads_no_heavy_library_and_no_plugin():
 
 
 def test_parser_format_names_match_the_renderers():
-    from unlearnbench.cli import LEADERBOARD_FORMAT_NAMES, TABLE_FORMATS
+    from unlearnbench.cli.main import LEADERBOARD_FORMAT_NAMES, TABLE_FORMATS
     from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
     from unlearnbench.reports.table import FORMATS
 
@@ -162,7 +162,8 @@ def test_parser_format_names_match_the_renderers():
 
 
 def test_the_parser_default_tuning_seed_is_the_tuners():
-    from unlearnbench import cli, tune
+    from unlearnbench.cli import main as cli
+    from unlearnbench.tuning import tune
 
     assert cli.DEFAULT_TUNE_SEED == tune.DEFAULT_TUNE_SEED
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from unlearnbench.config import build_config, config_hash, require_positive
-from unlearnbench.errors import ConfigError
-from unlearnbench.recipes import default_recipe
+from unlearnbench.core.config import build_config, config_hash, require_positive
+from unlearnbench.core.errors import ConfigError
+from unlearnbench.models.recipes import default_recipe
 
 
 @dataclass(frozen=True)

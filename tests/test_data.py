@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest_paths import MNIST_ROOT, needs_mnist
-from unlearnbench.data import DATASETS, load_data
-from unlearnbench.errors import UnknownNameError, UserError
+from unlearnbench.data.loading import DATASETS, load_data
+from unlearnbench.core.errors import UnknownNameError, UserError
 
 
 def test_digits_split_is_fixed_and_stratified():
@@ -90,7 +90,7 @@ def test_cifar20_map_comes_from_the_files_fine_and_coarse_label_pairs():
 
 
 def test_digit_datasets_declare_superclasses_and_fashion_mnist_does_not():
-    from unlearnbench.data import DIGIT_PAIRS, has_superclasses
+    from unlearnbench.data.loading import DIGIT_PAIRS, has_superclasses
 
     assert has_superclasses("digits") and has_superclasses("mnist") and has_superclasses("cifar100")
     assert not has_superclasses("fashion_mnist") and DIGIT_PAIRS == (0, 0, 1, 1, 2, 2, 3, 3, 4, 4)

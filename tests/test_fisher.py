@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers import cell_row, tiny_setting
-from unlearnbench.errors import ConfigError
+from unlearnbench.core.errors import ConfigError
 from unlearnbench.methods.fisher import Fisher, FisherConfig, add_fisher_noise, fisher_diagonal
 
 

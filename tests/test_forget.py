@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from unlearnbench.errors import UserError
-from unlearnbench.forget import ForgetSpec, parse_forget
+from unlearnbench.core.errors import UserError
+from unlearnbench.data.forget import ForgetSpec, parse_forget
 
 Y_TRAIN = torch.arange(100) % 4  # 25 samples of each of four classes
 Y_TEST = torch.arange(40) % 4

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from helpers import context, tiny_setting
-from unlearnbench.context import UnlearnContext
-from unlearnbench.errors import ConfigError
-from unlearnbench.method import METHODS
-from unlearnbench.plugins import load_plugins
-from unlearnbench.timing import PhaseTimer
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.core.errors import ConfigError
+from unlearnbench.core.method import METHODS
+from unlearnbench.core.plugins import load_plugins
+from unlearnbench.timing.timer import PhaseTimer
 
 load_plugins()
 BUILTIN = [n for n in METHODS.names() if METHODS.get(n).__module__.startswith("unlearnbench.methods.")]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from helpers import cell_row, tiny_setting
-from unlearnbench.evaluate import build_reference, score
+from unlearnbench.execution.evaluate import build_reference, score
 from unlearnbench.metrics.deep import linear_cka
 from unlearnbench.methods.finetune import Finetune
 

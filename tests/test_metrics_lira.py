@@ -8,8 +8,8 @@ import torch
 
 from helpers import TINY_RECIPE
 from unlearnbench.metrics.lira import attack_summary, fit_shadows, logit_confidence
-from unlearnbench.runner import RunRequest, run
-from unlearnbench.store import open_store
+from unlearnbench.execution.runner import RunRequest, run
+from unlearnbench.execution.store import open_store
 
 
 def test_logit_confidence_is_log_odds_of_the_true_class():

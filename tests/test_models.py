@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from unlearnbench.models import MODELS, build_model
+from unlearnbench.models.architectures import MODELS, build_model
 
 
 @pytest.mark.parametrize("name", MODELS.names())

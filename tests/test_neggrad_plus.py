@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from helpers import context, tiny_setting
-from unlearnbench.errors import ConfigError
+from unlearnbench.core.errors import ConfigError
 from unlearnbench.methods.neggrad_plus import NegGradPlus
 
 

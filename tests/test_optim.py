@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearnbench.optim import LeanAdam, LeanSGD
+from unlearnbench.models.optim import LeanAdam, LeanSGD
 
 
 def _model() -> nn.Module:

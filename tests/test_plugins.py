@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from unlearnbench import plugins
-from unlearnbench.method import METHODS
+from unlearnbench.core import plugins
+from unlearnbench.core.method import METHODS
 
 
 def _dist(folder, name: str, entry_points: str) -> None:
@@ -18,7 +18,7 @@ def _dist(folder, name: str, entry_points: str) -> None:
 
 def test_entry_point_plugin_is_registered(tmp_path, monkeypatch):
     (tmp_path / "my_unlearn.py").write_text(textwrap.dedent('''
-        from unlearnbench.method import Method, register_method
+        from unlearnbench.core.method import Method, register_method
 
         @register_method("third_party_noop")
         class Noop(Method):
@@ -43,11 +43,11 @@ def test_broken_plugin_is_skipped_with_a_message(tmp_path, monkeypatch, capsys):
 
 
 def test_a_model_plugin_registers_through_its_entry_point_group(tmp_path, monkeypatch):
-    from unlearnbench.models import MODELS, build_model
+    from unlearnbench.models.architectures import MODELS, build_model
 
     (tmp_path / "my_models.py").write_text(textwrap.dedent('''
         from torch import nn
-        from unlearnbench.models import register_model
+        from unlearnbench.models.architectures import register_model
 
         @register_model("tiny_linear")
         def tiny_linear(input_shape, num_classes):

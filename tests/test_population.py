@@ -8,11 +8,11 @@ import pytest
 from torch import nn
 
 from helpers import TINY_RECIPE
-from unlearnbench.context import UnlearnContext
-from unlearnbench.errors import DivergedError, UserError
-from unlearnbench.method import METHODS, Method
-from unlearnbench.population import check_population, format_population, run_population
-from unlearnbench.runner import RunRequest
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.core.errors import DivergedError, UserError
+from unlearnbench.core.method import METHODS, Method
+from unlearnbench.execution.population import check_population, format_population, run_population
+from unlearnbench.execution.runner import RunRequest
 
 
 def _request(cache_dir, methods, forget="random:0.1") -> RunRequest:

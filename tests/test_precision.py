@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from helpers import tiny_setting
-from unlearnbench.errors import ConfigError
-from unlearnbench.recipes import default_recipe, recipe_identity
-from unlearnbench.runner import RunRequest, prepare_setting
-from unlearnbench.train import accuracy, make_optimizer, predict
+from unlearnbench.core.errors import ConfigError
+from unlearnbench.models.recipes import default_recipe, recipe_identity
+from unlearnbench.execution.runner import RunRequest, prepare_setting
+from unlearnbench.models.training import accuracy, make_optimizer, predict
 
 
 def test_default_recipe_identity_omits_the_later_fields():

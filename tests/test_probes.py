@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from unlearnbench.cache import checksum
-from unlearnbench.cli import main
-from unlearnbench.data import DATASETS, load_raw
+from unlearnbench.execution.cache import checksum
+from unlearnbench.cli.main import main
+from unlearnbench.data.loading import DATASETS, load_raw
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.figures import render_svg
-from unlearnbench.store import ResultStore
+from unlearnbench.execution.store import ResultStore
 
 RUN = ["run", "--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--quiet"]
 
@@ -213,7 +213,7 @@ def test_mathtext_in_a_stored_method_name_renders_as_text():
 
 
 def test_ctrl_c_during_start_up_is_one_line(monkeypatch, capsys):
-    import unlearnbench.cli as cli_module
+    import unlearnbench.cli.main as cli_module
 
     def interrupted():
         raise KeyboardInterrupt

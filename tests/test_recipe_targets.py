@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from conftest_paths import MNIST_ROOT, needs_mnist
-from unlearnbench.runner import RunRequest, prepare_setting
-from unlearnbench.train import accuracy, predict
+from unlearnbench.execution.runner import RunRequest, prepare_setting
+from unlearnbench.models.training import accuracy, predict
 
 
 def _test_accuracy(tmp_path, dataset: str, model: str) -> float:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from unlearnbench.errors import UnknownNameError
-from unlearnbench.method import METHODS, Method
-from unlearnbench.registry import Registry
+from unlearnbench.core.errors import UnknownNameError
+from unlearnbench.core.method import METHODS, Method
+from unlearnbench.core.registry import Registry
 
 
 class _Base:

@@ -19,7 +19,7 @@ METHODS = ("original", "retrain", "finetune", "unsir")
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     """A report from a real run on the tiny dataset, one parameter carrying a script tag."""
-    from unlearnbench.cli import main
+    from unlearnbench.cli.main import main
 
     out = tmp_path_factory.mktemp("out")
     code = main(["run", "--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--quiet",

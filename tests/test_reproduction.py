@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from conftest_paths import MNIST_ROOT, needs_mnist
-from unlearnbench.runner import RunRequest, run
-from unlearnbench.store import open_store
+from unlearnbench.execution.runner import RunRequest, run
+from unlearnbench.execution.store import open_store
 
 pytestmark = [pytest.mark.slow, needs_mnist]
 

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from helpers import TINY_RECIPE
-from unlearnbench.method import Method, register_method
-from unlearnbench.runner import RunRequest, run
-from unlearnbench.store import open_store
+from unlearnbench.core.method import Method, register_method
+from unlearnbench.execution.runner import RunRequest, run
+from unlearnbench.execution.store import open_store
 
 
 @register_method("test_boom")

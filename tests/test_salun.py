@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from helpers import context, tiny_setting
-from unlearnbench.errors import ConfigError
+from unlearnbench.core.errors import ConfigError
 from unlearnbench.methods.salun import SalUn, saliency_mask
 
 

@@ -6,11 +6,11 @@ import torch
 
 import unlearnbench
 from helpers import TINY_RECIPE
-from unlearnbench.errors import UserError
+from unlearnbench.core.errors import UserError
 from unlearnbench.metrics.base import METRICS, VALUES, MetricSpec, MetricValue
-from unlearnbench.rescore import rescore
-from unlearnbench.store import open_store
-from unlearnbench.train import accuracy
+from unlearnbench.execution.rescore import rescore
+from unlearnbench.execution.store import open_store
+from unlearnbench.models.training import accuracy
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ import pytest
 
 from helpers import TINY_RECIPE, tiny_setting
 from test_reports import _row
-from unlearnbench.method import METHODS
+from unlearnbench.core.method import METHODS
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.html import render_report
 from unlearnbench.reports.leaderboard import leaderboard_markdown
-from unlearnbench.runner import RunRequest, cell_key, build_methods, run
-from unlearnbench.store import open_store
+from unlearnbench.execution.runner import RunRequest, cell_key, build_methods, run
+from unlearnbench.execution.store import open_store
 
 TINY = ["--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--quiet"]
 
@@ -116,9 +116,9 @@ def test_a_store_written_before_scenarios_renders_unchanged(tmp_path):
 
 
 def test_methods_all_lists_every_method_references_first_and_skips_the_unsuited():
-    from unlearnbench.cli import _setting_request, build_parser
-    from unlearnbench.method import METHODS
-    from unlearnbench.runner import build_methods, not_applicable
+    from unlearnbench.cli.main import _setting_request, build_parser
+    from unlearnbench.core.method import METHODS
+    from unlearnbench.execution.runner import build_methods, not_applicable
 
     request = _setting_request(build_parser().parse_args(["run", "--methods", "all", "--forget", "random:0.1"]))
     assert request.methods[:2] == ("original", "retrain") and set(request.methods) == set(METHODS.names())

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from helpers import tiny_setting
-from unlearnbench.seeds import STREAMS, derive_seed
+from unlearnbench.core.seeds import STREAMS, derive_seed
 
 
 def test_every_stream_of_a_seed_differs_and_fits_32_bits():

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from helpers import TINY_RECIPE, tiny_setting
-from unlearnbench.runner import RunRequest
-from unlearnbench.speed import FlopCounter, format_speed, matmul_peak, peak_precision, speed_report
+from unlearnbench.execution.runner import RunRequest
+from unlearnbench.speed.bench import FlopCounter, format_speed, matmul_peak, peak_precision, speed_report
 
 
 def _count(fn) -> float:

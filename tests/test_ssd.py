@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers import cell_row, context, tiny_setting
-from unlearnbench.errors import ConfigError
+from unlearnbench.core.errors import ConfigError
 from unlearnbench.methods.lfssd import LFSSD, output_norm
 from unlearnbench.methods.ssd import SSD, cross_entropy, dampen, importance
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from unlearnbench.errors import UserError
-from unlearnbench.store import SCHEMA_VERSION, ResultStore, open_store
+from unlearnbench.core.errors import UserError
+from unlearnbench.execution.store import SCHEMA_VERSION, ResultStore, open_store
 
 
 def _row(**overrides):

@@ -5,8 +5,8 @@ import textwrap
 
 import pytest
 
-from unlearnbench.forget import ForgetSpec
-from unlearnbench.suite import SuiteError, load_suite
+from unlearnbench.data.forget import ForgetSpec
+from unlearnbench.execution.suite import SuiteError, load_suite
 
 
 def _write(tmp_path, body: str):
@@ -104,7 +104,7 @@ def test_a_subclass_spec_on_a_dataset_without_superclasses_is_refused_before_any
 
 @pytest.mark.parametrize("name,scenario", [("zoo", "class"), ("stress", "random")])
 def test_the_zoo_and_stress_suites_run_every_built_in_method_that_suits_them(name, scenario):
-    from unlearnbench.method import METHODS
+    from unlearnbench.core.method import METHODS
     builtin = {n for n in METHODS.names() if METHODS.get(n).__module__.startswith("unlearnbench.methods.")
                and scenario in METHODS.get(n).scenarios}
     assert {m for r in load_suite(name).requests for m, _ in r.methods} >= builtin

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from unlearnbench.store import open_store
-from unlearnbench.suite import load_suite
-from unlearnbench.sweep import sweep
+from unlearnbench.execution.store import open_store
+from unlearnbench.execution.suite import load_suite
+from unlearnbench.execution.sweep import sweep
 
 SUITE = """
     name = "t"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from helpers import TINY_RECIPE
-from unlearnbench.threads import cell_threads, choose_wait_policy
+from unlearnbench.timing.threads import cell_threads, choose_wait_policy
 
 
 def test_an_idle_machine_gets_spinning_threads_and_a_busy_or_unknown_one_sleeping_threads():
@@ -27,14 +27,14 @@ def test_a_cell_gives_up_the_cores_others_are_using_and_keeps_at_least_one():
 
 def test_a_wait_policy_the_user_set_is_kept_and_said_so():
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    out = subprocess.run([sys.executable, "-c", "import unlearnbench.threads as t; print(t.WAIT_POLICY)"], env=env,
+    out = subprocess.run([sys.executable, "-c", "import unlearnbench.timing.threads as t; print(t.WAIT_POLICY)"], env=env,
                          capture_output=True, text=True, check=True).stdout.strip()
     assert out == "PASSIVE (set by the user)"
 
 
 def test_without_a_user_choice_the_policy_is_measured_and_named():
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    code = "import os, unlearnbench.threads as t; print(t.WAIT_POLICY + '|' + os.environ['OMP_WAIT_POLICY'])"
+    code = "import os, unlearnbench.timing.threads as t; print(t.WAIT_POLICY + '|' + os.environ['OMP_WAIT_POLICY'])"
     said, chosen = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                   check=True).stdout.strip().split("|")
     assert said in ("ACTIVE, GOMP_SPINCOUNT=300000 (idle at start)", "PASSIVE (busy at start)")
@@ -42,8 +42,8 @@ def test_without_a_user_choice_the_policy_is_measured_and_named():
 
 
 def test_every_row_records_the_threads_its_cell_ran_with(tmp_path):
-    from unlearnbench.runner import RunRequest, run
-    from unlearnbench.store import open_store
+    from unlearnbench.execution.runner import RunRequest, run
+    from unlearnbench.execution.store import open_store
 
     request = RunRequest(dataset="tiny", methods=("original", "retrain"), device="cpu", cache_dir=tmp_path / "c",
                          recipe=TINY_RECIPE)
@@ -52,8 +52,8 @@ def test_every_row_records_the_threads_its_cell_ran_with(tmp_path):
 
 
 def test_an_explicit_thread_count_is_never_changed_per_cell(tmp_path):
-    from unlearnbench.runner import RunRequest, run
-    from unlearnbench.store import open_store
+    from unlearnbench.execution.runner import RunRequest, run
+    from unlearnbench.execution.store import open_store
 
     request = RunRequest(dataset="tiny", methods=("original",), device="cpu", cache_dir=tmp_path / "c",
                          recipe=TINY_RECIPE, threads=1)

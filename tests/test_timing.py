@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from unlearnbench import timing
-from unlearnbench.timing import PhaseTimer
+from unlearnbench.timing import timer as timing
+from unlearnbench.timing.timer import PhaseTimer
 
 
 @pytest.fixture

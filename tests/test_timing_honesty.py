@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from helpers import TINY_RECIPE
-from unlearnbench.contention import BUSY_CORES, LoadProbe, busy_note
+from unlearnbench.timing.contention import BUSY_CORES, LoadProbe, busy_note
 from unlearnbench.reports.html import render_report
 from unlearnbench.reports.latex import latex_tables
 from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
 from unlearnbench.reports.table import format_table
-from unlearnbench.runner import RunRequest, run
-from unlearnbench.store import open_store
+from unlearnbench.execution.runner import RunRequest, run
+from unlearnbench.execution.store import open_store
 
 TESTS = Path(__file__).resolve().parent
 BUILT_IN = ("original", "retrain", "finetune", "gradient_ascent", "unsir")
@@ -30,11 +30,11 @@ def test_after_warm_up_nothing_timed_initialises_anything(tmp_path):
         import json, sys
         sys.path.insert(0, {str(TESTS)!r})
         from helpers import load_tiny
-        from unlearnbench.data import DATASETS
-        from unlearnbench.plugins import load_plugins
+        from unlearnbench.data.loading import DATASETS
+        from unlearnbench.core.plugins import load_plugins
         load_plugins()
         DATASETS.add("tiny", load_tiny)
-        import unlearnbench.runner as runner
+        import unlearnbench.execution.runner as runner
         imported = {{}}
 
         class Watched(runner.PhaseTimer):
@@ -47,7 +47,7 @@ def test_after_warm_up_nothing_timed_initialises_anything(tmp_path):
                 return super().stop()
 
         runner.PhaseTimer = Watched
-        import unlearnbench.setting as setting_module
+        import unlearnbench.execution.setting as setting_module
         trainings = []
         real_fit = setting_module.fit
 

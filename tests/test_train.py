@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from helpers import make_tiny
-from unlearnbench.data import to_device
-from unlearnbench.errors import DivergedError
-from unlearnbench.models import build_model
-from unlearnbench.recipes import Recipe, default_recipe, recipe_identity
-from unlearnbench.train import accuracy, batches, fit, make_optimizer, predict, recipe_optimizer, train_steps
+from unlearnbench.data.loading import to_device
+from unlearnbench.core.errors import DivergedError
+from unlearnbench.models.architectures import build_model
+from unlearnbench.models.recipes import Recipe, default_recipe, recipe_identity
+from unlearnbench.models.training import accuracy, batches, fit, make_optimizer, predict, recipe_optimizer, train_steps
 
 RECIPE = Recipe(epochs=5, lr=0.05, batch_size=32)
 

@@ -14,16 +14,16 @@ import pytest
 
 import test_tune  # noqa: F401  (registers test_shrink, a tunable method)
 from helpers import TINY_RECIPE
-from unlearnbench.errors import UserError
-from unlearnbench.params_file import apply_params, read_params_file
+from unlearnbench.core.errors import UserError
+from unlearnbench.execution.params_file import apply_params, read_params_file
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.html import render_report
 from unlearnbench.reports.comparison import Side, TunedVsDefault, tuned_vs_default
 from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown, rankings
-from unlearnbench.runner import RunRequest
-from unlearnbench.store import open_store
-from unlearnbench.suite import load_suite
-from unlearnbench.cli import main
+from unlearnbench.execution.runner import RunRequest
+from unlearnbench.execution.store import open_store
+from unlearnbench.execution.suite import load_suite
+from unlearnbench.cli.main import main
 
 SETTING = ["--dataset", "tiny", *[f for k, v in TINY_RECIPE.items() for f in ("--recipe", f"{k}={v}")]]
 
@@ -191,8 +191,8 @@ def test_running_the_tuning_seed_warns(tuned):
 
 
 def test_a_tuned_cell_is_another_cell_than_the_default_one(tuned):
-    from unlearnbench.method import METHODS
-    from unlearnbench.runner import cell_key
+    from unlearnbench.core.method import METHODS
+    from unlearnbench.execution.runner import cell_key
 
     request, _ = apply_params(read_params_file(tuned), _request(), True)
     method = METHODS.get("test_shrink").from_params(dict(request.method_specs())["test_shrink"])

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 import unlearnbench.methods.unsir as unsir_module
 from helpers import cell_row, context, spy_on_training, tiny_setting
-from unlearnbench.errors import ConfigError
+from unlearnbench.core.errors import ConfigError
 from unlearnbench.methods.unsir import UNSIR, noise_error, noise_optimizer
 
 SMALL = {"noise_batch": 8, "noise_copies": 3, "retain_per_class": 20, "noise_steps": 5}

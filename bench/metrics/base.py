@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from torch import Tensor, nn
 
-from unlearnbench.registry import Registry
+from unlearnbench.core.registry import Registry
 
 BETTER = ("higher", "lower", "closer_to_retrain")
 # Column groups, in display order: the headline (gap, seconds, speedup) leads every table.

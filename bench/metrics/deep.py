@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 
 from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
-from unlearnbench.train import accuracy, cycling_batches, predict
+from unlearnbench.models.training import accuracy, cycling_batches, predict
 
 
 @dataclass(frozen=True)

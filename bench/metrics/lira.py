@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from unlearnbench.errors import UserError
+from unlearnbench.core.errors import UserError
 from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
 
 MIN_SHADOWS = 2  # per side: a standard deviation needs two models

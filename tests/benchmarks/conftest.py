@@ -27,13 +27,13 @@ def load(request):
     """'idle', or 'busy': one CPU-bound process spins beside the benchmark, as on a machine doing something else.
 
     Harness and reference run under the same load in one group, so the ratio shows whether the lead survives it.
-    Busy, both get the thread count `unlearnbench run` would give a cell started now (unlearnbench.threads).
+    Busy, both get the thread count `unlearnbench run` would give a cell started now (unlearnbench.timing.threads).
     """
     if request.param == "idle":
         yield "idle"
         return
     import torch
-    from unlearnbench.threads import threads_now
+    from unlearnbench.timing.threads import threads_now
 
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     time.sleep(0.2)  # let it take its core before timing starts

@@ -19,10 +19,10 @@ import sys
 import torch
 
 import unlearnbench  # noqa: F401  (sets the OpenMP wait policy before torch work)
-from unlearnbench.errors import DivergedError
-from unlearnbench.method import METHODS
-from unlearnbench.runner import RunRequest, apply_method, prepare_setting, setting_threads
-from unlearnbench.train import predict
+from unlearnbench.core.errors import DivergedError
+from unlearnbench.core.method import METHODS
+from unlearnbench.execution.runner import RunRequest, apply_method, prepare_setting, setting_threads
+from unlearnbench.models.training import predict
 
 GRIDS = {  # method -> pair -> the grid its README defaults were chosen from
     "unsir": {

@@ -6,11 +6,11 @@ import pytest
 
 from bench_scope import SMALLEST
 from conftest_paths import MNIST_ROOT, needs_mnist
-from unlearnbench.evaluate import split_outputs
+from unlearnbench.execution.evaluate import split_outputs
 from unlearnbench.metrics import METRICS, MetricInputs, Outputs
-from unlearnbench.reference import dataloader_predict
-from unlearnbench.runner import RunRequest, prepare_setting
-from unlearnbench.train import predict
+from unlearnbench.speed.plain_loops import dataloader_predict
+from unlearnbench.execution.runner import RunRequest, prepare_setting
+from unlearnbench.models.training import predict
 
 DATASET = "digits" if SMALLEST else "mnist"
 pytestmark = [] if SMALLEST else needs_mnist

@@ -6,11 +6,11 @@ import torch
 
 from conftest_paths import HAVE_MNIST, MNIST_ROOT
 from helpers import context
-from unlearnbench.method import METHODS
-from unlearnbench.plugins import load_plugins
-from unlearnbench.reference import REFERENCES
-from unlearnbench.runner import RunRequest, prepare_setting
-from unlearnbench.threads import cpu_threads
+from unlearnbench.core.method import METHODS
+from unlearnbench.core.plugins import load_plugins
+from unlearnbench.speed.plain_loops import REFERENCES
+from unlearnbench.execution.runner import RunRequest, prepare_setting
+from unlearnbench.timing.threads import cpu_threads
 
 load_plugins()
 from bench_scope import SMALLEST

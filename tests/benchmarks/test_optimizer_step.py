@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from unlearnbench.models import build_model
-from unlearnbench.optim import LeanAdam, LeanSGD
+from unlearnbench.models.architectures import build_model
+from unlearnbench.models.optim import LeanAdam, LeanSGD
 
 STEPS = 200
 KINDS = {"adam": (torch.optim.Adam, LeanAdam, dict(lr=1e-3)),

@@ -6,8 +6,8 @@ import pytest
 
 from bench_scope import SMALLEST
 from conftest_paths import HAVE_MNIST, MNIST_ROOT
-from unlearnbench.evaluate import val_objective, val_reference
-from unlearnbench.runner import RunRequest, prepare_setting
+from unlearnbench.execution.evaluate import val_objective, val_reference
+from unlearnbench.execution.runner import RunRequest, prepare_setting
 
 DATASETS = ["digits"] + ([] if SMALLEST else ["mnist"])
 FORGET = {"class": "0", "partial": "partial:0@0.5", "random": "random:0.1", "subclass": "subclass:0"}

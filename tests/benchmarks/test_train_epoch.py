@@ -7,11 +7,11 @@ import torch
 
 from bench_scope import SMALLEST
 from conftest_paths import MNIST_ROOT, needs_mnist
-from unlearnbench.reference import dataloader_epoch, plain_optimizer
-from unlearnbench.data import load_data
-from unlearnbench.models import build_model
-from unlearnbench.recipes import default_recipe
-from unlearnbench.train import recipe_optimizer, train_steps
+from unlearnbench.speed.plain_loops import dataloader_epoch, plain_optimizer
+from unlearnbench.data.loading import load_data
+from unlearnbench.models.architectures import build_model
+from unlearnbench.models.recipes import default_recipe
+from unlearnbench.models.training import recipe_optimizer, train_steps
 
 
 DATASET = "digits" if SMALLEST else "mnist"

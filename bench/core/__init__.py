@@ -1,0 +1,1 @@
+"""The contracts every layer shares: errors, registries and plugins, Configs and search spaces, the Method interface, seed streams."""

@@ -1,0 +1,1 @@
+"""Measuring honestly: the phase timer, CPU contention, the thread and OpenMP choice, the machine's description."""

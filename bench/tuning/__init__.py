@@ -1,0 +1,1 @@
+"""Equal-budget hyperparameter tuning on the validation split."""
