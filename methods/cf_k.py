@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from unlearnbench.models.layouts import last_blocks
 from unlearnbench.core.config import require_non_negative, require_positive
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.models.schedules import milestones, step_decayed
 from unlearnbench.models.training import l2_penalty, make_optimizer, set_lr, train_epochs

@@ -21,7 +21,7 @@ from torch import nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.models.training import cosine_factor, make_optimizer, set_lr, train_epochs
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE

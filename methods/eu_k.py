@@ -27,7 +27,7 @@ from torch import nn
 
 from unlearnbench.models.layouts import last_blocks
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.methods.cf_k import CFkConfig, finetune_last_blocks
 from unlearnbench.core.space import LEARNING_RATE, EpochShare

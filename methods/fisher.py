@@ -38,7 +38,7 @@ from unlearnbench.models.layouts import head_of
 from unlearnbench.core.config import require_positive
 from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import ConfigError
-from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.core.space import Range
 

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from unlearnbench.core.config import require_positive
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.models.training import check_epoch, make_optimizer
 from unlearnbench.core.space import Range

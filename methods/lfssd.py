@@ -17,7 +17,7 @@ from typing import Optional
 from torch import Tensor, nn
 
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.methods.ssd import SCENARIO_DEFAULTS, SSDConfig, run_ssd
 from unlearnbench.core.space import Range

@@ -32,9 +32,10 @@ from torch import Tensor, nn
 from unlearnbench.core.config import require_non_negative, require_positive
 from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import ConfigError
-from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.models.training import batches, make_optimizer, set_lr, train_epochs
+from unlearnbench.data.batches import batches
+from unlearnbench.models.training import make_optimizer, set_lr, train_epochs
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE, Range
 
 

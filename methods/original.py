@@ -7,7 +7,7 @@ from __future__ import annotations
 from torch import nn
 
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
 
 

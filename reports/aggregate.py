@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
-from unlearnbench.data.forget import SCENARIOS, ForgetSpec
+from unlearnbench.core.scenarios import SCENARIOS
+from unlearnbench.data.forget import ForgetSpec
 from unlearnbench.core.method import SEES_FORGET
 from unlearnbench.metrics import DEFAULT_YARDSTICK, DEFINITIONS_VERSION, Yardstick, yardstick
 from unlearnbench.reports.gaps import (bounds_of, device_kind, identity, row_definitions, row_role, row_supports,

@@ -10,9 +10,19 @@ from typing import Any
 import numpy as np
 
 from unlearnbench.metrics.challenge import EPSILON_CAP
-from unlearnbench.execution.population import population_notes
 from unlearnbench.reports.figures import style, svg_of
 from unlearnbench.reports.html import template_environment
+
+
+def population_notes(method: str, size: int, deterministic: bool, failures: list[str]) -> list[str]:
+    """The flags a method's population row carries: deterministic under the challenge protocol, failed members."""
+    notes = []
+    if deterministic:
+        notes.append(f"{method}: deterministic under the challenge protocol (one model {size} times): the range rule "
+                     f"gives it no credit; compare with --protocol seeds")
+    if failures:
+        notes.append(f"{method}: {len(failures)} member(s) failed and are left out ({failures[0]})")
+    return notes
 
 
 def _interval(value: float, bounds: list[float]) -> str:

@@ -91,6 +91,11 @@ def write_tuning_figure(tuned: "TunedParams", path: Path) -> Path:
     return path
 
 
+def budget_label(trials: Optional[int], seconds: Optional[float]) -> str:
+    """A budget as shown: '20 trials' or '60 s'."""
+    return f"{trials} trials" if trials is not None else f"{seconds:g} s"
+
+
 @dataclass(frozen=True)
 class TuningEntry:
     """One tuned method of a setting as the report shows it."""
@@ -102,8 +107,6 @@ class TuningEntry:
     @property
     def budget(self) -> str:
         """e.g. '20 trials' or '60 s'."""
-        from unlearnbench.tuning.tune import budget_label
-
         return budget_label(self.provenance.get("budget_trials"), self.provenance.get("budget_seconds", math.nan))
 
 

@@ -27,7 +27,7 @@ def test_accuracy(benchmark):
 '''
 FAST = "from unlearnbench.models.training import accuracy\n"
 SLOW = '''import time
-from unlearnbench.models.training import accuracy as _accuracy
+from unlearnbench.models.inference import accuracy as _accuracy
 
 
 def accuracy(logits, labels):

@@ -10,7 +10,8 @@ import unlearnbench
 from helpers import TINY_RECIPE, tiny_setting
 from unlearnbench.core.errors import UserError
 from unlearnbench.models.architectures import build_model
-from unlearnbench.models.training import accuracy, fit, predict
+from unlearnbench.models.inference import accuracy, predict
+from unlearnbench.models.training import fit
 
 
 def _own_model(tmp_path):

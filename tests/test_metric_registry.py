@@ -20,7 +20,7 @@ from unlearnbench.reports.leaderboard import leaderboard_csv
 from unlearnbench.reports.table import format_table
 from unlearnbench.execution.runner import RunRequest, run
 from unlearnbench.execution.store import open_store
-from unlearnbench.models.training import accuracy
+from unlearnbench.models.inference import accuracy
 
 EXTRA = MetricValue("test_score", "test score", "a value a test declares", better="closer_to_retrain",
                     group="privacy", tier="primary", unit="rate")

@@ -9,7 +9,8 @@ from helpers import tiny_setting
 from unlearnbench.core.errors import ConfigError
 from unlearnbench.models.recipes import default_recipe, recipe_identity
 from unlearnbench.execution.runner import RunRequest, prepare_setting
-from unlearnbench.models.training import accuracy, make_optimizer, predict
+from unlearnbench.models.inference import accuracy, predict
+from unlearnbench.models.training import make_optimizer
 
 
 def test_default_recipe_identity_omits_the_later_fields():

@@ -5,7 +5,7 @@ import pytest
 
 from conftest_paths import MNIST_ROOT, needs_mnist
 from unlearnbench.execution.runner import RunRequest, prepare_setting
-from unlearnbench.models.training import accuracy, predict
+from unlearnbench.models.inference import accuracy, predict
 
 
 def _test_accuracy(tmp_path, dataset: str, model: str) -> float:

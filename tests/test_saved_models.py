@@ -10,7 +10,7 @@ from unlearnbench.core.errors import UserError
 from unlearnbench.metrics.base import METRICS, VALUES, MetricSpec, MetricValue
 from unlearnbench.execution.rescore import rescore
 from unlearnbench.execution.store import open_store
-from unlearnbench.models.training import accuracy
+from unlearnbench.models.inference import accuracy
 
 
 @pytest.fixture(scope="module")

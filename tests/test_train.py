@@ -12,7 +12,9 @@ from unlearnbench.data.loading import to_device
 from unlearnbench.core.errors import DivergedError
 from unlearnbench.models.architectures import build_model
 from unlearnbench.models.recipes import Recipe, default_recipe, recipe_identity
-from unlearnbench.models.training import accuracy, batches, fit, make_optimizer, predict, recipe_optimizer, train_steps
+from unlearnbench.data.batches import batches
+from unlearnbench.models.inference import accuracy, predict
+from unlearnbench.models.training import fit, make_optimizer, recipe_optimizer, train_steps
 
 RECIPE = Recipe(epochs=5, lr=0.05, batch_size=32)
 

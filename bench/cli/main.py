@@ -325,7 +325,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """Lists registered methods, datasets or models."""
     from unlearnbench.data.loading import DATASETS
-    from unlearnbench.data.forget import SCENARIOS
+    from unlearnbench.core.scenarios import SCENARIOS
     from unlearnbench.core.method import METHODS
     from unlearnbench.models.architectures import MODELS
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 from torch import nn
 
 from unlearnbench.core.config import NoConfig, build_config
-from unlearnbench.data.forget import SCENARIOS
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.registry import Registry
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from unlearnbench.metrics import (METRICS, VALUES, DeepInputs, MetricInputs, Out
                                   mean_distance, objective_metrics, setting_summary, summary_metrics)
 from unlearnbench.metrics.lira import ShadowStats, check_shadow_count, fit_shadows, logit_confidence
 from unlearnbench.execution.setting import Progress, Setting
-from unlearnbench.models.training import accuracy, predict
+from unlearnbench.models.inference import accuracy, predict
 
 TRAIN_SPLITS = ("forget_train", "retain_train")
 

@@ -25,12 +25,13 @@ from unlearnbench.metrics.klom import klom, klom_summary, margins
 from unlearnbench.execution.backends import map_tasks
 from unlearnbench.core.config import config_dict
 from unlearnbench.core.method import METHODS, Method
+from unlearnbench.reports.population import population_notes
 from unlearnbench.reports.statistics import rank_groups
 from unlearnbench.reports.table import grid
 from unlearnbench.execution.runner import RunRequest, build_methods, prepare_setting, register_definitions
 from unlearnbench.execution.setting import Setting, member_kind
 from unlearnbench.timing.timer import PhaseTimer
-from unlearnbench.models.training import accuracy, predict
+from unlearnbench.models.inference import accuracy, predict
 
 PROTOCOLS = ("challenge", "seeds")
 MIN_SIZE = 3  # the score's buckets reach ceil(log(N - 1)): N = 2 has none
@@ -284,17 +285,6 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
                "methods": [asdict(r) for r in results]}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return results, ceiling, ceiling_klom
-
-
-def population_notes(method: str, size: int, deterministic: bool, failures: list[str]) -> list[str]:
-    """The flags a method's population row carries: deterministic under the challenge protocol, failed members."""
-    notes = []
-    if deterministic:
-        notes.append(f"{method}: deterministic under the challenge protocol (one model {size} times): the range rule "
-                     f"gives it no credit; compare with --protocol seeds")
-    if failures:
-        notes.append(f"{method}: {len(failures)} member(s) failed and are left out ({failures[0]})")
-    return notes
 
 
 def format_population(results: list[PopulationResult], ceiling: ChallengeScore, ceiling_klom: dict[str, float],

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
-from unlearnbench.models.training import accuracy
+from unlearnbench.models.inference import accuracy
 
 
 def _accuracy(split: str, label: str, help: str, tier: str, scenarios: tuple[str, ...] | None = None,

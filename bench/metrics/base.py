@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Optional
 from torch import Tensor, nn
 
 from unlearnbench.core.registry import Registry
+from unlearnbench.core.scenarios import SCENARIOS
 
 BETTER = ("higher", "lower", "closer_to_retrain")
 # Column groups, in display order: the headline (gap, seconds, speedup) leads every table.
@@ -18,7 +19,6 @@ GROUPS = ("headline", "accuracy", "privacy", "fidelity", "cost")
 TIERS = ("headline", "primary", "detail", "stored")
 # percent: a fraction shown as %; rate: a fraction shown as 0.xxx; both lie in [0, 1] and are plotted as bars.
 UNITS = ("percent", "rate", "seconds", "speedup", "number", "mib")
-SCENARIOS = ("class", "partial", "random", "subclass")  # forgetting scenarios (issue 14 adds all but "class")
 # Version of what the stored values mean, kept in every row: 1 stored mia_svc as the share called non-member and the
 # entropy and SVC attacks' AUCs against retain-test; 2 stores mia_svc as the share of forget-train called member and
 # every attack's AUC against held-out samples of the same classes (forget-test).

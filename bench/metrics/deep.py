@@ -25,7 +25,8 @@ from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 
 from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
-from unlearnbench.models.training import accuracy, cycling_batches, predict
+from unlearnbench.data.batches import cycling_batches
+from unlearnbench.models.inference import accuracy, predict
 
 
 @dataclass(frozen=True)

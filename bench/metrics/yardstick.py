@@ -21,7 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from unlearnbench.metrics.base import SCENARIOS, MetricValue, declare, mean_distance
+from unlearnbench.core.scenarios import SCENARIOS
+from unlearnbench.metrics.base import MetricValue, declare, mean_distance
 
 ATTACK_AUCS = ("mia_loss_auc", "mia_entropy_auc", "mia_svc_auc")
 

@@ -1,20 +1,21 @@
-"""Training and evaluation loops on device-resident tensors, batched by index permutation."""
+"""The shared training loop on device-resident tensors, batched by index permutation, and its optimisers."""
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unlearnbench.data.augment import Augment
+from unlearnbench.data.batches import batches
 from unlearnbench.core.errors import DivergedError
 from unlearnbench.models.optim import LeanAdam, LeanSGD
 from unlearnbench.models.recipes import Recipe
 
 TRAINER_VERSION = 2  # bump when the loop's numerics change: it is part of every cached model's key
-EVAL_BATCH = 4096  # inference batch; large because no activations are kept
+
 
 EpochCallback = Callable[[int, int], None]
 Loss = Callable[[Tensor, Tensor, Tensor], Tensor]  # (logits, labels, inputs) -> the mean loss of a batch
@@ -65,17 +66,6 @@ def recipe_schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int
     if recipe.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-
-
-def batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> list[Tensor]:
-    """A random permutation of range(n) cut into index batches (the last may be short)."""
-    return list(torch.randperm(n, generator=generator, device=device).split(batch_size))
-
-
-def cycling_batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> Iterator[Tensor]:
-    """Index batches of shuffled passes over range(n), reshuffled at every pass, without end (a cycled loader)."""
-    while True:
-        yield from batches(n, batch_size, generator, device)
 
 
 def cross_entropy(logits: Tensor, labels: Tensor, inputs: Tensor) -> Tensor:
@@ -140,21 +130,3 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, recipe: Recipe, generator: torch
     scheduler = recipe_schedule(opt, recipe, recipe.epochs * math.ceil(len(x) / recipe.batch_size))
     return train_epochs(model, x, y, opt, epochs=recipe.epochs, batch_size=recipe.batch_size, generator=generator,
                         augment=augment if recipe.augment else None, scheduler=scheduler, on_epoch=on_epoch)
-
-
-def predict(model: nn.Module, x: Tensor, batch_size: int = EVAL_BATCH) -> Tensor:
-    """Logits of `model` on `x` in eval mode, batched, without autograd, in fp32 whatever the surrounding scope."""
-    was_training = model.training
-    model.eval()
-    # Metrics are computed in fp32 so they compare across recipes' training precisions.
-    with torch.inference_mode(), torch.autocast(x.device.type, enabled=False):
-        out = torch.cat([model(chunk) for chunk in x.split(batch_size)]) if len(x) else model(x)
-    model.train(was_training)
-    return out
-
-
-def accuracy(logits: Tensor, y: Tensor) -> float:
-    """Share of rows whose argmax equals the label (nan for an empty split)."""
-    if len(y) == 0:
-        return float("nan")
-    return (logits.argmax(1) == y).float().mean().item()

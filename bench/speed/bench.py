@@ -23,7 +23,8 @@ from unlearnbench.execution.runner import (RunRequest, build_methods, prepare_se
 from unlearnbench.core.errors import UserError
 from unlearnbench.execution.setting import Setting, member_kind
 from unlearnbench.timing.timer import PhaseTimer, synchronize
-from unlearnbench.models.training import fit, predict, recipe_optimizer, train_steps
+from unlearnbench.models.inference import predict
+from unlearnbench.models.training import fit, recipe_optimizer, train_steps
 
 # Largest square product used to measure a device's peak: a GPU needs 8192^2 operands to reach its rate (a 2048^2
 # bf16 product takes ~20 us on an H200, below the cost of the synchronisation that times it).

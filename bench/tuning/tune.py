@@ -29,6 +29,7 @@ from unlearnbench.execution.runner import (RunRequest, apply_method, build_metho
                                  setting_identity, setting_threads)
 from unlearnbench.execution.setting import Progress, Setting
 from unlearnbench.core.space import Choice, Dimension, Range, check_space, describe, resolve
+from unlearnbench.reports.tuning import budget_label
 
 DEFAULT_TUNE_SEED = 1000  # not among the seeds a report shows (0, 1, 2, ...): tuning never sees a reported draw
 DEFAULT_TRIALS = 20
@@ -59,11 +60,6 @@ class Budget:
     def label(self) -> str:
         """e.g. '20 trials' or '60 s'."""
         return budget_label(self.trials, self.seconds)
-
-
-def budget_label(trials: Optional[int], seconds: Optional[float]) -> str:
-    """A budget as shown: '20 trials' or '60 s'."""
-    return f"{trials} trials" if trials is not None else f"{seconds:g} s"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import unlearnbench  # noqa: F401  (sets the OpenMP wait policy before torch wor
 from unlearnbench.core.errors import DivergedError
 from unlearnbench.core.method import METHODS
 from unlearnbench.execution.runner import RunRequest, apply_method, prepare_setting, setting_threads
-from unlearnbench.models.training import predict
+from unlearnbench.models.inference import predict
 
 GRIDS = {  # method -> pair -> the grid its README defaults were chosen from
     "unsir": {

@@ -10,7 +10,7 @@ from unlearnbench.execution.evaluate import split_outputs
 from unlearnbench.metrics import METRICS, MetricInputs, Outputs
 from unlearnbench.speed.plain_loops import dataloader_predict
 from unlearnbench.execution.runner import RunRequest, prepare_setting
-from unlearnbench.models.training import predict
+from unlearnbench.models.inference import predict
 
 DATASET = "digits" if SMALLEST else "mnist"
 pytestmark = [] if SMALLEST else needs_mnist

@@ -1,0 +1,3 @@
+"""The forgetting scenarios every layer names."""
+
+SCENARIOS = ("class", "partial", "random", "subclass")  # whole classes, part of classes, random rows, a fine class

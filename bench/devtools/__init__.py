@@ -1,0 +1,1 @@
+"""Checks for developers: the layer rules the package keeps."""
