@@ -1,7 +1,7 @@
 """Amnesiac unlearning: relabel every forget sample to a random wrong class and train on it with the retain set.
 
 Paper: Graves, Nagisetty, Ganesh, "Amnesiac Machine Learning", AAAI 2021, arXiv:2010.10981.
-Reference: if-loops/selective-synaptic-dampening `src/forget_random_strategies.py` and
+Authors' code: if-loops/selective-synaptic-dampening `src/forget_random_strategies.py` and
 `forget_full_class_strategies.py` (`amnesiac`): each forget sample gets one label drawn uniformly from the classes
 other than its own (`random.choice` until it differs), the relabelled forget set is concatenated with the whole
 retain set, shuffled in batches of 128, and trained for 3 epochs at lr 1e-4 (`src/unlearn.py`
@@ -50,7 +50,7 @@ class Amnesiac(Method):
     Config = AmnesiacConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "retain"})
-    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
+    version = 2  # v2: no augmentation of unlearning data (the authors' loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -3,13 +3,13 @@ on the forget data.
 
 Paper: Chundawat, Tarun, Mandal, Kankanhalli, "Can Bad Teaching Induce Forgetting? Unlearning in Deep Networks
 using an Incompetent Teacher", AAAI 2023, arXiv:2205.08096.
-Reference: vikram2000b/bad-teaching-unlearning `unlearn.py` (`blindspot_unlearner`, `UnlearnerLoss`), as the SSD
+Authors' code: vikram2000b/bad-teaching-unlearning `unlearn.py` (`blindspot_unlearner`, `UnlearnerLoss`), as the SSD
 repository runs it (`blindspot`): the student is a copy of the original in train mode; the forget samples (marked 1)
 and a random 30 % of the retain samples (marked 0) are shuffled together in batches of 256; the target is
 marker * softmax(random-init teacher / T) + (1 - marker) * softmax(original / T), both teachers in eval mode; the loss
 is F.kl_div(log_softmax(student / T), target) with its default 'mean' reduction (it divides by batch x classes:
 porting it to 'batchmean' would multiply the effective lr by the class count); Adam lr 1e-4, 1 epoch, T = 1.
-Deviations: the incompetent teacher is the setting's seeded fresh model (the reference builds an unseeded one); a
+Deviations: the incompetent teacher is the setting's seeded fresh model (the authors' code builds an unseeded one); a
 non-finite loss fails the cell as 'diverged'.
 """
 from __future__ import annotations
@@ -49,14 +49,14 @@ def bad_teacher_loss(student: Tensor, marker: Tensor, competent: Tensor, incompe
     """KL('mean' reduction) of the student to the incompetent teacher where marker is 1, the competent one where 0."""
     m = marker.view(-1, 1).to(student.dtype)
     target = m * F.softmax(incompetent / t, dim=1) + (1 - m) * F.softmax(competent / t, dim=1)
-    # The reference's reduction='mean' divided by batch x classes; spelled out, since PyTorch warns that 'mean'
+    # The authors' reduction='mean' divided by batch x classes; spelled out, since PyTorch warns that 'mean'
     # will come to mean 'batchmean'.
     return F.kl_div(F.log_softmax(student / t, dim=1), target, reduction="sum") / student.numel()
 
 
 def marked_forget_and_retain(ctx: UnlearnContext, retain_fraction: float) -> tuple[Tensor, Tensor]:
     """Forget-train inputs and a random `retain_fraction` of retain-train's, with a marker: 1 forget, 0 retain
-    (the reference's UnLearningData, which LoTUS reuses)."""
+    (the authors' UnLearningData, which LoTUS reuses)."""
     (x_f, _), (x_r, _) = ctx.forget(), ctx.retain()
     keep = torch.randperm(len(x_r), generator=ctx.rng, device=ctx.device)[:int(retain_fraction * len(x_r))]
     marker = torch.cat([torch.ones(len(x_f), device=ctx.device), torch.zeros(len(keep), device=ctx.device)])
@@ -70,7 +70,7 @@ class BadTeacher(Method):
     Config = BadTeacherConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "retain", "teacher", "random_init"})
-    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
+    version = 2  # v2: no augmentation of unlearning data (the authors' loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

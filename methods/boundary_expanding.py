@@ -2,7 +2,7 @@
 
 Paper: Chen, Gao, Wang, Zhang, "Boundary Unlearning: Rapid Forgetting of Deep Networks via Shifting the Decision
 Space", CVPR 2023, arXiv:2303.11570.
-Reference: OPTML-Group/Unlearn-Saliency `Classification/unlearn/boundary_ex.py` (the port of the authors' code,
+Authors' code: OPTML-Group/Unlearn-Saliency `Classification/unlearn/boundary_ex.py` (the port of the authors' code,
 published as a Dropbox archive): the classifier head is widened to C + 1 outputs, the forget samples are trained
 towards the extra class C with SGD (momentum 0.9) in train mode, 10 epochs, on batches through the train transform
 (random crop and flip on CIFAR); lr 1e-5 is the original authors' value (SalUn's port sets none and so runs its
@@ -88,9 +88,9 @@ class BoundaryExpanding(Method):
     Config = BoundaryExpandingConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget"})
-    augments = True  # the reference's unlearning loaders read through the train transform
+    augments = True  # the authors' unlearning loaders read through the train transform
     scenarios = frozenset({"class"})
-    # The reference's lr 1e-5 leaves an MLP on MNIST at 39 % forget-val accuracy; chosen on the validation split
+    # The authors' lr 1e-5 leaves an MLP on MNIST at 39 % forget-val accuracy; chosen on the validation split
     # (tests/benchmarks/defaults_on_val.py boundary_expanding: lr 1e-5 / 1e-4 / 1e-3 / 1e-2 -> retain-val 97.56 /
     # 97.36 / 96.23 / 76.41 %, forget-val 39.2 / 40.0 / 0 / 0 %; the original: 97.82 %).
     model_defaults = {"mlp": {"lr": 0.001}}

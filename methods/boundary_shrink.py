@@ -3,7 +3,7 @@ fine-tune on those labels.
 
 Paper: Chen, Gao, Wang, Zhang, "Boundary Unlearning: Rapid Forgetting of Deep Networks via Shifting the Decision
 Space", CVPR 2023, arXiv:2303.11570.
-Reference: OPTML-Group/Unlearn-Saliency `Classification/unlearn/boundary_sh.py` (the port of the authors' code,
+Authors' code: OPTML-Group/Unlearn-Saliency `Classification/unlearn/boundary_sh.py` (the port of the authors' code,
 published as a Dropbox archive): a frozen copy of the original in eval mode gives, per forget batch, the FGSM
 neighbour x' = x + 0.1 * sign(grad_x CE) (clamped to the valid image range and rounded to 1/255), its label
 y' = argmax f_0(x'); the model, in train mode, takes an SGD step (momentum 0.9; see Deviations for lr, decay) on
@@ -62,7 +62,7 @@ class BoundaryShrink(Method):
     search_space = {"lr": LEARNING_RATE, "epsilon": Range(0.01, 1.0, log=True)}
     access = frozenset({"forget", "teacher"})
     augments = True
-    version = 2  # v2: augmented forget batches as the reference (invisible where the dataset has no augmentation)
+    version = 2  # v2: augmented forget batches as the authors' code (invisible where the dataset has no augmentation)
     scenarios = frozenset({"class"})
     # An MLP on MNIST is robust to epsilon 0.1 in pixels: too few neighbours change class and forget-val stays at
     # 74-94 % for every lr. Chosen on the validation split (tests/benchmarks/defaults_on_val.py boundary_shrink;
@@ -84,7 +84,7 @@ class BoundaryShrink(Method):
                 total = torch.zeros((), device=ctx.device)
                 for idx in batches(len(x), c.batch_size, ctx.rng, ctx.device):
                     xb, yb = x[idx], y[idx]
-                    if ctx.augment is not None:  # the reference attacks and trains on the augmented batch
+                    if ctx.augment is not None:  # the authors' code attacks and trains on the augmented batch
                         xb = ctx.augment(xb, ctx.rng)
                     neighbour = fgsm_neighbour(teacher, xb, yb, c.epsilon, mean, std)
                     with torch.no_grad():

@@ -3,7 +3,7 @@ those on the retain set.
 
 Paper: Goel, Prabhu, Sanyal, Lim, Torr, Kumaraguru, "Towards Adversarial Evaluation of Machine Unlearning",
 arXiv:2201.06640 (CF-k); as Kurmanji et al. run it for SCRUB, NeurIPS 2023, arXiv:2302.09880.
-Reference: meghdadk/SCRUB@98ffb11 `small_scale_unlearning.ipynb` (cells `fk_fientune`, `run_train_epoch`, `l2_penalty`
+Authors' code: meghdadk/SCRUB@98ffb11 `small_scale_unlearning.ipynb` (cells `fk_fientune`, `run_train_epoch`, `l2_penalty`
 and the CF-k cell), as xcadet/deepunlearn@6830ff6 `munl/unlearning/catastrophic_forgetting_k.py` ports it: every
 parameter frozen, then the last k blocks and the classifier unfrozen (ResNet: layer4 + fc for k = 1); plain SGD
 (no momentum, no weight decay) at lr 0.01 for 10 epochs over retain-train; the loss is cross-entropy +
@@ -13,14 +13,14 @@ exceeds (never within 10 epochs); `run_train_epoch` calls model.eval(), so Batch
 original's; batch size 256
 (DeepUnlearn's ORIGINAL_BATCH_SIZE).
 Deviations:
-- "Block" is defined per model family in `unlearnbench.blocks` (mlp: a hidden Linear layer; cnn: a conv stage or the
+- "Block" is defined per model family in `unlearnbench.models.layouts` (mlp: a hidden Linear layer; cnn: a conv stage or the
   dense layer; resnet18: a residual stage; allcnn: a group of convs up to a stride-2 one); the head is always
   trained. The SCRUB notebook unfreezes layer4 alone for its ResNet (not fc); DeepUnlearn adds the classifier, as here.
 - The lr decay: the notebook's milestones (10, 15, 20: never within 10 epochs) applied to the CF-k lr; the notebook
   multiplies its SCRUB lr (5e-4) instead, and DeepUnlearn decays the CF-k lr at 50/80/90 % of the epochs (lr 1e-3
   in epochs 7-9 and 1e-4 in epoch 10 of 10): `--set cf_k.lr_decay_epochs=5,8,9` runs DeepUnlearn's.
 - Batches of 256 (DeepUnlearn); the notebook's retain loader uses 128.
-- No augmentation, as both references' loaders (`get_loaders(augment=False)`; DeepUnlearn's test transform).
+- No augmentation, as both authors' loaders (`get_loaders(augment=False)`; DeepUnlearn's test transform).
 - A non-finite loss fails the cell as 'diverged'.
 """
 from __future__ import annotations
@@ -89,7 +89,7 @@ class CFk(Method):
     Config = CFkConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"retain"})
-    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
+    version = 2  # v2: no augmentation of unlearning data (the authors' loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -4,13 +4,13 @@ height and width axes, then fine-tune on the retain set.
 Paper: Cadet et al., "Deep Unlearn: Benchmarking Machine Unlearning for Image Classification", arXiv:2410.01276
 (the challenge's fifth-ranked entry, `kgltop5`, found among the best after tuning); Triantafillou et al.,
 arXiv:2406.09073 (the challenge).
-Reference: xcadet/deepunlearn@6830ff6 `munl/unlearning/kgltop5.py` (`KGLTop5.unlearn`): `rotate_weight` replaces each
+Authors' code: xcadet/deepunlearn@6830ff6 `munl/unlearning/kgltop5.py` (`KGLTop5.unlearn`): `rotate_weight` replaces each
 Conv2d weight by `weight.swapaxes(2, 3)`; then SGD lr 1e-3, momentum 0.9, weight decay 5e-4 over retain-train for
 3 epochs in batches of 64, cosine annealing (T_max = epochs) stepped once per epoch, train mode. The forget set is
 never read (`vision_confuser` is defined but unused).
 Deviations: the kernels are transposed in place (same module and layout) rather than replaced by new Parameters;
 a non-finite loss fails the cell as 'diverged'. On a model without convolutions (mlp) there is nothing to transpose
-and CT is its fine-tuning alone, as the reference would run it.
+and CT is its fine-tuning alone, as the authors' code would run it.
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class CT(Method):
     Config = CTConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"retain"})
-    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
+    version = 2  # v2: no augmentation of unlearning data (the authors' loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

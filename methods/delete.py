@@ -2,15 +2,15 @@
 
 Paper: Zhou et al., "Decoupled Distillation to Erase: A General Unlearning Method for Any Class-centric Tasks",
 CVPR 2025, arXiv:2503.23751.
-Reference: shaaaaron/DELETE@60018a1 `method/delete.py` (`delete`, soft_label "inf"): a frozen copy of the original
+Authors' code: shaaaaron/DELETE@60018a1 `method/delete.py` (`delete`, soft_label "inf"): a frozen copy of the original
 in eval mode gives logits on each forget batch; the true class's logit is set to -1e10 and the softmax of the rest is
 the target; the loss is `nn.KLDivLoss(reduction='batchmean')` of the student's log-softmax; forget data only; SGD
 momentum 0.9 without weight decay; student in train mode;
 `config/cifar10_resnet18.yaml`: unlearn_rate 1e-4, unlearn_epochs 20, batch_size 128 (`cifar100_resnet18.yaml`:
 unlearn_rate 5e-5, the CIFAR-100 default here). Batches read through the train transform (random crop and flip,
 `utils.py:207-213`, on unless `--wo_dataaug`).
-Deviations: the reference's optional `disable_bn` (BatchNorm in eval mode) is not offered; its default, train mode,
-is what runs. The frozen teacher is the harness's copy of the original (`ctx.teacher`), as the reference's deep
+Deviations: the authors' optional `disable_bn` (BatchNorm in eval mode) is not offered; its default, train mode,
+is what runs. The frozen teacher is the harness's copy of the original (`ctx.teacher`), as the authors' deep
 copy; a non-finite loss fails the cell as 'diverged'. In sub-class forgetting the masked class is the sample's
 superclass, the label the model was trained on.
 """
@@ -28,7 +28,7 @@ from unlearnbench.core.method import Method, register_method
 from unlearnbench.models.training import make_optimizer, train_epochs
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
 
-MASKED_LOGIT = -1e10  # the reference's value for the true class before the softmax
+MASKED_LOGIT = -1e10  # the authors' value for the true class before the softmax
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,12 @@ class Delete(Method):
     Config = DeleteConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "teacher"})
-    augments = True  # the reference's unlearning loaders read through the train transform
+    augments = True  # the authors' unlearning loaders read through the train transform
     # The masked target only means "not this class" where the retrained model also never predicts it: whole
     # (sub)classes. In random forgetting the retrained model still predicts y (the DELETE paper's class-centric scope).
     scenarios = frozenset({"class", "subclass"})
     model_defaults = {"cifar100/resnet18": {"lr": 5e-5}}  # config/cifar100_resnet18.yaml
-    version = 2  # v2: CIFAR-100's own lr, as the reference's config
+    version = 2  # v2: CIFAR-100's own lr, as the authors' config
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Distils `model` in place on forget-train."""

@@ -3,7 +3,7 @@ train them on the retain set for as many epochs as the original was trained.
 
 Paper: Goel, Prabhu, Sanyal, Lim, Torr, Kumaraguru, "Towards Adversarial Evaluation of Machine Unlearning",
 arXiv:2201.06640 (EU-k); as Kurmanji et al. run it for SCRUB, NeurIPS 2023, arXiv:2302.09880.
-Reference: meghdadk/SCRUB@98ffb11 `small_scale_unlearning.ipynb` (the EU-k cell: weights and biases of the re-trained
+Authors' code: meghdadk/SCRUB@98ffb11 `small_scale_unlearning.ipynb` (the EU-k cell: weights and biases of the re-trained
 layers copied from the training-init checkpoint, then `fk_fientune` with args.euk_lr = 0.01 for
 args.euk_epochs = training_epochs), xcadet/deepunlearn@6830ff6 `munl/unlearning/exact_unlearning_k.py` (a fresh
 initialisation instead). The training loop is CF-k's (`unlearnbench.methods.cf_k`): plain SGD, the L2 pull
@@ -47,7 +47,7 @@ class EUk(Method):
     Config = EUkConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EpochShare(1.0)}  # its blocks restart from scratch
     access = frozenset({"retain", "random_init"})
-    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
+    version = 2  # v2: no augmentation of unlearning data (the authors' loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -3,7 +3,7 @@ so weights the retain data does not pin down are scrambled.
 
 Paper: Golatkar, Achille, Soatto, "Eternal Sunshine of the Spotless Net: Selective Forgetting in Deep Networks",
 CVPR 2020, arXiv:1911.04933.
-Reference: if-loops/selective-synaptic-dampening@cdfdc0e `src/forget_full_class_strategies.py` and
+Authors' code: if-loops/selective-synaptic-dampening@cdfdc0e `src/forget_full_class_strategies.py` and
 `src/forget_random_strategies.py` (`FisherForgetting`: `hessian`, `get_mean_var`), the code SSD, SCRUB and
 DeepUnlearn compare against. In eval mode, for every retain sample (batch size 1) and every label y, the squared
 gradient of the cross-entropy towards y, weighted by the model's probability of y, is summed and divided by the
@@ -18,10 +18,10 @@ Deviations:
   (autograd's batched vector-Jacobian products, a vmap over the labels' cotangents), and each layer's per-sample
   squared gradients from its input and that signal (Linear: an outer product, so the weighted sum over samples is one
   matrix product; Conv2d: per-sample products of the unfolded input; BatchNorm in eval mode: sums over positions).
-  It equals the reference's |D_r| x C backward passes (a test checks it against them) at the cost of a few epochs.
-- The last layer is the model family's head (`unlearnbench.blocks`), not "any parameter whose first dimension equals
-  the class count" (the reference's heuristic, which also catches a hidden layer as wide as the class count).
-- Class-wise forgetting zeroes the rows of every forgotten class (the reference forgets one class). Partial and
+  It equals the authors' |D_r| x C backward passes (a test checks it against them) at the cost of a few epochs.
+- The last layer is the model family's head (`unlearnbench.models.layouts`), not "any parameter whose first dimension equals
+  the class count" (the authors' heuristic, which also catches a hidden layer as wide as the class count).
+- Class-wise forgetting zeroes the rows of every forgotten class (the authors' code forgets one class). Partial and
   sub-class forgetting run the random-forgetting variant (the forgotten samples' class is still retained).
 - Noise comes from the cell's seeded generator; a model with a parameterised layer other than Linear, Conv2d or
   BatchNorm gets a one-line error naming it.
@@ -55,7 +55,7 @@ class FisherConfig:
     max_var_head: float = 1e2  # the last layer's clamp (var.clamp(max=1e2))
     forgotten_var: float = 1e-4  # class-wise: the forgotten rows' variance around 0 (var[forget_class] = 0.0001)
     boost: float = 10.0  # 1-D parameters' (class-wise: and the last layer's) variance factor (var *= 10)
-    batch_size: int = 256  # rows per batched Fisher pass (the reference: 1); the result does not depend on it
+    batch_size: int = 256  # rows per batched Fisher pass (the authors' code: 1); the result does not depend on it
 
     def __post_init__(self) -> None:
         require_positive(self, "alpha", "max_var", "max_var_head", "forgotten_var", "boost", "batch_size")
@@ -135,7 +135,7 @@ def fisher_diagonal(model: nn.Module, x: Tensor, batch_size: int) -> FisherDiago
 @torch.no_grad()
 def add_fisher_noise(model: nn.Module, fisher: FisherDiagonal, head: nn.Module, forget_classes: tuple[int, ...],
                      cfg: FisherConfig, generator: torch.Generator) -> None:
-    """theta <- mean + sqrt(var) * N(0, 1) with the reference's variance rules (see the module docstring)."""
+    """theta <- mean + sqrt(var) * N(0, 1) with the authors' variance rules (see the module docstring)."""
     head_params = {id(p) for p in head.parameters()}
     for p in model.parameters():
         in_head = id(p) in head_params
@@ -147,7 +147,7 @@ def add_fisher_noise(model: nn.Module, fisher: FisherDiagonal, head: nn.Module, 
             rows = list(forget_classes)
             mean[rows] = 0
             var[rows] = cfg.forgotten_var
-        if (in_head and forget_classes) or p.dim() == 1:  # the head only in class-wise forgetting, as the reference
+        if (in_head and forget_classes) or p.dim() == 1:  # the head only in class-wise forgetting, as the authors' code
             var = var * cfg.boost
         p.copy_(mean + var.sqrt() * torch.randn(p.shape, generator=generator, device=p.device, dtype=p.dtype))
 
@@ -160,7 +160,7 @@ class Fisher(Method):
     search_space = {"alpha": Range(1e-9, 1e-4, log=True)}
     access = frozenset({"retain"})
     scenarios = frozenset(SCENARIOS)
-    version = 2  # v2: the head's x10 variance only in class-wise forgetting, as the reference's strategies
+    version = 2  # v2: the head's x10 variance only in class-wise forgetting, as the authors' strategies
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Adds Fisher-scaled noise to `model` in place."""

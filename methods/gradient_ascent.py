@@ -2,19 +2,22 @@
 
 Paper: Golatkar et al., "Eternal Sunshine of the Spotless Net", CVPR 2020, arXiv:1911.04933 (NegGrad baseline);
 recipe as Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023 (GA baseline).
-Reference: OPTML-Group/Unlearn-Sparse, scripts: `--unlearn GA --unlearn_lr 0.0001 --unlearn_epochs 5`
+Authors' code: OPTML-Group/Unlearn-Sparse, scripts: `--unlearn GA --unlearn_lr 0.0001 --unlearn_epochs 5`
 (SGD with heavy-ball momentum 0.9, weight decay 5e-4; no Nesterov, as `unlearn/impl.py` builds it).
-Data: shuffled batches of forget-train through the train transform (the reference's `replace_loader_dataset(...,
+Data: shuffled batches of forget-train through the train transform (the authors' `replace_loader_dataset(...,
 shuffle=True)` keeps the training dataset's random crop and flip: Unlearn-Sparse dataset.py:549-555, unlearn/GA.py).
 Deviations: a step cap (`max_steps`) bounds the work on large forget sets, and a non-finite loss stops the method
 with a 'diverged' failure instead of returning a NaN model; batches are the recipe's batch size unless
-`batch_size` is set (the reference: 256; the recipes of resnet18 and allcnn use 256 too).
+`batch_size` is set (the authors' code: 256; the recipes of resnet18 and allcnn use 256 too).
 """
 from __future__ import annotations
+
+from typing import Any
 
 from dataclasses import dataclass
 
 import torch.nn.functional as F
+import torch
 from torch import nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
@@ -25,6 +28,7 @@ from unlearnbench.core.method import Method, register_method
 from unlearnbench.data.batches import batches
 from unlearnbench.models.training import make_optimizer
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
+from unlearnbench.models.plain import dataloader_epoch, split_rows
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,25 @@ class GradientAscentConfig:
         require_non_negative(self, "momentum", "weight_decay", "batch_size")
 
 
+def plain_gradient_ascent(model: nn.Module, cfg: Any, setting: Any) -> nn.Module:
+    """Gradient ascent on forget-train with a DataLoader and plain SGD."""
+    x, y = split_rows(setting, "forget_train")
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                          weight_decay=cfg.weight_decay)
+    for epoch in range(cfg.epochs):
+        dataloader_epoch(model, x, y, opt, cfg.batch_size or setting.recipe.batch_size, seed=epoch, sign=-1.0)
+    return model
+
+
 @register_method("gradient_ascent")
 class GradientAscent(Method):
     """SGD on -CE over forget-train, stopped at `max_steps` or on a non-finite loss."""
 
+    plain_loop = staticmethod(plain_gradient_ascent)  # timed beside the method by `unlearnbench bench`
+
     Config = GradientAscentConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
-    version = 3  # v3: augmented batches as the reference; v2: heavy-ball momentum (v1 used Nesterov's)
+    version = 3  # v3: augmented batches as the authors' code; v2: heavy-ball momentum (v1 used Nesterov's)
     access = frozenset({"forget"})
     augments = True
     scenarios = frozenset(SCENARIOS)

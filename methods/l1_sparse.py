@@ -1,7 +1,7 @@
 """l1-sparse: fine-tune on the retain set with an l1 penalty on the weights that decays linearly to zero.
 
 Paper: Jia et al., "Model Sparsity Can Simplify Machine Unlearning", NeurIPS 2023, arXiv:2304.04934.
-Reference: OPTML-Group/Unlearn-Sparse `unlearn/FT.py` (`FT_l1`, `FT_iter` with `with_l1`): in epoch e (from 0) the
+Authors' code: OPTML-Group/Unlearn-Sparse `unlearn/FT.py` (`FT_l1`, `FT_iter` with `with_l1`): in epoch e (from 0) the
 loss of each retain batch is CE + alpha * (1 - e / epochs) * sum_p ||p||_1 over every parameter; SGD with
 heavy-ball momentum 0.9 and weight decay 5e-4 (`unlearn/impl.py`), `--unlearn_lr 0.01 --unlearn_epochs 10`, batch size
 256 (arg_parser; the paper says 128, the repository's issue #4), model in train mode.
@@ -51,7 +51,7 @@ class L1Sparse(Method):
     Config = L1SparseConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "alpha": Range(1e-5, 1e-2, log=True)}
     access = frozenset({"retain"})
-    augments = True  # the reference's unlearning loaders read through the train transform
+    augments = True  # the authors' unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (fades only: 91.55 % worst forget-val);
     # grid and rule: README "Per-model defaults".

@@ -1,7 +1,7 @@
 """Loss-free SSD: SSD's selection and dampening with importances that need no labels.
 
 Paper: Foster, Schoepf, Brintrup, "Loss-Free Machine Unlearning", ICLR 2024 Tiny Paper, arXiv:2402.19308.
-Reference: if-loops/selective-synaptic-dampening@cdfdc0e README.md "Implementing LFSSD" (lines 21-35): SSD's
+Authors' code: if-loops/selective-synaptic-dampening@cdfdc0e README.md "Implementing LFSSD" (lines 21-35): SSD's
 `compute_importances` with the loss `torch.norm(out, p="fro", dim=1).pow(2).mean()` (the batch mean of
 ||f(x)||^2) and the importance accumulated as the gradient's absolute value (`imp += grad.abs()`), not its square;
 summed over batches and divided by their number, as SSD's.

@@ -3,7 +3,7 @@ temperature that falls as forget accuracy approaches the unseen-data level) and 
 
 Paper: Spartalis, Semertzidis, Gavves, Daras, "LoTUS: Large-Scale Machine Unlearning with a Taste of Uncertainty",
 CVPR 2025, arXiv:2503.18314.
-Reference: cspartalis/LoTUS@35ae25e `src/unlearning_methods/lotus_class.py` (`LoTUS.unlearn`, `unlearning_loss`),
+Authors' code: cspartalis/LoTUS@35ae25e `src/unlearning_methods/lotus_class.py` (`LoTUS.unlearn`, `unlearning_loss`),
 defaults `src/helpers/config.py` and `src/bash_scripts/{reproduce,class_reproduce}_results.sh` (ResNet-18 on
 CIFAR-10): forget-train plus a random 30 % of retain-train shuffled together in batches of 128; AdamW lr 1e-4, weight
 decay 5e-4; up to 10 epochs. Before each epoch, in eval mode, the student's forget-train accuracy acc_f is compared
@@ -13,18 +13,18 @@ gumbel_softmax(teacher logits, tau) on forget rows and gumbel_softmax(teacher lo
 Gumbel-perturbed argmax) on retain rows; the loss is the batch mean of -sum(target * log_softmax(student)), the
 student in train mode, the teacher in eval mode. alpha = 8 for random forgetting, 32 for class-wise. Both accuracies
 are rounded to 2 decimals before the comparison (`helpers/eval.py` `compute_accuracy`: `round(accuracy, 2)`).
-Training batches read through the train transform (the reference's `cifar-train`).
+Training batches read through the train transform (the authors' `cifar-train`).
 Deviations:
-- The scenario picks the mode: class-wise forgetting runs the reference's class mode (acc_val = 0, alpha 32; as
+- The scenario picks the mode: class-wise forgetting runs the authors' class mode (acc_val = 0, alpha 32; as
   coded, it never stops early, since acc_f >= 0); random, partial and sub-class forgetting (whose forgotten samples'
   classes stay) compare with the teacher's accuracy on the setting's validation split, with alpha 8.
-- The retain subset, the batch order and every Gumbel draw come from the cell's seeded generator (the reference's
+- The retain subset, the batch order and every Gumbel draw come from the cell's seeded generator (the authors'
   `F.gumbel_softmax` draws from the global RNG); a non-finite loss fails the cell as 'diverged'.
 - Epochs run are logged as the stage metric `lotus_epochs`.
-- Augmentation is the dataset's (random crop and flip on CIFAR); the reference's CIFAR transform crops only (its
+- Augmentation is the dataset's (random crop and flip on CIFAR); the authors' CIFAR transform crops only (its
   flip is commented out, `data_utils.py:74`), and its forget-accuracy check reads forget rows through that
   transform, where this one reads them clean.
-- CIFAR-100 random forgetting: the reference's script passes alpha 2 (`reproduce_results.sh:32`); here alpha is 8
+- CIFAR-100 random forgetting: the authors' script passes alpha 2 (`reproduce_results.sh:32`); here alpha is 8
   in every random setting unless set (`--set lotus.alpha=2`).
 """
 from __future__ import annotations
@@ -92,10 +92,10 @@ class LoTUS(Method):
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "alpha": Range(1.0, 64.0, log=True),
                     "class_alpha": Range(1.0, 64.0, log=True)}
     access = frozenset({"forget", "retain", "val", "teacher"})
-    augments = True  # the reference's unlearning loaders read through the train transform
-    version = 2  # v2: accuracies rounded to 2 decimals in the stopping rule and temperature, as the reference
+    augments = True  # the authors' unlearning loaders read through the train transform
+    version = 2  # v2: accuracies rounded to 2 decimals in the stopping rule and temperature, as the authors' code
     scenarios = frozenset(SCENARIOS)
-    # The reference's 1e-4 leaves 76.77 % of the forgotten classes on val (MNIST/mlp, forget {0} and {0, 2}); none of
+    # The authors' 1e-4 leaves 76.77 % of the forgotten classes on val (MNIST/mlp, forget {0} and {0, 2}); none of
     # 1e-4 / 3e-4 / 1e-3 / 3e-3 forgets to 5 %, 3e-4 forgets most (19.95 %, retain-val 97.52 %): chosen on val
     # (tests/benchmarks/defaults_on_val.py lotus mnist/mlp).
     model_defaults = {"mnist/mlp": {"lr": 3e-4}}

@@ -4,7 +4,7 @@ the smallest gradient of (retain loss - forget loss), slow the others down, and 
 Paper: Cadet et al., "Deep Unlearn: Benchmarking Machine Unlearning for Image Classification", arXiv:2410.01276
 (the challenge's second-ranked entry, `kgltop2`, among the best after tuning); Triantafillou et al.,
 arXiv:2406.09073 (the challenge).
-Reference: xcadet/deepunlearn@6830ff6 `munl/unlearning/kgltop2.py` (`KGLTop2.unlearn`):
+Authors' code: xcadet/deepunlearn@6830ff6 `munl/unlearning/kgltop2.py` (`KGLTop2.unlearn`):
 1. `get_grads_for_snip`: gradients summed over batches of 64 of cross-entropy on a random retain subset as large as
    the forget set, plus batches of -cross-entropy on the forget set (the model in the mode it arrives in: train);
 2. `re_init_model_snip_ver2_little_grad`: in every Conv2d, the round(0.3 x numel) weights with the smallest |grad|
@@ -18,7 +18,7 @@ Deviations:
   original Conv2d layers, so the returned model has the setting's architecture (DeepUnlearn leaves MaskConv2d
   modules in its returned net, `munl/unlearning/kgltop2.py`).
 - The retain subset and every batch order come from the cell's seeded generator.
-- On a model without convolutions (mlp) nothing is re-initialised and MSG is its fine-tuning alone, as the reference
+- On a model without convolutions (mlp) nothing is re-initialised and MSG is its fine-tuning alone, as the authors' code
   would run it. A non-finite loss fails the cell as 'diverged'.
 """
 from __future__ import annotations
@@ -80,7 +80,7 @@ def reinit_small_gradients(model: nn.Module, init_rate: float, slow_factor: floa
         fresh = torch.empty_like(conv.weight)
         nn.init.kaiming_normal_(fresh, mode="fan_out", nonlinearity="relu", generator=generator)
         conv.weight.copy_(torch.where(chosen, fresh, conv.weight))
-        if conv.bias is not None:  # the reference's new layer keeps its own default bias
+        if conv.bias is not None:  # the authors' new layer keeps its own default bias
             bound = 1 / (conv.weight[0].numel() ** 0.5)
             conv.bias.uniform_(-bound, bound, generator=generator)
         masks[conv] = torch.where(chosen, 1.0, slow_factor).to(conv.weight.dtype)
@@ -100,7 +100,7 @@ class MSG(Method):
     Config = MSGConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "init_rate": Range(0.05, 0.9)}
     access = frozenset({"retain", "forget"})
-    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
+    version = 2  # v2: no augmentation of unlearning data (the authors' loaders have none)
     scenarios = frozenset(SCENARIOS)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

@@ -2,7 +2,7 @@
 
 Paper: Kurmanji, Triantafillou, Hayes, Triantafillou, "Towards Unbounded Machine Unlearning", NeurIPS 2023,
 arXiv:2302.09880 (the NegGrad+ baseline).
-Reference: meghdadk/SCRUB `small_scale_unlearning.ipynb` (`run_neggrad_epoch`), as ported with its constants by
+Authors' code: meghdadk/SCRUB `small_scale_unlearning.ipynb` (`run_neggrad_epoch`), as ported with its constants by
 DeepUnlearn (`munl/unlearning/neggradplus.py`, `NegGradPlus.ORIGINAL_*`): each step takes a retain batch and the next
 forget batch (the forget batches cycle over one pass of the retain set), loss = alpha * (CE_r + wd/2 * ||theta -
 theta_0||^2) - (1 - alpha) * CE_f, SGD lr 0.01 momentum 0.9 without weight decay, 10 epochs, batches of 256, alpha
@@ -11,7 +11,7 @@ Deviations:
 - DeepUnlearn's constants are the defaults, where the notebook differs: `l2_to_original` (the notebook's
   `l2_penalty` weight) 0.0 (the small-scale runs used 0.1: --set neggrad_plus.l2_to_original=0.1); momentum 0.9
   (the notebook: 0); batches of 256 for both (the notebook: retain 128, forget 64).
-- No augmentation, as both references' loaders.
+- No augmentation, as both authors' loaders.
 - A non-finite loss fails the cell as 'diverged' (checked once per epoch) instead of returning a NaN model.
 """
 from __future__ import annotations
@@ -66,7 +66,7 @@ class NegGradPlus(Method):
         start = [p.detach().clone() for p in model.parameters()] if c.l2_to_original else []
         opt = make_optimizer(model.parameters(), "sgd", c.lr, c.momentum, 0.0, nesterov=False)
         was_training = model.training
-        model.eval()  # the reference trains in eval mode: BatchNorm statistics stay the original's
+        model.eval()  # the authors' code trains in eval mode: BatchNorm statistics stay the original's
         with ctx.phase("neggrad"):
             for epoch in range(c.epochs):
                 forget_batches = batches(len(x_f), c.batch_size, ctx.rng, ctx.device)

@@ -1,6 +1,6 @@
-"""The original model, untouched: the 'before unlearning' reference row of every table.
+"""The original model, untouched: the 'before unlearning' row of every table.
 
-Paper: none (a baseline). Reference: none. Deviations: none.
+Paper: none (a baseline). Authors' code: none. Deviations: none.
 """
 from __future__ import annotations
 

@@ -2,13 +2,13 @@
 
 Paper: Golatkar, Achille, Soatto, "Eternal Sunshine of the Spotless Net", CVPR 2020, arXiv:1911.04933 (random
 labelling baseline); recipe as Fan et al., "SalUn", ICLR 2024, arXiv:2310.12508, whose RL is SalUn without a mask.
-Reference: OPTML-Group/Unlearn-Saliency `Classification/unlearn/RL.py` (the CIFAR-10 branch): every epoch one pass
+Authors' code: OPTML-Group/Unlearn-Saliency `Classification/unlearn/RL.py` (the CIFAR-10 branch): every epoch one pass
 over forget-train with labels from `torch.randint(0, num_classes)` (a drawn label can equal the true one), then one
 pass over retain-train; SGD momentum 0.9, weight decay 5e-4, model in train mode; `--unlearn_lr 0.013
 --unlearn_epochs 10`, batch size 256 (arg_parser).
-Batches read through the train transform (random crop and flip on CIFAR), as the reference's loaders.
-Deviations: the random labels of a pass are drawn at once for all forget rows (the reference draws per batch: the
-same distribution); on 100-class datasets the reference runs one shuffled pass over the union of relabelled forget
+Batches read through the train transform (random crop and flip on CIFAR), as the authors' loaders.
+Deviations: the random labels of a pass are drawn at once for all forget rows (the authors' code draws per batch: the
+same distribution); on 100-class datasets the authors' code runs one shuffled pass over the union of relabelled forget
 rows and retain rows per epoch (`unlearn/RL.py`, CIFAR-100/TinyImagenet branch), here the CIFAR-10 branch runs on
 every dataset; a non-finite loss fails the cell as 'diverged'.
 """
@@ -50,7 +50,7 @@ class RandomLabels(Method):
     Config = RandomLabelsConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS}
     access = frozenset({"forget", "retain"})
-    augments = True  # the reference's unlearning loaders read through the train transform
+    augments = True  # the authors' unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.68 %, worst forget-val 2.20 %);
     # grid and rule: README "Per-model defaults".
@@ -70,7 +70,7 @@ def random_label_epochs(model: nn.Module, ctx: UnlearnContext, opt: torch.optim.
     """SalUn's RL schedule: each epoch a forget pass on fresh random labels, then a retain pass (train mode)."""
     (x_f, _), (x_r, y_r) = ctx.forget(), ctx.retain()
     for _ in range(epochs):
-        # Any class, the true one included, as the reference's torch.randint draws.
+        # Any class, the true one included, as the authors' torch.randint draws.
         y_random = torch.randint(0, ctx.num_classes, (len(x_f),), generator=ctx.rng, device=ctx.device)
         for x, y, what in ((x_f, y_random, "random-label forget"), (x_r, y_r, "random-label retain")):
             train_epochs(model, x, y, opt, epochs=1, batch_size=batch_size, generator=ctx.rng, augment=ctx.augment,

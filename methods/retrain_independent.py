@@ -4,7 +4,7 @@ Paper: none (a control). Two models retrained on the same retain set differ by t
 order; how far the second lands from the first (the reference every value is compared with) is the smallest gap a
 method can be expected to reach. A method whose gap is not significantly above this row's is indistinguishable
 from retraining in this setting.
-Reference: none; the setting's recipe and trainer, seeded from the streams retrain_independent.init and
+Authors' code: none; the setting's recipe and trainer, seeded from the streams retrain_independent.init and
 retrain_independent.order (unlearnbench.core.seeds). Deviations: none.
 """
 from __future__ import annotations

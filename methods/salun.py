@@ -2,7 +2,7 @@
 
 Paper: Fan, Liu, Zhang, Wei, Wong, Liu, "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in
 Both Image Classification and Generation", ICLR 2024, arXiv:2310.12508.
-Reference: OPTML-Group/Unlearn-Saliency `Classification/generate_mask.py` (`save_gradient_ratio`) and
+Authors' code: OPTML-Group/Unlearn-Saliency `Classification/generate_mask.py` (`save_gradient_ratio`) and
 `unlearn/RL.py`: in eval mode, the gradient of -CE summed over the forget batches; its absolute value is ranked over
 all parameters at once, and the top `threshold` fraction gets mask 1 (`with_0.5.pt` for threshold 0.5), the rest 0;
 then random labels (`random_labels`, the CIFAR-10 branch) with every gradient multiplied by the mask; defaults for
@@ -10,10 +10,10 @@ then random labels (`random_labels`, the CIFAR-10 branch) with every gradient mu
 5e-4, batch size 256.
 Deviations: weight decay is applied inside the masked gradient (grad + wd * p, then the mask), so weights outside
 the mask never move: before the fix of PR #33, the optimiser's own weight decay and momentum still moved them (the
-fixed reference restores them afterwards; the result is the same). The mask is computed in batches of the method's
-batch size over forget-train in stored order on clean rows; the reference's `generate_mask.py` reads the shuffled
+fixed authors' code restores them afterwards; the result is the same). The mask is computed in batches of the method's
+batch size over forget-train in stored order on clean rows; the authors' `generate_mask.py` reads the shuffled
 forget loader through the train transform (random crop and flip on CIFAR; eval mode either way). Unlearning batches
-are augmented as the reference's. On 100-class datasets the reference's RL runs one shuffled pass over the union of
+are augmented as the authors'. On 100-class datasets the authors' RL runs one shuffled pass over the union of
 relabelled forget rows and retain rows per epoch (`unlearn/RL.py`, CIFAR-100 branch); here the CIFAR-10 branch (a
 forget pass, then a retain pass) runs on every dataset.
 """
@@ -80,7 +80,7 @@ class SalUn(Method):
     Config = SalUnConfig
     search_space = {"lr": LEARNING_RATE, "epochs": EPOCHS, "threshold": Choice(tuple(i / 10 for i in range(1, 11)))}
     access = frozenset({"forget", "retain"})
-    augments = True  # the reference's unlearning loaders read through the train transform
+    augments = True  # the authors' unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.60 %, worst forget-val 3.04 %);
     # grid and rule: README "Per-model defaults".

@@ -3,7 +3,7 @@ close to it, and correct, on retain data.
 
 Paper: Kurmanji, Triantafillou, Hayes, Triantafillou, "Towards Unbounded Machine Unlearning", NeurIPS 2023,
 arXiv:2302.09880.
-Reference: meghdadk/SCRUB `thirdparty/repdistiller/helper/loops.py` (`train_distill`), `distiller_zoo/KD.py`
+Authors' code: meghdadk/SCRUB `thirdparty/repdistiller/helper/loops.py` (`train_distill`), `distiller_zoo/KD.py`
 (`DistillKL`: KL(softmax(t/T) || softmax(s/T)) summed, x T^2 / batch) and `large_scale_unlearning.ipynb`: teacher =
 the frozen original in eval mode, student = a copy in train mode; for epoch 1..`epochs`: if epoch <= `msteps`, one
 pass over forget-train minimising -KL_T (the max step), then every epoch one pass over retain-train minimising
@@ -22,7 +22,7 @@ Deviations:
 - Every scenario runs the large-scale (CIFAR-10, class-wise) recipe; the notebook's sample-forgetting runs use the
   small-scale one above.
 - On an MLP the lr is 1e-3 (model default, chosen on the validation split: see `model_defaults`), not 5e-4.
-- BatchNorm follows the reference: the student is in train mode on forget-only batches too (the CIFAR-10 run used
+- BatchNorm follows the authors' code: the student is in train mode on forget-only batches too (the CIFAR-10 run used
   `--disable-bn`; with BatchNorm the max steps move running statistics towards the forget set).
 - A non-finite loss fails the cell as 'diverged'.
 """
@@ -82,7 +82,7 @@ class SCRUB(Method):
     Config = SCRUBConfig
     search_space = {"lr": LEARNING_RATE, "msteps": Range(0, 3), "alpha": Range(1e-4, 1.0, log=True)}
     access = frozenset({"retain", "forget", "teacher"})
-    version = 2  # v2: no augmentation of unlearning data (the reference's loaders have none)
+    version = 2  # v2: no augmentation of unlearning data (the authors' loaders have none)
     scenarios = frozenset(SCENARIOS)
     # The CIFAR-10 lr leaves an MLP on MNIST at 91 % forget-val accuracy. Chosen on the validation split
     # (tests/benchmarks/defaults_on_val.py scrub; lr 5e-4 / 1e-3 / 2e-3 x msteps 2 / 3 after a coarser grid):

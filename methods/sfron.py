@@ -3,7 +3,7 @@
 Paper: Huang, Cheng, Shen, Hu, Sun, Bai, Tao, "Unified Gradient-Based Machine Unlearning with Remain Geometry
 Enhancement", NeurIPS 2024, arXiv:2409.19732 (SFR-on: "saliency forgetting in the remain-preserving manifold",
 online).
-Reference: K1nght/Unified-Unlearning-w-Remain-Geometry@36bb7f6 `Classification/unlearn/sfron.py` (`SFRon`, CIFAR-10
+Authors' code: K1nght/Unified-Unlearning-w-Remain-Geometry@36bb7f6 `Classification/unlearn/sfron.py` (`SFRon`, CIFAR-10
 10 % values; `scripts/unlearn.sh`: batch size 128):
 - mask (`get_weight_saliency_mask`, eval mode): per parameter, F = sum over batches of the squared gradient of the
   batch-mean cross-entropy / the number of batches, on forget-train (F_f) and retain-train (F_r);
@@ -16,10 +16,10 @@ Reference: K1nght/Unified-Unlearning-w-Remain-Geometry@36bb7f6 `Classification/u
   included, reads through the train transform (random crop and flip on CIFAR) and shuffles.
 Deviations:
 - The two Fisher diagonals (and so the mask) are cached per original model and exact forget set (`ctx.cached`:
-  the forget set's rows are in the key), never reused across forget sets; the reference saves them to
+  the forget set's rows are in the key), never reused across forget sets; the authors' code saves them to
   `save_path` and silently reloads them when the forget set changes. A cached mask books its first computation's
   seconds as a reused phase, so the stored time is the full cost.
-- The reference's EMA of the model has beta = 1, so it never changes anything, and is left out.
+- The authors' EMA of the model has beta = 1, so it never changes anything, and is left out.
 - Batch orders come from the cell's seeded generator; a non-finite loss fails the cell as 'diverged' (checked at
   the end, one host sync).
 """
@@ -44,7 +44,7 @@ Mask = dict[str, Tensor]
 
 @dataclass(frozen=True)
 class SFRonConfig:
-    """SFR-on hyperparameters (the reference's CIFAR-10 10 % values)."""
+    """SFR-on hyperparameters (the authors' CIFAR-10 10 % values)."""
 
     lr: float = 0.01  # SGD lr (retain_lr)
     momentum: float = 0.9  # (momentum)
@@ -85,11 +85,11 @@ class SFRon(Method):
     access = frozenset({"forget", "retain"})
     scenarios = frozenset(SCENARIOS)
     augments = True
-    version = 2  # v2: augmented, shuffled Fisher passes and unlearning batches, as the reference's loaders
+    version = 2  # v2: augmented, shuffled Fisher passes and unlearning batches, as the authors' loaders
 
     @staticmethod
     def _batch(x: Tensor, idx: Tensor, ctx: UnlearnContext) -> Tensor:
-        """Rows `idx` of `x`, through the train transform as the reference's loaders give them."""
+        """Rows `idx` of `x`, through the train transform as the authors' loaders give them."""
         return x[idx] if ctx.augment is None else ctx.augment(x[idx], ctx.rng)
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
@@ -98,7 +98,7 @@ class SFRon(Method):
         (x_f, y_f), (x_r, y_r) = ctx.forget(), ctx.retain()
         like = {name: torch.zeros_like(p) for name, p in model.named_parameters()}
 
-        # The Fisher passes read the reference's shuffled, augmented loaders once each. They draw from a generator
+        # The Fisher passes read the authors' shuffled, augmented loaders once each. They draw from a generator
         # seeded from the cell's, so a cached mask leaves the cell's later draws as an uncached run's.
         fisher_seed = int(torch.randint(2 ** 62, (1,), generator=ctx.rng, device=ctx.device))
 

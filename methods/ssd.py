@@ -3,11 +3,11 @@ train set, by how much more.
 
 Paper: Foster, Schoepf, Brintrup, "Fast Machine Unlearning Without Retraining Through Selective Synaptic
 Dampening", AAAI 2024, arXiv:2308.07707.
-Reference: if-loops/selective-synaptic-dampening@cdfdc0e: src/ssd.py (`ParameterPerturber.calc_importance`,
+Authors' code: if-loops/selective-synaptic-dampening@cdfdc0e: src/ssd.py (`ParameterPerturber.calc_importance`,
 `modify_weight`), src/forget_full_class_strategies.py (`ssd_tuning`), and the data each script feeds it.
 In eval mode, importance = the squared gradient of the batch-mean cross-entropy, summed over batches and divided by
 the number of batches, on forget-train (I_f) and on the whole train split (I_D). Where I_f > alpha * I_D, each
-parameter is multiplied by min(lambda * I_D / I_f, 1) (`exponent` and `lower_bound` are 1 in every reference run);
+parameter is multiplied by min(lambda * I_D / I_f, 1) (`exponent` and `lower_bound` are 1 in every run of the authors' scripts);
 all other parameters are left bit-identical.
 Data pipeline, as the authors' scripts: I_D is read from `DataLoader(ConcatDataset((retain_train, forget_train)),
 batch_size)`, unshuffled, and I_f from `DataLoader(forget_train, batch_size)`, unshuffled. Class and sub-class
@@ -18,10 +18,10 @@ retain rows in `random_split` order then forget rows: `batch_order="retain_then_
 squared gradient of each batch's mean loss is not linear in the batch: class-homogeneous batches give a much larger
 I_D than mixed ones, so the order decides which weights are dampened (README "SSD's data pipeline").
 Deviations:
-- Partial forgetting has no reference script: it takes the class scripts' pipeline.
+- Partial forgetting has no script of the authors': it takes the class scripts' pipeline.
 - In random forgetting the forget rows are read in the split's order (ascending row index), not a `random_split`
   order; every batch of them is a random mix of classes either way.
-- The fork aiden-dm divides the sums by the number of samples, the reference by the number of batches; the
+- The fork aiden-dm divides the sums by the number of samples, the authors' code by the number of batches; the
   per-batch mean is used.
 - I_D is cached per original model, forget set, loss, batch size and order (`ctx.cached`); a run that reuses it
   books the seconds of its first computation as a reused phase, so the stored seconds are always the full cost.
@@ -47,10 +47,10 @@ ImportanceLoss = Callable[[Tensor, Optional[Tensor]], Tensor]  # (logits, labels
 
 @dataclass(frozen=True)
 class SSDConfig:
-    """SSD hyperparameters (the reference's ResNet-18 values)."""
+    """SSD hyperparameters (the authors' ResNet-18 values)."""
 
     alpha: float = 10.0  # selection weighting: dampen where I_f > alpha * I_D (forget_full_class_main.py: 10)
-    dampening: float = 1.0  # lambda: the factor is min(lambda * I_D / I_f, 1) (reference: 1)
+    dampening: float = 1.0  # lambda: the factor is min(lambda * I_D / I_f, 1) (the authors': 1)
     batch_size: int = 64  # importance batches (forget_full_class_main.py -b 64; random: 128, see SCENARIO_DEFAULTS)
     # Rows of the importance loaders (unlearnbench.execution.context.TRAIN_ORDERS): the class scripts' order by default.
     batch_order: str = "by_class"
@@ -103,7 +103,7 @@ def cross_entropy(logits: Tensor, labels: Optional[Tensor]) -> Tensor:
 
 
 def forget_rows(ctx: UnlearnContext, order: str, labelled: bool) -> tuple[Tensor, Optional[Tensor]]:
-    """The forget rows as the reference's unshuffled forget loader reads them: by class for `by_class`, else as
+    """The forget rows as the authors' unshuffled forget loader reads them: by class for `by_class`, else as
     stored; inputs only unless `labelled`."""
     if not labelled:
         return ctx.forget_inputs(), None
@@ -119,7 +119,7 @@ def run_ssd(model: nn.Module, ctx: UnlearnContext, loss_fn: ImportanceLoss, cfg:
     """Computes both importances in eval mode on the rows the authors' loaders read, and dampens `model` in place
     (shared by SSD and LFSSD, which passes `labelled=False` and `magnitude="abs"`)."""
     was_training = model.training
-    model.eval()  # the reference computes importances and dampens in eval mode: BatchNorm statistics stay put
+    model.eval()  # the authors' code computes importances and dampens in eval mode: BatchNorm statistics stay put
     with ctx.phase("importance_forget"):
         forget_imp = importance(model, *forget_rows(ctx, cfg.batch_order, labelled), loss_fn, cfg.batch_size,
                                 magnitude)

@@ -90,9 +90,9 @@ def test_unknown_config_key_is_rejected(name):
 
 
 @pytest.mark.parametrize("name", BUILTIN)
-def test_module_docstring_names_paper_reference_and_deviations(name):
+def test_module_docstring_names_paper_authors_code_and_deviations(name):
     doc = __import__(METHODS.get(name).__module__, fromlist=["_"]).__doc__ or ""
-    assert "Paper:" in doc and "Reference:" in doc and "Deviations:" in doc
+    assert "Paper:" in doc and "Authors' code:" in doc and "Deviations:" in doc
 
 
 @pytest.mark.parametrize("name", BUILTIN)

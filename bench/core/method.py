@@ -1,10 +1,8 @@
 """The `Method` interface every unlearning method implements, and the method registry."""
 from __future__ import annotations
 
-import sys
-import types
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Optional
 
 from torch import nn
 
@@ -15,7 +13,7 @@ from unlearnbench.core.registry import Registry
 if TYPE_CHECKING:
     from unlearnbench.execution.context import UnlearnContext
 
-#: Data a method may declare. `retain_subset` is a few samples per retained class (UNSIR's zero-glance access).
+#: Data a method may declare. `retain_subset` is a few samples per retained class, never a forget sample.
 # What a method may ask its context for (see UnlearnContext): data splits, and the models and index sets built
 # from the setting.
 ACCESS_KINDS = frozenset({"retain_subset", "retain", "forget", "full_train", "val", "forget_inputs",
@@ -48,6 +46,10 @@ class Method(ABC):
     # The equal-budget tuner's space (unlearnbench.core.space): field -> Range, Choice or EpochShare, validated against
     # Config; empty: the method cannot be tuned.
     search_space: ClassVar[Mapping[str, Any]] = {}
+
+    # A tutorial-style loop doing the same work (models.plain), timed beside the method by the speed bench:
+    # (original model, cfg, setting) -> model. None: the method has no plain counterpart.
+    plain_loop: ClassVar[Optional[Callable[[nn.Module, Any, Any], nn.Module]]] = None
 
     def __init__(self, cfg: Any | None = None) -> None:
         self.cfg = cfg if cfg is not None else self.Config()
@@ -114,20 +116,3 @@ class _MethodRegistry(Registry[type[Method]]):
 
 METHODS: Registry[type[Method]] = _MethodRegistry("method", base=Method, plugins=True)
 register_method = METHODS.register
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as the decorator `unlearnbench.method(name=..., access=..., scenarios=...)`.
-
-    `unlearnbench.method` names both this module (the import path plugins use) and the documented decorator of
-    function methods: once the module is imported, the package attribute is the module, so the module itself
-    forwards calls to `unlearnbench.core.function_method.method`.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from unlearnbench.core.function_method import method
-
-        return method(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -1,4 +1,4 @@
-"""Speed report: each method's seconds and phases, its ratio to a plain reference loop, and work against peak."""
+"""Speed report: each method's seconds and phases, its ratio to the plain loop doing the same work, and work against peak."""
 from __future__ import annotations
 
 import functools
@@ -17,7 +17,7 @@ from unlearnbench.execution.cache import ModelCache
 from unlearnbench.timing.contention import LoadProbe
 from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.reports.table import grid
-from unlearnbench.speed.plain_loops import REFERENCES, dataloader_epoch, dataloader_predict, plain_optimizer
+from unlearnbench.models.plain import dataloader_epoch, dataloader_predict, plain_optimizer
 from unlearnbench.execution.runner import (RunRequest, build_methods, prepare_setting, setting_threads,
                                  warm_up)
 from unlearnbench.core.errors import UserError
@@ -135,7 +135,7 @@ class SpeedRow:
     name: str
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
-    reference_seconds: Optional[float] = None
+    plain_seconds: Optional[float] = None
     gflop: float = 0.0
     samples: int = 0  # samples through the model (forward passes), for samples/s
 
@@ -147,7 +147,7 @@ class SpeedRow:
     @property
     def ratio(self) -> Optional[float]:
         """Reference seconds / harness seconds (above 1: the harness is faster)."""
-        return self.reference_seconds / self.seconds if self.reference_seconds and self.seconds else None
+        return self.plain_seconds / self.seconds if self.plain_seconds and self.seconds else None
 
 
 def _counted(fn: Callable[[], Any]) -> FlopCounter:
@@ -187,33 +187,32 @@ def _unlearn_once(setting: Setting, method) -> tuple[float, dict[str, float]]:
 
 
 def _method_row(setting: Setting, method, repeat: int) -> SpeedRow:
-    """A method's best seconds and phases over `repeat` runs, its work, and its reference loop's best seconds."""
+    """A method's best seconds and phases over `repeat` runs, its work, and its plain loop's best seconds."""
 
     unlearn_once = functools.partial(_unlearn_once, setting, method)
     work = _counted(unlearn_once)
     seconds, phases = min((unlearn_once() for _ in range(repeat)), key=lambda run: run[0])
     row = SpeedRow.measured(method.name, seconds, work, phases=phases)
-    reference = REFERENCES.get(method.name) if method.name in REFERENCES else None
-    if reference is not None:
-        row.reference_seconds, _ = _timed(setting.data.device,
-                                          lambda: reference(setting.trained("original").model, method.cfg, setting),
-                                          repeat)
+    plain = type(method).plain_loop
+    if plain is not None:
+        row.plain_seconds, _ = _timed(setting.data.device,
+                                      lambda: plain(setting.trained("original").model, method.cfg, setting), repeat)
     return row
 
 
 def _epoch_row(setting: Setting, repeat: int) -> SpeedRow:
-    """The training epoch against the DataLoader reference epoch."""
+    """The training epoch against the plain DataLoader epoch."""
     data, recipe = setting.data, setting.recipe
-    model, ref_model = setting.new_model(), setting.new_model()
+    model, plain_model = setting.new_model(), setting.new_model()
     # A tenth of the recipe's lr: repeated epochs from one start must not drift into divergence.
     opt = recipe_optimizer(model.parameters(), recipe, lr_scale=0.1)
-    ref_opt = plain_optimizer(ref_model, recipe, lr_scale=0.1)
+    plain_opt = plain_optimizer(plain_model, recipe, lr_scale=0.1)
     gen = setting.generator("original.order")
     epoch_s, work = _timed(data.device, lambda: train_steps(
         model, data.x_train, data.y_train, opt, batch_size=recipe.batch_size, generator=gen), repeat)
-    ref_s, _ = _timed(data.device, lambda: dataloader_epoch(ref_model, data.x_train, data.y_train, ref_opt,
+    plain_s, _ = _timed(data.device, lambda: dataloader_epoch(plain_model, data.x_train, data.y_train, plain_opt,
                                                             recipe.batch_size, seed=0), repeat)
-    return SpeedRow.measured("train epoch", epoch_s, work, reference_seconds=ref_s)
+    return SpeedRow.measured("train epoch", epoch_s, work, plain_seconds=plain_s)
 
 
 def _population_row(setting: Setting, size: int) -> SpeedRow:
@@ -236,7 +235,7 @@ def _population_row(setting: Setting, size: int) -> SpeedRow:
     t0 = time.perf_counter()
     fit_batched(models, x, y, recipe, generators, data.augment)
     synchronize(data.device)
-    return SpeedRow(f"population {size} (one batch)", time.perf_counter() - t0, reference_seconds=one_by_one,
+    return SpeedRow(f"population {size} (one batch)", time.perf_counter() - t0, plain_seconds=one_by_one,
                     gflop=size * work.flops / 1e9, samples=size * work.samples)
 
 
@@ -244,8 +243,8 @@ def _eval_row(setting: Setting, repeat: int) -> SpeedRow:
     """The evaluation pass (always fp32) against a DataLoader evaluation loop."""
     data, model = setting.data, setting.trained("original").model
     eval_s, work = _timed(data.device, lambda: predict(model, data.x_train), repeat)
-    ref_s, _ = _timed(data.device, lambda: dataloader_predict(model, data.x_train), repeat)
-    return SpeedRow.measured("eval pass", eval_s, work, reference_seconds=ref_s)
+    plain_s, _ = _timed(data.device, lambda: dataloader_predict(model, data.x_train), repeat)
+    return SpeedRow.measured("eval pass", eval_s, work, plain_seconds=plain_s)
 
 
 @dataclass(frozen=True)
@@ -278,7 +277,7 @@ def profile_method(setting: Setting, method, top: int = PROFILE_TOP) -> str:
 
 def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callable[..., None]] = None,
                  profiled: bool = False, population: int = 0) -> SpeedReport:
-    """Times every requested method beside its reference loop, then the training epoch and the eval pass, and with
+    """Times every requested method beside its plain loop, then the training epoch and the eval pass, and with
     `population` N retrained members as one stacked model against one by one."""
     methods = build_methods(request)
     with setting_threads(request):
@@ -290,7 +289,7 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
         with _tf32_products(precision == "tf32"):
             peak = matmul_peak(setting.data.device, PEAK_DTYPES[precision])
         rows, profiles = [], {}
-        # The references run in the same precision.
+        # The plain loops run in the same precision.
         with tempfile.TemporaryDirectory() as scratch, setting.autocast():
             for method in methods:
                 setting.cache = ModelCache(tempfile.mkdtemp(dir=scratch))  # empty: retrain is measured, not reused
@@ -316,11 +315,11 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
 def format_speed(report: SpeedReport, device_name: str) -> str:
     """The report as a fixed-width table."""
     peak, rows, setting = report.peak, report.rows, report.setting
-    header = ["what", "seconds", "reference s", "ratio", "samples/s", "GFLOP", "GFLOP/s", "% of peak", "phases (s)"]
+    header = ["what", "seconds", "plain loop s", "ratio", "samples/s", "GFLOP", "GFLOP/s", "% of peak", "phases (s)"]
     lines = []
     for r in rows:
         rate = r.gflop / r.seconds if r.seconds > 0 else 0.0
-        lines.append([r.name, f"{r.seconds:.3f}", f"{r.reference_seconds:.3f}" if r.reference_seconds else "-",
+        lines.append([r.name, f"{r.seconds:.3f}", f"{r.plain_seconds:.3f}" if r.plain_seconds else "-",
                       f"{r.ratio:.2f}x" if r.ratio else "-", f"{r.samples / r.seconds:,.0f}" if r.samples else "-",
                       f"{r.gflop:.1f}", f"{rate:.0f}" if r.gflop else "-",
                       f"{100 * rate / peak:.0f}%" if r.gflop else "-",
@@ -329,7 +328,7 @@ def format_speed(report: SpeedReport, device_name: str) -> str:
              f"{setting.data.device} ({device_name}, {report.threads} threads); measured "
              f"{report.peak_precision} matmul peak {peak:.0f} GFLOP/s")
     body = grid(header, lines)
-    notes = ["ratio = reference seconds / harness seconds (plain DataLoader loop of the same recipe, same run; for "
+    notes = ["ratio = plain-loop seconds / harness seconds (plain DataLoader loop of the same recipe, same run; for "
              "the population row, the same members trained one by one with the harness's loop); "
              "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed",
              "samples/s counts samples through the model's forward; at 100 % of peak it would be "
@@ -341,7 +340,7 @@ def format_speed(report: SpeedReport, device_name: str) -> str:
         notes.append("fp32 convolutions run on TF32 tensor cores (cuDNN's default, torch.backends.cudnn.allow_tf32), "
                      "so the peak is that of TF32 products")
     if setting.recipe.precision != "fp32":
-        notes.append(f"methods, references and the epoch ran under {setting.recipe.precision} autocast; "
+        notes.append(f"methods, plain loops and the epoch ran under {setting.recipe.precision} autocast; "
                      "the eval pass runs in fp32 (as metrics do), so its % is against the same peak only nominally")
     profiles = [f"\n{name}: top {PROFILE_TOP} operators by self time (one untimed run, torch.profiler)\n{table}"
                 for name, table in report.profiles.items()]

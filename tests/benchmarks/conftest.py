@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(items):
 def load(request):
     """'idle', or 'busy': one CPU-bound process spins beside the benchmark, as on a machine doing something else.
 
-    Harness and reference run under the same load in one group, so the ratio shows whether the lead survives it.
+    Harness and plain loop run under the same load in one group, so the ratio shows whether the lead survives it.
     Busy, both get the thread count `unlearnbench run` would give a cell started now (unlearnbench.timing.threads).
     """
     if request.param == "idle":

@@ -37,7 +37,7 @@ GRIDS = {  # method -> pair -> the grid its README defaults were chosen from
     "scrub": {"mnist/mlp": {"lr": [5e-4, 1e-3, 2e-3], "epochs": [3], "msteps": [2, 3]}},
     "boundary_shrink": {"mnist/mlp": {"lr": [1e-5, 1e-4, 1e-3, 1e-2], "epsilon": [0.1, 0.3]}},
     "boundary_expanding": {"mnist/mlp": {"lr": [1e-5, 1e-4, 1e-3, 1e-2]}},
-    # Epoch counts below retraining's 8 (the issue's "never slower than retraining"); the references' 10 epochs
+    # Epoch counts below retraining's 8 (the issue's "never slower than retraining"); the authors' 10 epochs
     # were 5 % of a 182-epoch CIFAR-10 training, more than the whole MNIST/mlp recipe.
     "finetune": {"mnist/mlp": {"epochs": [2, 3, 5]}},
     "l1_sparse": {"mnist/mlp": {"epochs": [2, 3, 5]}},

@@ -1,5 +1,5 @@
 """The evaluation pass and each MIA on MNIST/mlp (digits when only the smallest settings run), each beside a plain
-DataLoader-based reference."""
+DataLoader-based plain loop."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +8,7 @@ from bench_scope import SMALLEST
 from conftest_paths import MNIST_ROOT, needs_mnist
 from unlearnbench.execution.evaluate import split_outputs
 from unlearnbench.metrics import METRICS, MetricInputs, Outputs
-from unlearnbench.speed.plain_loops import dataloader_predict
+from unlearnbench.models.plain import dataloader_predict
 from unlearnbench.execution.runner import RunRequest, prepare_setting
 from unlearnbench.models.inference import predict
 
@@ -31,13 +31,13 @@ def test_harness_eval_pass(benchmark, setting):
 
 
 @pytest.mark.benchmark(group=f"eval-pass-{DATASET}-mlp")
-def test_reference_eval_pass(benchmark, setting):
+def test_plain_eval_pass(benchmark, setting):
     model = setting.trained("original").model
     benchmark.pedantic(lambda: (dataloader_predict(model, setting.data.x_train),
                                 dataloader_predict(model, setting.data.x_test)), rounds=5, warmup_rounds=1)
 
 
-def _reference_outputs(model, setting) -> Outputs:
+def _plain_outputs(model, setting) -> Outputs:
     """The per-split outputs computed the plain way: a DataLoader pass per split."""
     data, split = setting.data, setting.split
     splits = {}
@@ -64,5 +64,5 @@ def test_harness_mia(benchmark, setting, name):
 
 
 @pytest.mark.parametrize("name", ["mia_entropy", "mia_svc", "mia_loss"])
-def test_reference_mia(benchmark, setting, name):
-    _time_mia(benchmark, setting, name, _reference_outputs)
+def test_plain_mia(benchmark, setting, name):
+    _time_mia(benchmark, setting, name, _plain_outputs)

@@ -1,4 +1,4 @@
-"""Every built-in method with a reference loop, on digits/mlp and MNIST/mlp: harness vs plain DataLoader code."""
+"""Every built-in method that declares a plain loop, on digits/mlp and MNIST/mlp: harness vs plain DataLoader code."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +8,6 @@ from conftest_paths import HAVE_MNIST, MNIST_ROOT
 from helpers import context
 from unlearnbench.core.method import METHODS
 from unlearnbench.core.plugins import load_plugins
-from unlearnbench.speed.plain_loops import REFERENCES
 from unlearnbench.execution.runner import RunRequest, prepare_setting
 from unlearnbench.timing.threads import cpu_threads
 
@@ -16,7 +15,7 @@ load_plugins()
 from bench_scope import SMALLEST
 
 SETTINGS = [("digits", "0")] + ([] if SMALLEST else [("mnist", "0"), ("mnist", "0,2")])
-TIMED = [name for name in ("retrain", "finetune", "gradient_ascent", "unsir") if name in REFERENCES]
+TIMED = [name for name in METHODS.names() if METHODS.get(name).plain_loop is not None]
 ROUNDS = {"retrain": 2}  # a whole training run per round
 
 
@@ -59,9 +58,9 @@ def test_harness(benchmark, setting, name, tmp_path, load):
 
 
 @pytest.mark.parametrize("name", TIMED)
-def test_reference(benchmark, setting, name, load):
+def test_plain_loop(benchmark, setting, name, load):
     _group(benchmark, setting, name, load)
     method = METHODS.get(name).from_params(model="mlp", dataset=setting.dataset)  # the defaults `run` uses
-    reference = REFERENCES.get(name)
-    benchmark.pedantic(lambda: reference(setting.trained("original").model, method.cfg, setting),
+    plain = METHODS.get(name).plain_loop
+    benchmark.pedantic(lambda: plain(setting.trained("original").model, method.cfg, setting),
                        rounds=ROUNDS.get(name, 5), warmup_rounds=1)

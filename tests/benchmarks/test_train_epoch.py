@@ -1,5 +1,5 @@
 """One MNIST/mlp training epoch (digits when only the smallest settings run): the harness loop against the
-DataLoader(TensorDataset) reference."""
+DataLoader(TensorDataset) plain loop."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +7,7 @@ import torch
 
 from bench_scope import SMALLEST
 from conftest_paths import MNIST_ROOT, needs_mnist
-from unlearnbench.speed.plain_loops import dataloader_epoch, plain_optimizer
+from unlearnbench.models.plain import dataloader_epoch, plain_optimizer
 from unlearnbench.data.loading import load_data
 from unlearnbench.models.architectures import build_model
 from unlearnbench.models.recipes import default_recipe
@@ -39,7 +39,7 @@ def test_harness_epoch(benchmark, mnist, load):
 
 
 @needs_data
-def test_reference_dataloader_epoch(benchmark, mnist, load):
+def test_plain_dataloader_epoch(benchmark, mnist, load):
     benchmark.group = f"train-epoch-{DATASET}-mlp-{load}"
     model, recipe = _setup(mnist)
     opt = plain_optimizer(model, recipe, lr_scale=0.1)
