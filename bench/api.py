@@ -13,13 +13,13 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from torch import nn
 
+from unlearnbench.core.defaults import DEFAULT_METHODS, DEFAULT_OUT
 from unlearnbench.core.errors import UserError
 from unlearnbench.core.function_method import definitions
-from unlearnbench.execution.saved_models import checkpoint_of
 from unlearnbench.core.method import METHODS, Method
+from unlearnbench.execution.saved_models import checkpoint_of
 
 MethodLike = Union[str, type, Callable[..., Any]]
-DEFAULT_OUT = Path("unlearnbench-out")
 
 
 def method_name(entry: MethodLike) -> str:
@@ -47,9 +47,9 @@ def writable_folder(folder: Path) -> None:
     """Raises a one-line UserError, before anything runs, when unlearned models cannot be saved in `folder`."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        marker = folder / ".write-test"
+        marker.write_bytes(b"")
+        marker.unlink()
     except OSError as exc:
         raise UserError(f"cannot save unlearned models in {str(folder)!r} ({exc.strerror or exc}): give --out a "
                         f"writable folder") from None
@@ -102,8 +102,7 @@ class Results:
         return leaderboard_markdown(self.all_rows(), gap)
 
 
-def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLike] = (
-        "original", "retrain", "retrain_independent", "finetune", "gradient_ascent", "unsir"),
+def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLike] = DEFAULT_METHODS,
         forget: Union[str, Sequence[int]] = "0", seeds: Iterable[int] = (0,), out: Union[str, Path] = DEFAULT_OUT,
         params: Optional[dict[str, dict[str, Any]]] = None, progress: Optional[Callable[..., None]] = None,
         save_models: bool = False, workers: int = 1, backend: str = "local", **options: Any) -> Results:

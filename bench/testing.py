@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from unlearnbench.core.config import build_config, config_dict
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.data.loading import DATASETS, RawSplits
 from unlearnbench.core.errors import DataAccessError, HeldOutTestSplitError
 from unlearnbench.core.method import Method
+from unlearnbench.data.loading import DATASETS, RawSplits
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.execution.runner import RunRequest, prepare_setting
 from unlearnbench.execution.setting import Setting
 from unlearnbench.timing.timer import PhaseTimer

@@ -5,8 +5,8 @@ from pathlib import Path
 import importlib
 from typing import Any, Optional
 
-from unlearnbench.data.loading import DATA_ENV
 from unlearnbench.core.errors import UserError
+from unlearnbench.data.loading import DATA_ENV
 
 
 def open_split(class_name: str, label: str, root: Optional[Path], train: bool, download: bool) -> Any:

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 import unlearnbench
 from unlearnbench.data.loading import load_data
+from unlearnbench.execution.rescore import rescore
 from unlearnbench.metrics.base import MetricValue, register_metric
 from unlearnbench.models.architectures import build_model
-from unlearnbench.execution.rescore import rescore
 
 
 @unlearnbench.method(name="forget_by_ascent", access={"forget", "retain_subset"}, scenarios={"class"})

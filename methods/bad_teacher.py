@@ -21,12 +21,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unlearnbench.core.config import require_positive
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import ConfigError
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.models.training import make_optimizer, train_epochs
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.models.training import make_optimizer, train_epochs
 
 
 @dataclass(frozen=True)

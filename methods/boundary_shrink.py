@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.data.batches import batches
-from unlearnbench.models.training import check_epoch, make_optimizer
 from unlearnbench.core.space import LEARNING_RATE, Range
+from unlearnbench.data.batches import batches
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.models.training import check_epoch, make_optimizer
 
 
 @dataclass(frozen=True)

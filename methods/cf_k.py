@@ -30,14 +30,14 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.models.layouts import last_blocks
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
+from unlearnbench.core.scenarios import SCENARIOS
+from unlearnbench.core.space import EPOCHS, LEARNING_RATE
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.models.layouts import last_blocks
 from unlearnbench.models.schedules import milestones, step_decayed
 from unlearnbench.models.training import l2_penalty, make_optimizer, set_lr, train_epochs
-from unlearnbench.core.space import EPOCHS, LEARNING_RATE
 
 
 @dataclass(frozen=True)

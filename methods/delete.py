@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.models.training import make_optimizer, train_epochs
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.models.training import make_optimizer, train_epochs
 
 MASKED_LOGIT = -1e10  # the authors' value for the true class before the softmax
 

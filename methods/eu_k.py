@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearnbench.models.layouts import last_blocks
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.methods.cf_k import CFkConfig, finetune_last_blocks
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import LEARNING_RATE, EpochShare
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.methods.cf_k import CFkConfig, finetune_last_blocks
+from unlearnbench.models.layouts import last_blocks
 
 
 @dataclass(frozen=True)

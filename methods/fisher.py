@@ -34,13 +34,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.models.layouts import head_of
 from unlearnbench.core.config import require_positive
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import ConfigError
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import Range
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.models.layouts import head_of
 
 FisherDiagonal = dict[nn.Parameter, Tensor]
 _LAYERS = (nn.Linear, nn.Conv2d, nn.modules.batchnorm._BatchNorm)

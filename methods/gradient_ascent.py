@@ -21,14 +21,14 @@ import torch
 from torch import nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import DivergedError
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.data.batches import batches
-from unlearnbench.models.training import make_optimizer
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
+from unlearnbench.data.batches import batches
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.models.plain import dataloader_epoch, split_rows
+from unlearnbench.models.training import make_optimizer
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ import torch
 from torch import Tensor, nn
 
 from unlearnbench.core.config import require_positive
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.models.training import check_epoch, make_optimizer
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import Range
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.models.training import check_epoch, make_optimizer
 
 
 @dataclass(frozen=True)

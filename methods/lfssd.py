@@ -16,11 +16,11 @@ from typing import Optional
 
 from torch import Tensor, nn
 
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.methods.ssd import SCENARIO_DEFAULTS, SSDConfig, run_ssd
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import Range
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.methods.ssd import SCENARIO_DEFAULTS, SSDConfig, run_ssd
 
 
 def output_norm(logits: Tensor, labels: Optional[Tensor]) -> Tensor:

@@ -37,14 +37,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import ConfigError
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
+from unlearnbench.core.scenarios import SCENARIOS
+from unlearnbench.core.space import EPOCHS, LEARNING_RATE, Range
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.methods.bad_teacher import marked_forget_and_retain
 from unlearnbench.models.inference import accuracy, predict
 from unlearnbench.models.training import train_epochs
-from unlearnbench.core.space import EPOCHS, LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import ConfigError
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.data.batches import batches
-from unlearnbench.models.training import check_epoch, l2_penalty, make_optimizer
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE, Range
+from unlearnbench.data.batches import batches
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.models.training import check_epoch, l2_penalty, make_optimizer
 
 
 @dataclass(frozen=True)

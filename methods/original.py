@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
+from unlearnbench.core.scenarios import SCENARIOS
+from unlearnbench.execution.context import UnlearnContext
 
 
 @register_method("original")

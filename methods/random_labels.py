@@ -21,11 +21,11 @@ import torch
 from torch import nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.models.training import make_optimizer, train_epochs
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.models.training import make_optimizer, train_epochs
 
 
 @dataclass(frozen=True)

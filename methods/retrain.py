@@ -15,9 +15,9 @@ from typing import Any
 
 from torch import nn
 
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
+from unlearnbench.core.scenarios import SCENARIOS
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.models.plain import dataloader_epoch, plain_optimizer, split_rows
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.method import register_method
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.methods.retrain import Retrain
 
 

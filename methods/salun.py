@@ -26,13 +26,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import ConfigError
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
+from unlearnbench.core.scenarios import SCENARIOS
+from unlearnbench.core.space import EPOCHS, LEARNING_RATE, Choice
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.methods.random_labels import random_label_epochs
 from unlearnbench.models.training import make_optimizer
-from unlearnbench.core.space import EPOCHS, LEARNING_RATE, Choice
 
 
 @dataclass(frozen=True)

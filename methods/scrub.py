@@ -35,12 +35,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unlearnbench.core.config import require_choice, require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
+from unlearnbench.core.scenarios import SCENARIOS
+from unlearnbench.core.space import LEARNING_RATE, Range
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.models.schedules import milestones, step_decayed
 from unlearnbench.models.training import make_optimizer, set_lr, train_epochs
-from unlearnbench.core.space import LEARNING_RATE, Range
 
 
 @dataclass(frozen=True)

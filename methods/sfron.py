@@ -31,13 +31,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.methods.ssd import cross_entropy, importance
-from unlearnbench.data.batches import cycling_batches
-from unlearnbench.models.training import check_epoch, cosine_factor, make_optimizer, set_lr
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import LEARNING_RATE, Range
+from unlearnbench.data.batches import cycling_batches
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.methods.ssd import cross_entropy, importance
+from unlearnbench.models.training import check_epoch, cosine_factor, make_optimizer, set_lr
 
 Mask = dict[str, Tensor]
 

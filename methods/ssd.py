@@ -36,10 +36,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from unlearnbench.core.config import require_choice, require_positive
-from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.method import Method, register_method
+from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import Range
+from unlearnbench.execution.context import UnlearnContext
 
 Importance = dict[str, Tensor]
 ImportanceLoss = Callable[[Tensor, Optional[Tensor]], Tensor]  # (logits, labels or None) -> a batch loss

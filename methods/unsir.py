@@ -28,11 +28,11 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from unlearnbench.core.config import require_non_negative, require_positive
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.method import Method, register_method
-from unlearnbench.models.training import make_optimizer, train_epochs
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.models.plain import split_rows
+from unlearnbench.models.training import make_optimizer, train_epochs
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+from unlearnbench.core.method import SEES_FORGET
 from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.data.forget import ForgetSpec
-from unlearnbench.core.method import SEES_FORGET
 from unlearnbench.metrics import DEFAULT_YARDSTICK, DEFINITIONS_VERSION, Yardstick, yardstick
 from unlearnbench.reports.gaps import (bounds_of, device_kind, identity, row_definitions, row_role, row_supports,
                                        setting_key, with_gaps)

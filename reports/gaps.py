@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from unlearnbench.data.forget import ForgetSpec
 from unlearnbench.core.method import role_of, supports
+from unlearnbench.data.forget import ForgetSpec
 from unlearnbench.metrics import VALUES, YARDSTICKS, Yardstick
 from unlearnbench.metrics.base import BAR_UNITS
 

@@ -14,11 +14,11 @@ from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES, MetricValue
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
 from unlearnbench.reports.aggregate import INTERVAL_NOTE, MethodResult, SettingResult, Stat, aggregate
 from unlearnbench.reports.comparison import side_text
-from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
 from unlearnbench.reports.comparison import tuned_vs_default
-from unlearnbench.reports.tuning import TuningEntry, params_text, tuning_entries, tuning_svg
+from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
 from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, interval_text, not_applicable_note,
                                           rank_setting, reused, row_label, value_text, verdict_lines)
+from unlearnbench.reports.tuning import TuningEntry, params_text, tuning_entries, tuning_svg
 
 if TYPE_CHECKING:
     import jinja2

@@ -6,8 +6,8 @@ import re
 from typing import Any, Sequence
 
 from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES, MetricValue
-from unlearnbench.reports.aggregate import MethodResult, SettingResult, aggregate
 from unlearnbench.metrics.base import SPEEDUP_CAP
+from unlearnbench.reports.aggregate import MethodResult, SettingResult, aggregate
 
 PAPER_TIERS = ("headline", "primary")  # the columns of a paper table; detail values stay in the HTML report
 _SPECIAL = re.compile(r"([&%$#_{}])")

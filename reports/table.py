@@ -10,9 +10,9 @@ from unlearnbench.data.forget import ForgetSpec
 from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES, MetricValue, yardstick
 from unlearnbench.metrics.base import GROUPS
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
+from unlearnbench.reports.gaps import with_gaps
 from unlearnbench.reports.provenance import (REUSED_MARK, provenance_notes, rests_on_reused, speedup_reused,
                                              time_reused)
-from unlearnbench.reports.gaps import with_gaps
 from unlearnbench.reports.rows import flat_row, method_label, public_row
 
 def _phases(phases: dict[str, float], reused: Sequence[str]) -> str:

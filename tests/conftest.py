@@ -7,10 +7,10 @@ import pytest
 
 import unlearnbench  # noqa: F401  first: sets OpenMP's wait policy before torch loads (helpers import torch)
 from helpers import DEVICES, load_tiny
-from unlearnbench.speed import bench as speed
 from unlearnbench.cli.main import main
-from unlearnbench.data.loading import DATASETS
 from unlearnbench.core.plugins import load_plugins
+from unlearnbench.data.loading import DATASETS
+from unlearnbench.speed import bench as speed
 
 load_plugins()
 if "tiny" not in DATASETS:

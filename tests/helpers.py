@@ -5,9 +5,9 @@ from typing import Any, Callable
 
 import torch
 
+from unlearnbench.core.method import Method
 from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.execution.evaluate import build_reference
-from unlearnbench.core.method import Method
 from unlearnbench.execution.runner import run_cell
 from unlearnbench.execution.setting import Setting
 from unlearnbench.testing import TINY_CLASSES, TINY_RECIPE, load_tiny, make_tiny, tiny_setting  # noqa: F401
@@ -18,7 +18,7 @@ from unlearnbench.timing.timer import PhaseTimer
 DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
 
-def context(setting: Setting, access: set[str], method: str = "probe") -> UnlearnContext:
+def context(setting: Setting, access: set[str], method: str = "tester") -> UnlearnContext:
     """A context granting `access` over `setting`, with the method generator the runner gives (on its device)."""
     timer = PhaseTimer(setting.data.device)
     return UnlearnContext(method, frozenset(access), setting, timer, setting.generator("method"))

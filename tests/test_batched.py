@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 
 from helpers import tiny_setting
-from unlearnbench.models.batched import batchable, fit_batched
 from unlearnbench.models.architectures import build_model
+from unlearnbench.models.batched import batchable, fit_batched
 from unlearnbench.models.training import fit
 
 TOLERANCE = 1e-4  # max |weight difference| after the tiny recipe's 4 epochs (measured: see the test's assert)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from unlearnbench.models.layouts import last_blocks
 from unlearnbench.core.errors import ConfigError
 from unlearnbench.models.architectures import build_model
+from unlearnbench.models.layouts import last_blocks
 
 
 def _params(modules):

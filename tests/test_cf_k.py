@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from helpers import context, spy_on_training, tiny_setting
-from unlearnbench.models.layouts import last_blocks
 from unlearnbench.core.errors import ConfigError
 from unlearnbench.methods import cf_k as cf_k_module
 from unlearnbench.methods.cf_k import CFk
 from unlearnbench.methods.eu_k import EUk
+from unlearnbench.models.layouts import last_blocks
 
 
 def _split(model, k=1):

@@ -161,13 +161,6 @@ def test_parser_format_names_match_the_renderers():
     assert TABLE_FORMATS == tuple(sorted(FORMATS)) and LEADERBOARD_FORMAT_NAMES == tuple(sorted(LEADERBOARD_FORMATS))
 
 
-def test_the_parser_default_tuning_seed_is_the_tuners():
-    from unlearnbench.cli import main as cli
-    from unlearnbench.tuning import tune
-
-    assert cli.DEFAULT_TUNE_SEED == tune.DEFAULT_TUNE_SEED
-
-
 def test_negative_thread_count_is_one_line(cli):
     code, _, err = cli("run", "--dataset", "tiny", "--threads", "-1")
     assert code == 2 and "--threads -1 must be 0 (automatic) or a positive count" in err

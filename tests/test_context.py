@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from helpers import context, tiny_setting
-from unlearnbench.execution.context import TRAIN_ORDERS
 from unlearnbench.core.errors import DataAccessError, HeldOutTestSplitError
+from unlearnbench.execution.context import TRAIN_ORDERS
 
 
 def test_undeclared_access_raises_a_clear_error(cache_dir):

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest_paths import MNIST_ROOT, needs_mnist
-from unlearnbench.data.loading import DATASETS, load_data
 from unlearnbench.core.errors import UnknownNameError, UserError
+from unlearnbench.data.loading import DATASETS, load_data
 
 
 def test_digits_split_is_fixed_and_stratified():

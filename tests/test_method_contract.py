@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from helpers import context, tiny_setting
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import ConfigError
 from unlearnbench.core.method import METHODS
 from unlearnbench.core.plugins import load_plugins
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.timing.timer import PhaseTimer
 
 load_plugins()

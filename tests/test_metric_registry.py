@@ -10,17 +10,17 @@ import torch.nn as nn
 from helpers import TINY_RECIPE
 from test_reports import _row
 from unlearnbench.core.method import METHODS, Method
+from unlearnbench.execution.runner import RunRequest, run
+from unlearnbench.execution.store import open_store
 from unlearnbench.metrics import METRICS, VALUES, MetricSpec, MetricValue
+from unlearnbench.models.inference import accuracy
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.figures import mia_bars
 from unlearnbench.reports.html import render_report
 from unlearnbench.reports.latex import latex_tables
-from unlearnbench.reports.ranking import rank_setting
 from unlearnbench.reports.leaderboard import leaderboard_csv
+from unlearnbench.reports.ranking import rank_setting
 from unlearnbench.reports.table import format_table
-from unlearnbench.execution.runner import RunRequest, run
-from unlearnbench.execution.store import open_store
-from unlearnbench.models.inference import accuracy
 
 EXTRA = MetricValue("test_score", "test score", "a value a test declares", better="closer_to_retrain",
                     group="privacy", tier="primary", unit="rate")

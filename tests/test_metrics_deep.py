@@ -6,8 +6,8 @@ import torch
 
 from helpers import cell_row, tiny_setting
 from unlearnbench.execution.evaluate import build_reference, score
-from unlearnbench.metrics.deep import linear_cka
 from unlearnbench.methods.finetune import Finetune
+from unlearnbench.metrics.deep import linear_cka
 
 DEEP = ("relearn_steps", "relearn_retain_acc", "probe_forget_acc", "knn_forget_acc", "cka_to_retrain",
         "deep_metrics_s")

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from helpers import TINY_RECIPE
-from unlearnbench.metrics.lira import attack_summary, fit_shadows, logit_confidence
 from unlearnbench.execution.runner import RunRequest, run
 from unlearnbench.execution.store import open_store
+from unlearnbench.metrics.lira import attack_summary, fit_shadows, logit_confidence
 
 
 def test_logit_confidence_is_log_odds_of_the_true_class():

@@ -8,9 +8,9 @@ import pytest
 from torch import nn
 
 from helpers import TINY_RECIPE
-from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.core.errors import DivergedError, UserError
 from unlearnbench.core.method import METHODS, Method
+from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.execution.population import check_population, format_population, run_population
 from unlearnbench.execution.runner import RunRequest
 

@@ -7,9 +7,9 @@ import torch.nn.functional as F
 
 from helpers import tiny_setting
 from unlearnbench.core.errors import ConfigError
-from unlearnbench.models.recipes import default_recipe, recipe_identity
 from unlearnbench.execution.runner import RunRequest, prepare_setting
 from unlearnbench.models.inference import accuracy, predict
+from unlearnbench.models.recipes import default_recipe, recipe_identity
 from unlearnbench.models.training import make_optimizer
 
 

@@ -10,12 +10,12 @@ import pytest
 
 from unlearnbench.metrics import DEFINITIONS_VERSION
 from unlearnbench.reports.aggregate import aggregate, mean_ci
-from unlearnbench.reports.ranking import pareto_front, rank_setting
 from unlearnbench.reports.figures import pareto_scatter, phase_bars
 from unlearnbench.reports.html import closeness, render_report, setting_view
 from unlearnbench.reports.latex import latex_escape, latex_tables
 from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
 from unlearnbench.reports.paper import write_figures
+from unlearnbench.reports.ranking import pareto_front, rank_setting
 
 EVIL = "<script>alert('x')</script>"
 

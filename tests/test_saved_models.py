@@ -7,9 +7,9 @@ import torch
 import unlearnbench
 from helpers import TINY_RECIPE
 from unlearnbench.core.errors import UserError
-from unlearnbench.metrics.base import METRICS, VALUES, MetricSpec, MetricValue
 from unlearnbench.execution.rescore import rescore
 from unlearnbench.execution.store import open_store
+from unlearnbench.metrics.base import METRICS, VALUES, MetricSpec, MetricValue
 from unlearnbench.models.inference import accuracy
 
 

@@ -6,11 +6,11 @@ import pytest
 from helpers import TINY_RECIPE, tiny_setting
 from test_reports import _row
 from unlearnbench.core.method import METHODS
+from unlearnbench.execution.runner import RunRequest, cell_key, build_methods, run
+from unlearnbench.execution.store import open_store
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.html import render_report
 from unlearnbench.reports.leaderboard import leaderboard_markdown
-from unlearnbench.execution.runner import RunRequest, cell_key, build_methods, run
-from unlearnbench.execution.store import open_store
 
 TINY = ["--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--quiet"]
 

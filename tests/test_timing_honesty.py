@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from helpers import TINY_RECIPE
-from unlearnbench.timing.contention import BUSY_CORES, LoadProbe, busy_note
+from unlearnbench.execution.runner import RunRequest, run
+from unlearnbench.execution.store import open_store
 from unlearnbench.reports.html import render_report
 from unlearnbench.reports.latex import latex_tables
 from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
 from unlearnbench.reports.table import format_table
-from unlearnbench.execution.runner import RunRequest, run
-from unlearnbench.execution.store import open_store
+from unlearnbench.timing.contention import BUSY_CORES, LoadWatch, busy_note
 
 TESTS = Path(__file__).resolve().parent
 BUILT_IN = ("original", "retrain", "finetune", "gradient_ascent", "unsir")
@@ -134,13 +134,13 @@ def test_fresh_measurements_carry_no_reuse_marks(two_runs):
     assert "*" not in leaderboard_markdown(rows) and "reused" not in leaderboard_markdown(rows)
 
 
-def test_load_probe_sees_a_busy_process_beside_it():
+def test_load_watch_sees_a_busy_process_beside_it():
     spin = "import time\nend = time.time() + 0.8\nwhile time.time() < end: pass"
     busy = subprocess.Popen([sys.executable, "-c", spin])
     try:
-        probe = LoadProbe()
+        watch = LoadWatch()
         busy.wait()
-        load = probe.finish()
+        load = watch.finish()
     finally:
         busy.kill()
     assert load["other_cpu_cores"] >= BUSY_CORES and load["busy"]

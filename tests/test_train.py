@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F
 
 from helpers import make_tiny
-from unlearnbench.data.loading import to_device
 from unlearnbench.core.errors import DivergedError
-from unlearnbench.models.architectures import build_model
-from unlearnbench.models.recipes import Recipe, default_recipe, recipe_identity
 from unlearnbench.data.batches import batches
+from unlearnbench.data.loading import to_device
+from unlearnbench.models.architectures import build_model
 from unlearnbench.models.inference import accuracy, predict
+from unlearnbench.models.recipes import Recipe, default_recipe, recipe_identity
 from unlearnbench.models.training import fit, make_optimizer, recipe_optimizer, train_steps
 
 RECIPE = Recipe(epochs=5, lr=0.05, batch_size=32)

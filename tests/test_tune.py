@@ -12,12 +12,12 @@ from torch import nn
 from helpers import TINY_RECIPE
 from unlearnbench.core.config import require_positive
 from unlearnbench.core.errors import ConfigError, UserError
-from unlearnbench.execution.evaluate import val_objective, val_reference
 from unlearnbench.core.method import METHODS, Method, register_method
-from unlearnbench.methods.salun import SalUn
+from unlearnbench.core.space import Choice, EpochShare, Range, check_space, parse_dimension, parse_spaces, resolve
+from unlearnbench.execution.evaluate import val_objective, val_reference
 from unlearnbench.execution.params_file import read_params_file
 from unlearnbench.execution.runner import RunRequest, prepare_setting
-from unlearnbench.core.space import Choice, EpochShare, Range, check_space, parse_dimension, parse_spaces, resolve
+from unlearnbench.methods.salun import SalUn
 from unlearnbench.tuning.tune import STUDIES, Budget, plan_methods, run_study, sampler_seed, tunable_methods, tune
 
 

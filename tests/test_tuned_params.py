@@ -14,16 +14,16 @@ import pytest
 
 import test_tune  # noqa: F401  (registers test_shrink, a tunable method)
 from helpers import TINY_RECIPE
+from unlearnbench.cli.main import main
 from unlearnbench.core.errors import UserError
 from unlearnbench.execution.params_file import apply_params, read_params_file
-from unlearnbench.reports.aggregate import aggregate
-from unlearnbench.reports.html import render_report
-from unlearnbench.reports.comparison import Side, TunedVsDefault, tuned_vs_default
-from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown, rankings
 from unlearnbench.execution.runner import RunRequest
 from unlearnbench.execution.store import open_store
 from unlearnbench.execution.suite import load_suite
-from unlearnbench.cli.main import main
+from unlearnbench.reports.aggregate import aggregate
+from unlearnbench.reports.comparison import Side, TunedVsDefault, tuned_vs_default
+from unlearnbench.reports.html import render_report
+from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown, rankings
 
 SETTING = ["--dataset", "tiny", *[f for k, v in TINY_RECIPE.items() for f in ("--recipe", f"{k}={v}")]]
 

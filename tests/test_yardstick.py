@@ -9,13 +9,13 @@ from torch import nn
 
 from helpers import TINY_RECIPE
 from unlearnbench.core.method import METHODS, Method
+from unlearnbench.execution.runner import RunRequest, run
+from unlearnbench.execution.store import open_store
 from unlearnbench.metrics import YARDSTICKS, yardstick
 from unlearnbench.metrics.yardstick import membership_table
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
 from unlearnbench.reports.ranking import rank_setting
-from unlearnbench.execution.runner import RunRequest, run
-from unlearnbench.execution.store import open_store
 
 RETRAINED = {"acc_forget_train": 0.0, "acc_forget_test": 0.0, "acc_retain_train": 1.0, "acc_retain_test": 0.9,
              "acc_test": 0.81, "mia_loss_auc": 0.5, "mia_entropy_auc": 0.5, "mia_svc_auc": 0.5, "mia_svc": 0.1}

@@ -13,18 +13,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
+from unlearnbench.core.defaults import DEFAULT_METHODS, DEFAULT_OUT, DEFAULT_TUNE_SEED
 from unlearnbench.core.errors import UserError
 
 if TYPE_CHECKING:
     from unlearnbench.execution.runner import RunRequest
 
-DEFAULT_OUT = Path("unlearnbench-out")
-DEFAULT_METHODS = "original,retrain,retrain_independent,finetune,gradient_ascent,unsir"
 # Names of the renderers in reports.table.FORMATS and reports.leaderboard.LEADERBOARD_FORMATS, spelled here so the
 # parser needs neither module (a test keeps them equal).
 TABLE_FORMATS = ("csv", "json", "table")
 LEADERBOARD_FORMAT_NAMES = ("csv", "html", "md")
-DEFAULT_TUNE_SEED = 1000  # unlearnbench.tuning.tune.DEFAULT_TUNE_SEED, spelled here so the parser needs no torch
 GAP_NAMES = ("concerns", "salun")  # unlearnbench.metrics.YARDSTICKS, spelled here for the parser (a test keeps them equal)
 
 
@@ -71,7 +69,7 @@ def _setting_request(args: argparse.Namespace, **extra: Any) -> "RunRequest":
     from unlearnbench.data.forget import parse_forget
     from unlearnbench.execution.runner import RunRequest
 
-    chosen = args.methods if args.methods is not None else DEFAULT_METHODS
+    chosen = args.methods if args.methods is not None else ",".join(DEFAULT_METHODS)
     if chosen.strip() == "all":
         from unlearnbench.core.method import METHODS, role_of
         from unlearnbench.reports.aggregate import ROLE_ORDER
@@ -348,7 +346,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 SHARED_OPTIONS: dict[str, dict[str, Any]] = {
     "--dataset": dict(default="digits", help="dataset name (default: digits, embedded)"),
     "--model": dict(default="mlp", help="model name (default: mlp)"),
-    "--methods": dict(help=f"comma-separated, or all (default: {DEFAULT_METHODS}; the default and all leave out "
+    "--methods": dict(help=f"comma-separated, or all (default: {','.join(DEFAULT_METHODS)}; the default and all leave out "
                            "those the forget scenario does not suit)"),
     "--forget": dict(default="0", help="what to forget: 0 or 0,2 (whole classes), partial:3@0.5, random:0.1, "
                                        "random:0.1:stratified, subclass:0 (default: 0)"),

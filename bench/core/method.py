@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Optional
 from torch import nn
 
 from unlearnbench.core.config import NoConfig, build_config
-from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.registry import Registry
+from unlearnbench.core.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
     from unlearnbench.execution.context import UnlearnContext

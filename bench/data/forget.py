@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 from unlearnbench.core.errors import UserError
-from unlearnbench.core.scenarios import SCENARIOS
 
 FORMS = ("0 or class:0,2 (whole classes), partial:3@0.5 or partial:3,5@500 (a fraction or count of each class's "
          "train samples), random:0.1, random:600 or random:0.1:stratified (of all train rows), subclass:0 "

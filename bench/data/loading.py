@@ -10,9 +10,9 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
-from unlearnbench.data.augment import AUGMENTATIONS, Augment
 from unlearnbench.core.errors import UserError
 from unlearnbench.core.registry import Registry
+from unlearnbench.data.augment import AUGMENTATIONS, Augment
 
 DATA_ENV = "UNLEARNBENCH_DATA"
 # Superclasses of the ten-digit datasets for sub-class forgetting: digit // 2 (a convention of this project; no

@@ -11,8 +11,8 @@ import torch
 from torch import Tensor, nn
 
 from unlearnbench.execution.cache import TrainingTime
-from unlearnbench.timing.contention import LoadProbe
 from unlearnbench.execution.setting import Setting
+from unlearnbench.timing.contention import LoadWatch
 from unlearnbench.timing.timer import PhaseTimer
 
 Tensors = dict[str, Tensor]
@@ -48,12 +48,12 @@ def cached_tensors(setting: Setting, timer: PhaseTimer, phase: str, key: dict[st
         if stored is not None:
             timer.record(phase, stored.seconds, stored.measured)
             return {name: holder.get_buffer(name.replace(".", "__")).to(device) for name in like}
-        before, probe = timer.phases.get(phase, 0.0), LoadProbe()
+        before, watch = timer.phases.get(phase, 0.0), LoadWatch()
         with timer.phase(phase):
             result = compute()
         seconds = timer.phases[phase] - before  # what a later reuse books: exactly this run's phase
         with timer.excluded():
             for name, tensor in result.items():
                 holder.get_buffer(name.replace(".", "__")).copy_(tensor.detach().cpu())
-            cache.save(key, holder, TrainingTime(seconds, setting.measured_in(probe)))
+            cache.save(key, holder, TrainingTime(seconds, setting.measured_in(watch)))
         return result

@@ -7,8 +7,8 @@ from multiprocessing import get_context
 from typing import Any, Callable, Optional, Sequence
 
 from unlearnbench.core.errors import UserError
-from unlearnbench.execution.progress import SweepProgress
 from unlearnbench.core.registry import Registry
+from unlearnbench.execution.progress import SweepProgress
 from unlearnbench.execution.runner import RunRequest, execute
 
 Backend = Callable[..., None]

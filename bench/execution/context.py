@@ -8,9 +8,9 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 from torch import Tensor, nn
 
-from unlearnbench.execution.artifacts import artifact_key, cached_tensors
-from unlearnbench.data.augment import Augment
 from unlearnbench.core.errors import DataAccessError, HeldOutTestSplitError
+from unlearnbench.data.augment import Augment
+from unlearnbench.execution.artifacts import artifact_key, cached_tensors
 from unlearnbench.execution.setting import Setting
 from unlearnbench.timing.timer import PhaseTimer
 

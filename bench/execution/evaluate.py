@@ -7,13 +7,13 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from unlearnbench.models.layouts import head_of
 from unlearnbench.core.errors import DivergedError, UserError
+from unlearnbench.execution.setting import Progress, Setting
 from unlearnbench.metrics import (METRICS, VALUES, DeepInputs, MetricInputs, Outputs, compute_metrics, defined_values,
                                   mean_distance, objective_metrics, setting_summary, summary_metrics)
 from unlearnbench.metrics.lira import ShadowStats, check_shadow_count, fit_shadows, logit_confidence
-from unlearnbench.execution.setting import Progress, Setting
 from unlearnbench.models.inference import accuracy, predict
+from unlearnbench.models.layouts import head_of
 
 TRAIN_SPLITS = ("forget_train", "retain_train")
 

@@ -13,9 +13,9 @@ from typing import Any, Mapping, Optional, Sequence
 
 from unlearnbench.core.errors import UnknownNameError, UserError
 from unlearnbench.core.method import METHODS, supports
+from unlearnbench.execution.runner import RunRequest, resolve_device
 from unlearnbench.metrics.summary import TUNING_OBJECTIVE
 from unlearnbench.models.recipes import default_recipe, recipe_identity
-from unlearnbench.execution.runner import RunRequest, resolve_device
 
 if sys.version_info >= (3, 11):
     import tomllib

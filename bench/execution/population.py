@@ -18,20 +18,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.core.config import config_dict
 from unlearnbench.core.errors import DivergedError, UserError
+from unlearnbench.core.method import METHODS, Method
+from unlearnbench.execution.backends import map_tasks
+from unlearnbench.execution.context import UnlearnContext
+from unlearnbench.execution.runner import RunRequest, build_methods, prepare_setting, register_definitions
+from unlearnbench.execution.setting import Setting, member_kind
 from unlearnbench.metrics.challenge import ChallengeScore, challenge_score, logit_scaled_confidence
 from unlearnbench.metrics.klom import klom, klom_summary, margins
-from unlearnbench.execution.backends import map_tasks
-from unlearnbench.core.config import config_dict
-from unlearnbench.core.method import METHODS, Method
+from unlearnbench.models.inference import accuracy, predict
 from unlearnbench.reports.population import population_notes
 from unlearnbench.reports.statistics import rank_groups
 from unlearnbench.reports.table import grid
-from unlearnbench.execution.runner import RunRequest, build_methods, prepare_setting, register_definitions
-from unlearnbench.execution.setting import Setting, member_kind
 from unlearnbench.timing.timer import PhaseTimer
-from unlearnbench.models.inference import accuracy, predict
 
 PROTOCOLS = ("challenge", "seeds")
 MIN_SIZE = 3  # the score's buckets reach ceil(log(N - 1)): N = 2 has none

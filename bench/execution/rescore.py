@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from unlearnbench.core.errors import UserError
-from unlearnbench.execution.evaluate import build_reference, score
 from unlearnbench.data.forget import ForgetSpec
+from unlearnbench.execution.evaluate import build_reference, score
 from unlearnbench.execution.runner import RunRequest, prepare_setting
 from unlearnbench.execution.saved_models import load_model
 from unlearnbench.execution.store import open_store

@@ -15,26 +15,27 @@ from typing import Any, Callable, Iterator, Mapping, Optional, Union
 import torch
 import torch.nn.functional as F
 
-from unlearnbench.execution.cache import ModelCache, default_cache_dir
 from unlearnbench.core.config import config_dict, config_hash
-from unlearnbench.timing.contention import LoadProbe
-from unlearnbench.execution.context import Checkpoint, UnlearnContext
-from unlearnbench.data.loading import DATASETS, load_data
-from unlearnbench.timing.environment import collect_environment
+from unlearnbench.core.defaults import DEFAULT_METHODS
 from unlearnbench.core.errors import DataAccessError, DivergedError, UserError
-from unlearnbench.execution.evaluate import Reference, build_reference, stage_accuracies, score
-from unlearnbench.data.forget import ForgetSpec, Split
 from unlearnbench.core.method import METHODS, Method, supports
+from unlearnbench.data.forget import ForgetSpec, Split
+from unlearnbench.data.loading import DATASETS, load_data
+from unlearnbench.execution.cache import ModelCache, default_cache_dir
+from unlearnbench.execution.context import Checkpoint, UnlearnContext
+from unlearnbench.execution.evaluate import Reference, build_reference, stage_accuracies, score
+from unlearnbench.execution.saved_models import file_digest, save_model
+from unlearnbench.execution.setting import Progress, Setting
+from unlearnbench.execution.store import ResultStore
 from unlearnbench.metrics import DEFINITIONS_VERSION
 from unlearnbench.metrics.lira import check_shadow_count
 from unlearnbench.models.architectures import MODELS
 from unlearnbench.models.recipes import Recipe, default_recipe, recipe_identity
-from unlearnbench.execution.saved_models import file_digest, save_model
-from unlearnbench.execution.setting import Progress, Setting
-from unlearnbench.execution.store import ResultStore
+from unlearnbench.models.training import make_optimizer, train_steps
+from unlearnbench.timing.contention import LoadWatch
+from unlearnbench.timing.environment import collect_environment
 from unlearnbench.timing.threads import cpu_threads, threads_now
 from unlearnbench.timing.timer import PhaseTimer, peak_memory_bytes
-from unlearnbench.models.training import make_optimizer, train_steps
 
 WARM_UP_ROWS = 256  # train rows the warm-up steps on: two batches of 128
 MAX_SEED = 2**32 - 1  # NumPy's generators (the MIA subsamples) take 32-bit seeds
@@ -49,8 +50,7 @@ class RunRequest:
 
     dataset: str = "digits"
     model: str = "mlp"
-    methods: tuple[MethodEntry, ...] = ("original", "retrain", "retrain_independent", "finetune", "gradient_ascent",
-                                        "unsir")
+    methods: tuple[MethodEntry, ...] = DEFAULT_METHODS
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method name -> overrides
     forget: ForgetSpec = ForgetSpec()  # a spec string or class ids are accepted and parsed
     seed: int = 0
@@ -290,12 +290,12 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
         stages.update({f"{k}@{stage}": v for k, v in stage_accuracies(model, setting).items()})
 
     try:
-        probe = LoadProbe()
+        watch = LoadWatch()
         model, timer, ctx = apply_method(setting, method, on_checkpoint)
         row["time_s"] = timer.total
         # Per cell: what else ran meanwhile, and where any reused seconds (its own, and the speedup's
         # denominator) were measured.
-        row["env"] = {**env, "load": probe.finish(), "reused_measurements": dict(timer.reused),
+        row["env"] = {**env, "load": watch.finish(), "reused_measurements": dict(timer.reused),
                       "retrain_seconds_reused_from": reference.seconds_reused_from}
         row["peak_mem_bytes"] = peak_memory_bytes(setting.data.device)
         row["phases"], row["reused_phases"] = dict(timer.phases), sorted(timer.reused)

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from unlearnbench.execution.cache import atomic_save, checksum, cpu_state
 from unlearnbench.core.errors import UserError
+from unlearnbench.execution.cache import atomic_save, checksum, cpu_state
 from unlearnbench.models.architectures import build_model
 
 FORMAT = 1

@@ -13,19 +13,19 @@ from typing import Any, Callable, ContextManager, Optional
 import torch
 from torch import nn
 
-from unlearnbench.models.batched import batchable, fit_batched
-from unlearnbench.execution.cache import ModelCache, TrainingTime
-from unlearnbench.timing.contention import LoadProbe
-from unlearnbench.data.loading import Data
-from unlearnbench.timing.environment import device_name
 from unlearnbench.core.errors import DivergedError, UserError
-from unlearnbench.data.forget import ForgetSpec, Split
-from unlearnbench.models.architectures import build_model
-from unlearnbench.models.recipes import Recipe, recipe_identity
-from unlearnbench.execution.saved_models import file_digest, load_weights_into
 from unlearnbench.core.seeds import STREAMS_VERSION, derive_seed
-from unlearnbench.timing.timer import synchronize
+from unlearnbench.data.forget import ForgetSpec, Split
+from unlearnbench.data.loading import Data
+from unlearnbench.execution.cache import ModelCache, TrainingTime
+from unlearnbench.execution.saved_models import file_digest, load_weights_into
+from unlearnbench.models.architectures import build_model
+from unlearnbench.models.batched import batchable, fit_batched
+from unlearnbench.models.recipes import Recipe, recipe_identity
 from unlearnbench.models.training import TRAINER_VERSION, fit
+from unlearnbench.timing.contention import LoadWatch
+from unlearnbench.timing.environment import device_name
+from unlearnbench.timing.timer import synchronize
 
 Progress = Callable[..., None]  # (message, transient=False)
 RETAIN_KINDS = ("retrain", "retrain_independent")  # trained on retain-train only
@@ -162,7 +162,7 @@ class Setting:
                 progress(f"training {kind} {self.dataset}/{self.model}: epoch {epoch}/{total}", transient=epoch < total)
 
         synchronize(self.data.device)
-        probe, t0 = LoadProbe(), time.perf_counter()
+        watch, t0 = LoadWatch(), time.perf_counter()
         try:
             with self.autocast():
                 fit(model, x, y, self.recipe, self.generator(f"{kind}.order"),
@@ -171,7 +171,7 @@ class Setting:
             raise UserError(f"training the {kind} model of {self.dataset}/{self.model} {exc.args[0]}: lower "
                             f"--recipe lr (now {self.recipe.lr:g}) or change the recipe") from None
         synchronize(self.data.device)
-        measured = TrainingTime(time.perf_counter() - t0, self.measured_in(probe))
+        measured = TrainingTime(time.perf_counter() - t0, self.measured_in(watch))
         self.cache.save(payload, model, measured)
         return TrainedModel(model, measured, cached=False)
 
@@ -194,18 +194,18 @@ class Setting:
         models = [self.new_model(f"{member_kind(kind, i)}.init") for i in missing]
         generators = [self.generator(f"{member_kind(kind, i)}.order") for i in missing]
         synchronize(self.data.device)
-        probe, t0 = LoadProbe(), time.perf_counter()
+        watch, t0 = LoadWatch(), time.perf_counter()
         with self.autocast():
             fit_batched(models, x, y, self.recipe, generators, self.data.augment, what=f"{kind} population")
         synchronize(self.data.device)
         seconds = (time.perf_counter() - t0) / len(missing)
-        measured = {**self.measured_in(probe), "batched_members": len(missing)}
+        measured = {**self.measured_in(watch), "batched_members": len(missing)}
         for i, model in zip(missing, models):
             self.cache.save(self.payload(member_kind(kind, i)), model, TrainingTime(seconds, measured))
         return len(missing)
 
-    def measured_in(self, probe: LoadProbe) -> dict[str, Any]:
+    def measured_in(self, watch: LoadWatch) -> dict[str, Any]:
         """Where a training time was taken: device, threads, machine load and date."""
         return {"device": str(self.data.device), "device_name": device_name(self.data.device),
-                "torch_threads": torch.get_num_threads(), "load": probe.finish(),
+                "torch_threads": torch.get_num_threads(), "load": watch.finish(),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from unlearnbench.data.loading import DATASETS, class_count, has_superclasses
 from unlearnbench.core.errors import UnknownNameError, UserError
 from unlearnbench.core.method import METHODS, supports
-from unlearnbench.models.architectures import MODELS
-from unlearnbench.models.recipes import default_recipe
 from unlearnbench.data.forget import ForgetSpec
+from unlearnbench.data.loading import DATASETS, class_count, has_superclasses
 from unlearnbench.execution.population import check_population
 from unlearnbench.execution.runner import RunRequest, check_seed
+from unlearnbench.models.architectures import MODELS
+from unlearnbench.models.recipes import default_recipe
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from unlearnbench.execution.backends import BACKENDS
 from unlearnbench.core.method import METHODS
+from unlearnbench.execution.backends import BACKENDS
 from unlearnbench.execution.progress import SweepProgress
 from unlearnbench.execution.runner import RunRequest, cell_key
 from unlearnbench.execution.store import ResultStore

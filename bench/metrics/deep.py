@@ -24,8 +24,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 
-from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
 from unlearnbench.data.batches import cycling_batches
+from unlearnbench.metrics.base import MetricInputs, MetricValue, register_metric
 from unlearnbench.models.inference import accuracy, predict
 
 

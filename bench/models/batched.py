@@ -20,8 +20,8 @@ from torch import Tensor, nn
 
 from unlearnbench.core.errors import DivergedError
 from unlearnbench.models.recipes import Recipe
-from unlearnbench.timing.threads import threads_now
 from unlearnbench.models.training import recipe_optimizer, recipe_schedule
+from unlearnbench.timing.threads import threads_now
 
 Augment = Callable[[Tensor, torch.Generator], Tensor]
 _LAYERS = (nn.Flatten, nn.Linear, nn.ReLU, nn.Conv2d, nn.MaxPool2d)

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from unlearnbench.core.errors import DivergedError
 from unlearnbench.data.augment import Augment
 from unlearnbench.data.batches import batches
-from unlearnbench.core.errors import DivergedError
 from unlearnbench.models.optim import LeanAdam, LeanSGD
 from unlearnbench.models.recipes import Recipe
 

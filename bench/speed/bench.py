@@ -12,19 +12,19 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 from torch import nn
 
-from unlearnbench.models.batched import batchable, fit_batched
+from unlearnbench.core.errors import UserError
 from unlearnbench.execution.cache import ModelCache
-from unlearnbench.timing.contention import LoadProbe
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.reports.table import grid
-from unlearnbench.models.plain import dataloader_epoch, dataloader_predict, plain_optimizer
 from unlearnbench.execution.runner import (RunRequest, build_methods, prepare_setting, setting_threads,
                                  warm_up)
-from unlearnbench.core.errors import UserError
 from unlearnbench.execution.setting import Setting, member_kind
-from unlearnbench.timing.timer import PhaseTimer, synchronize
+from unlearnbench.models.batched import batchable, fit_batched
 from unlearnbench.models.inference import predict
+from unlearnbench.models.plain import dataloader_epoch, dataloader_predict, plain_optimizer
 from unlearnbench.models.training import fit, recipe_optimizer, train_steps
+from unlearnbench.reports.table import grid
+from unlearnbench.timing.contention import LoadWatch
+from unlearnbench.timing.timer import PhaseTimer, synchronize
 
 # Largest square product used to measure a device's peak: a GPU needs 8192^2 operands to reach its rate (a 2048^2
 # bf16 product takes ~20 us on an H200, below the cost of the synchronisation that times it).
@@ -284,7 +284,7 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
         setting = prepare_setting(request, progress)
         warm_up(setting)
         setting.trained("original", progress)
-        probe = LoadProbe()
+        watch = LoadWatch()
         precision = peak_precision(setting)
         with _tf32_products(precision == "tf32"):
             peak = matmul_peak(setting.data.device, PEAK_DTYPES[precision])
@@ -309,7 +309,7 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
                     progress(f"timing {population} retrained members one by one and as one batch")
                 rows.append(_population_row(setting, population))
         rows.append(_eval_row(setting, repeat))
-        return SpeedReport(peak, precision, rows, setting, torch.get_num_threads(), probe.finish(), profiles)
+        return SpeedReport(peak, precision, rows, setting, torch.get_num_threads(), watch.finish(), profiles)
 
 
 def format_speed(report: SpeedReport, device_name: str) -> str:

@@ -32,7 +32,7 @@ def _load_average() -> Optional[float]:
         return None
 
 
-class LoadProbe:
+class LoadWatch:
     """Started before a timed span, finished after it: what else the machine was doing meanwhile."""
 
     def __init__(self) -> None:
@@ -56,9 +56,9 @@ class LoadProbe:
 
 def other_busy_cores(window: float) -> Optional[float]:
     """The cores other processes keep busy, sampled over `window` seconds of this process sleeping (None off Linux)."""
-    probe = LoadProbe()
+    watch = LoadWatch()
     time.sleep(window)
-    return probe.finish()["other_cpu_cores"]
+    return watch.finish()["other_cpu_cores"]
 
 
 def busy_note(rows: list[dict[str, Any]]) -> Optional[str]:

@@ -19,8 +19,8 @@ SPIN_ENV = "GOMP_SPINCOUNT"
 # OpenMP's own default when no policy is set) and then sleeping kept ACTIVE's speed: MNIST/mlp unsir 0.309 s against
 # 0.299 s, a whole `run` of four methods 17.7 s against 17.8 s (PASSIVE: 0.562 s and 21.3 s).
 ACTIVE_SPINS = "300000"
-PROBE_SECONDS = 0.1  # how long the start-up probe samples the machine (once per process, before torch loads)
-CELL_PROBE_SECONDS = 0.05  # the same before each cell, outside its timed span
+SAMPLE_SECONDS = 0.1  # how long the start-up sample watches the machine (once per process, before torch loads)
+CELL_SAMPLE_SECONDS = 0.05  # the same before each cell, outside its timed span
 
 
 def choose_wait_policy(other_cores: Optional[float]) -> str:
@@ -41,7 +41,7 @@ def configure_openmp() -> str:
         return os.environ.get(WAIT_POLICY_ENV, "default") + " (torch was imported before unlearnbench)"
     if WAIT_POLICY_ENV in os.environ:
         return f"{os.environ[WAIT_POLICY_ENV]} (set by the user)"
-    policy = choose_wait_policy(other_busy_cores(PROBE_SECONDS))
+    policy = choose_wait_policy(other_busy_cores(SAMPLE_SECONDS))
     os.environ[WAIT_POLICY_ENV] = policy
     if policy == "ACTIVE":
         os.environ.setdefault(SPIN_ENV, ACTIVE_SPINS)
@@ -53,8 +53,8 @@ WAIT_POLICY = configure_openmp()
 
 
 def threads_now(chosen: int) -> int:
-    """`chosen` less the cores other processes keep busy right now (a CELL_PROBE_SECONDS sample)."""
-    return cell_threads(chosen, other_busy_cores(CELL_PROBE_SECONDS), os.cpu_count() or chosen)
+    """`chosen` less the cores other processes keep busy right now (a CELL_SAMPLE_SECONDS sample)."""
+    return cell_threads(chosen, other_busy_cores(CELL_SAMPLE_SECONDS), os.cpu_count() or chosen)
 
 
 def cell_threads(chosen: int, other_cores: Optional[float], cores: int) -> int:

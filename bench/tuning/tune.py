@@ -22,16 +22,15 @@ from typing import Any, Callable, Iterator, Optional, Union
 
 from unlearnbench.core.config import config_dict
 from unlearnbench.core.errors import DivergedError, UserError
-from unlearnbench.execution.evaluate import ValReference, val_objective, val_reference
 from unlearnbench.core.method import METHODS, Method, supports
-from unlearnbench.models.recipes import default_recipe
+from unlearnbench.core.space import Choice, Dimension, Range, check_space, describe, resolve
+from unlearnbench.execution.evaluate import ValReference, val_objective, val_reference
 from unlearnbench.execution.runner import (RunRequest, apply_method, build_methods, failure_reason, prepare_setting,
                                  setting_identity, setting_threads)
 from unlearnbench.execution.setting import Progress, Setting
-from unlearnbench.core.space import Choice, Dimension, Range, check_space, describe, resolve
+from unlearnbench.models.recipes import default_recipe
 from unlearnbench.reports.tuning import budget_label
 
-DEFAULT_TUNE_SEED = 1000  # not among the seeds a report shows (0, 1, 2, ...): tuning never sees a reported draw
 DEFAULT_TRIALS = 20
 SAMPLER_SEED_STRIDE = 1_000_003
 STUDIES = "tuning"  # OUT/tuning/<method>.db: one SQLite file per method, so parallel studies never share a writer

@@ -7,10 +7,10 @@ import pytest
 from bench_scope import SMALLEST
 from conftest_paths import MNIST_ROOT, needs_mnist
 from unlearnbench.execution.evaluate import split_outputs
-from unlearnbench.metrics import METRICS, MetricInputs, Outputs
-from unlearnbench.models.plain import dataloader_predict
 from unlearnbench.execution.runner import RunRequest, prepare_setting
+from unlearnbench.metrics import METRICS, MetricInputs, Outputs
 from unlearnbench.models.inference import predict
+from unlearnbench.models.plain import dataloader_predict
 
 DATASET = "digits" if SMALLEST else "mnist"
 pytestmark = [] if SMALLEST else needs_mnist

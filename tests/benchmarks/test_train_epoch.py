@@ -7,9 +7,9 @@ import torch
 
 from bench_scope import SMALLEST
 from conftest_paths import MNIST_ROOT, needs_mnist
-from unlearnbench.models.plain import dataloader_epoch, plain_optimizer
 from unlearnbench.data.loading import load_data
 from unlearnbench.models.architectures import build_model
+from unlearnbench.models.plain import dataloader_epoch, plain_optimizer
 from unlearnbench.models.recipes import default_recipe
 from unlearnbench.models.training import recipe_optimizer, train_steps
 

@@ -1,5 +1,5 @@
-"""The damaged-state and bad-input probes of a new user's first hours: each is a one-line error (exit 2) or a
-recovery with a warning, and nothing stored is lost. One test per probe, so none comes back."""
+"""The damaged states and bad input of a new user's first hours: each is a one-line error (exit 2) or a
+recovery with a warning, and nothing stored is lost. One test per case, so none comes back."""
 from __future__ import annotations
 
 import json
@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from unlearnbench.execution.cache import checksum
 from unlearnbench.cli.main import main
 from unlearnbench.data.loading import DATASETS, load_raw
+from unlearnbench.execution.cache import checksum
+from unlearnbench.execution.store import ResultStore
 from unlearnbench.reports.aggregate import aggregate
 from unlearnbench.reports.figures import render_svg
-from unlearnbench.execution.store import ResultStore
 
 RUN = ["run", "--dataset", "tiny", "--device", "cpu", "--recipe", "epochs=3", "--quiet"]
 
