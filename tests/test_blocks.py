@@ -5,7 +5,7 @@ import pytest
 from torch import nn
 
 from unlearnbench.core.errors import ConfigError
-from unlearnbench.models.architectures import build_model
+from unlearnbench.models.architectures import MODELS, build_model, register_model
 from unlearnbench.models.layouts import last_blocks
 
 
@@ -45,6 +45,20 @@ def test_more_blocks_than_the_model_has_is_a_one_line_error():
         last_blocks("mlp", build_model("mlp", (1, 8, 8), 4, seed=0), 3)
 
 
-def test_a_model_without_a_layout_is_named_in_the_error():
-    with pytest.raises(ConfigError, match="no block layout for model 'vit'"):
-        last_blocks("vit", nn.Linear(2, 2), 1)
+@pytest.fixture
+def family_without_layout():
+    register_model("flat_linear")(lambda shape, classes: nn.Sequential(nn.Flatten(), nn.Linear(64, classes)))
+    yield "flat_linear"
+    MODELS.remove("flat_linear")
+
+
+def test_a_model_family_without_a_layout_is_named_in_the_error(family_without_layout):
+    model = build_model(family_without_layout, (1, 8, 8), 4, seed=0)
+    with pytest.raises(ConfigError, match="model 'flat_linear' declares no layout"):
+        last_blocks(family_without_layout, model, 1)
+
+
+def test_a_family_declares_its_layout_where_it_registers():
+    fresh = build_model("cnn", (1, 8, 8), 4, seed=0)
+    stages, head = MODELS.get("cnn").layout(fresh)
+    assert head is fresh[-1] and len(stages) == 3

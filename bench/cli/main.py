@@ -337,7 +337,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         registry = DATASETS if args.command == "datasets" else MODELS
         for name in registry.names():
-            doc = (registry.get(name).__doc__ or "").strip().splitlines()
+            entry = registry.get(name)
+            doc = ((entry.build if args.command == "models" else entry).__doc__ or "").strip().splitlines()
             print(f"{name:18s} {doc[0] if doc else ''}")
     return 0
 

@@ -1,8 +1,11 @@
-"""Model registry: each builder makes a classifier for a given input shape and class count."""
+"""Model families: each builder makes a classifier for an input shape and class count, and declares its layout
+(stages and head), so "the last k blocks" (CF-k, EU-k) and "the head" (deep metrics, Fisher) mean the same in
+every family."""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -11,21 +14,52 @@ from unlearnbench.core.registry import Registry
 
 Shape = tuple[int, int, int]
 Builder = Callable[[Shape, int], nn.Module]
+Layout = Callable[[nn.Module], tuple[list[nn.Module], nn.Module]]  # model -> (stages in order, head)
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A registered architecture: its builder and the layout (stages, head) CF-k, EU-k and deep metrics read."""
+
+    build: Builder
+    layout: Optional[Layout] = None  # None: methods and metrics that need stages or the head refuse this model
+
+
 # plugins=True: a package ships architectures through the `unlearnbench.models` entry-point group (its module calls
-# register_model, and unlearnbench.models.layouts.register_layout for the head and blocks CF-k/EU-k and deep metrics use).
-MODELS: Registry[Builder] = Registry("model", plugins=True)
-register_model = MODELS.register
+# register_model, declaring the family's layout beside its builder).
+MODELS: Registry[ModelFamily] = Registry("model", plugins=True)
+
+
+def register_model(name: str, layout: Optional[Layout] = None) -> Callable[[Builder], Builder]:
+    """Decorator registering a builder as model family `name`, with its layout where the family has one."""
+    def decorate(builder: Builder) -> Builder:
+        MODELS.register(name)(ModelFamily(builder, layout))
+        return builder
+
+    return decorate
 
 
 def build_model(name: str, input_shape: Shape, num_classes: int, seed: int) -> nn.Module:
     """Builds model `name` with weights initialised from `seed` (the global RNG is left untouched)."""
-    builder = MODELS.get(name)
+    builder = MODELS.get(name).build
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return builder(tuple(input_shape), num_classes)
 
 
-@register_model("mlp")
+def _grouped(model: nn.Sequential, starts: list[int], head: int) -> tuple[list[nn.Module], nn.Module]:
+    """Stages as slices of a Sequential, each from one start to the next (the last up to the head)."""
+    ends = starts[1:] + [head]
+    return [nn.Sequential(*list(model)[a:b]) for a, b in zip(starts, ends)], model[head]
+
+
+def mlp_layout(model: nn.Module) -> tuple[list[nn.Module], nn.Module]:
+    """A stage per hidden Linear layer (with its ReLU); the head is the last Linear."""
+    linear = [i for i, m in enumerate(model) if isinstance(m, nn.Linear)]
+    return _grouped(model, linear[:-1], linear[-1])
+
+
+@register_model("mlp", layout=mlp_layout)
 def mlp(input_shape: Shape, num_classes: int) -> nn.Module:
     """Two hidden ReLU layers, 256 and 128 wide (784-256-128-10 on MNIST)."""
     return nn.Sequential(
@@ -36,7 +70,14 @@ def mlp(input_shape: Shape, num_classes: int) -> nn.Module:
     )
 
 
-@register_model("cnn")
+def cnn_layout(model: nn.Module) -> tuple[list[nn.Module], nn.Module]:
+    """Two conv stages (conv, ReLU, pool) and the dense stage; the head is the last Linear."""
+    linear = [i for i, m in enumerate(model) if isinstance(m, nn.Linear)]
+    convs = [i for i, m in enumerate(model) if isinstance(m, nn.Conv2d)]
+    return _grouped(model, convs + linear[:-1], linear[-1])
+
+
+@register_model("cnn", layout=cnn_layout)
 def cnn(input_shape: Shape, num_classes: int) -> nn.Module:
     """Two 3x3 conv blocks (16, 32 channels) with 2x2 max-pool, then a 128-wide dense layer."""
     channels, height, width = input_shape
@@ -49,7 +90,13 @@ def cnn(input_shape: Shape, num_classes: int) -> nn.Module:
     )
 
 
-@register_model("resnet18")
+def resnet_layout(model: nn.Module) -> tuple[list[nn.Module], nn.Module]:
+    """torchvision's stem and layer1..layer4; the head is fc (SCRUB's and DeepUnlearn's "layer4 + fc" for k=1)."""
+    stem = nn.ModuleList([model.conv1, model.bn1])
+    return [stem, model.layer1, model.layer2, model.layer3, model.layer4], model.fc
+
+
+@register_model("resnet18", layout=resnet_layout)
 def resnet18(input_shape: Shape, num_classes: int) -> nn.Module:
     """torchvision's ResNet-18 with the CIFAR stem: a 3x3 stride-1 first conv and no max-pool."""
     import torchvision  # on first use: it costs about 1.5 s of start-up that other models should not pay
@@ -64,7 +111,13 @@ def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
 
-@register_model("allcnn")
+def allcnn_layout(model: nn.Module) -> tuple[list[nn.Module], nn.Module]:
+    """Three stages split after each stride-2 conv (3, 3 and 2 convs); the head is the final 1x1 conv."""
+    convs = [i for i, m in enumerate(model) if isinstance(m, nn.Conv2d)]
+    return _grouped(model, [convs[0], convs[3], convs[6]], convs[-1])
+
+
+@register_model("allcnn", layout=allcnn_layout)
 def allcnn(input_shape: Shape, num_classes: int) -> nn.Module:
     """All-CNN-C (Springenberg et al., ICLR-W 2015) with BatchNorm, as in Golatkar et al. (CVPR 2020)."""
     layers = [
