@@ -57,10 +57,12 @@ def writable_folder(folder: Path) -> None:
 
 @dataclass
 class Results:
-    """The rows one `run` stored, with the store they live in (every earlier row of `out` included in reports)."""
+    """Stored rows (those one `run` stored, or all of a store) with the store they live in; reports render every row
+    of the store."""
 
     rows: list[dict[str, Any]]
     out: Path
+    skipped: str = ""  # the store's note on rows it could not decode (empty when none)
 
     def all_rows(self) -> list[dict[str, Any]]:
         """Every row stored in `out` (this run's and earlier ones)."""
@@ -72,18 +74,34 @@ class Results:
         finally:
             store.close()
 
-    def table(self, gap: str = "concerns") -> str:
-        """This run's rows as the fixed-width table `unlearnbench run` prints."""
-        from unlearnbench.reports.table import format_table
+    def table(self, gap: str = "concerns", format: str = "table") -> str:
+        """These rows as the fixed-width table `unlearnbench run` prints, or as JSON or CSV (`format`)."""
+        from unlearnbench.reports.table import FORMATS, format_table
 
-        return format_table(self.rows, gap, context=self.all_rows())
+        if format == "table":
+            return format_table(self.rows, gap, context=self.all_rows())
+        if format not in FORMATS:
+            raise UserError(f"unknown table format {format!r}; choose one of {', '.join(sorted(FORMATS))}")
+        return FORMATS[format](self.rows)
 
     def report(self, path: Optional[Union[str, Path]] = None, gap: str = "concerns") -> Path:
         """Writes the HTML report of every row in `out` (default OUT/report.html); returns its path."""
         from unlearnbench.reports.html import write_report
 
         target = Path(path) if path is not None else self.out / "report.html"
-        return write_report(self.all_rows(), target, str(self.out / "results.db"), gap)
+        try:
+            return write_report(self.all_rows(), target, str(self.out / "results.db"), gap)
+        except OSError as exc:
+            raise UserError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
+
+    def figures(self, to: Union[str, Path], gap: str = "concerns") -> list[Path]:
+        """Writes paper figures (PDF, SVG, PNG) and LaTeX tables of every row in `out` to folder `to`."""
+        from unlearnbench.reports.paper import write_figures
+
+        try:
+            return write_figures(self.all_rows(), Path(to), gap)
+        except OSError as exc:
+            raise UserError(f"cannot write figures to {str(to)!r}: {exc.strerror or exc}") from None
 
     def model(self, method: str, seed: int = 0) -> Any:
         """The unlearned model `method` produced at `seed` in this run (saved with save_models=True)."""
@@ -95,11 +113,42 @@ class Results:
                 return load_model(self.out / "models" / saved["file"])
         raise UserError(f"no saved model of {method!r} at seed {seed} in this run: run with save_models=True")
 
-    def leaderboard(self, gap: str = "concerns") -> str:
-        """The Markdown leaderboard of every row in `out`."""
-        from unlearnbench.reports.leaderboard import leaderboard_markdown
+    def leaderboard(self, gap: str = "concerns", format: str = "md") -> str:
+        """The leaderboard of every row in `out`, as Markdown, CSV or HTML (`format`)."""
+        from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
 
-        return leaderboard_markdown(self.all_rows(), gap)
+        if format not in LEADERBOARD_FORMATS:
+            raise UserError(f"unknown leaderboard format {format!r}; choose one of "
+                            f"{', '.join(sorted(LEADERBOARD_FORMATS))}")
+        return LEADERBOARD_FORMATS[format](self.all_rows(), gap)
+
+
+def results(out: Union[str, Path] = DEFAULT_OUT) -> Results:
+    """Every row stored in OUT/results.db; a one-line error where OUT holds no store."""
+    from unlearnbench.execution.store import open_store, skipped_note
+
+    store = open_store(Path(out), create=False)
+    try:
+        return Results(store.rows(), Path(out), skipped_note(store) or "")
+    finally:
+        store.close()
+
+
+def request(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLike] = DEFAULT_METHODS,
+            forget: Union[str, Sequence[int]] = "0", seed: int = 0,
+            params: Optional[dict[str, dict[str, Any]]] = None, **options: Any) -> Any:
+    """The RunRequest for one setting and seed; `options` are RunRequest fields, checked by name."""
+    from unlearnbench.data.forget import parse_forget
+    from unlearnbench.execution.runner import RunRequest
+
+    unknown = sorted(set(options) - set(inspect.signature(RunRequest).parameters))
+    if unknown:
+        raise UserError(f"unknown option {unknown[0]!r}; options are RunRequest fields "
+                        f"(device, data_root, cache_dir, recipe, threads, ...)")
+    spec = forget if isinstance(forget, str) else ",".join(str(c) for c in forget)
+    return RunRequest(dataset=dataset, model=model, methods=tuple(method_name(m) for m in methods),
+                      forget=parse_forget(spec), seed=seed,
+                      params={k: dict(v) for k, v in (params or {}).items()}, **options)
 
 
 def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLike] = DEFAULT_METHODS,
@@ -116,14 +165,7 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
     in OUT/models (`Results.model`, `unlearnbench.load_model`, `unlearnbench rescore`); `options` are RunRequest fields
     (device, data_root, cache_dir, recipe, threads, mia_shadows, deep_metrics, ...).
     """
-    from unlearnbench.data.forget import parse_forget
-    from unlearnbench.execution.runner import RunRequest
-
     names = tuple(method_name(m) for m in methods)
-    unknown = sorted(set(options) - set(inspect.signature(RunRequest).parameters))
-    if unknown:
-        raise UserError(f"unlearnbench.run got an unknown option {unknown[0]!r}; options are RunRequest fields")
-    spec = forget if isinstance(forget, str) else ",".join(str(c) for c in forget)
     for kind in ("original", "retrained"):
         if isinstance(options.get(kind), nn.Module):  # kept as a checkpoint, so every worker can load it too
             folder = Path(out) / "supplied" / kind
@@ -133,9 +175,8 @@ def run(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLik
             options[kind] = str(options[kind])
     models = str(Path(out) / "models") if save_models else None
     shipped = definitions(names) if workers > 1 or backend != "local" else ()
-    requests = [RunRequest(dataset=dataset, model=model, methods=names, forget=parse_forget(spec), seed=seed,
-                           params={k: dict(v) for k, v in (params or {}).items()}, save_models=models,
-                           definitions=shipped, **options) for seed in seeds]
+    requests = [request(dataset, model, names, forget, seed, params, save_models=models, definitions=shipped,
+                        **options) for seed in seeds]
     return run_requests(requests, Path(out), progress, workers, backend)
 
 
@@ -168,3 +209,124 @@ def run_requests(requests: Sequence[Any], out: Path, progress: Optional[Callable
     finally:
         store.close()
     return Results(sorted(rows, key=lambda r: r["id"]), out)
+
+
+def rescore(out: Union[str, Path] = DEFAULT_OUT, data_root: Optional[str] = None,
+            cache_dir: Optional[Union[str, Path]] = None, progress: Optional[Callable[..., None]] = None
+            ) -> tuple[int, Results]:
+    """Recomputes every metric of the models OUT saved (`save_models`), running no method; returns how many rows
+    were rescored and the store's rows."""
+    from unlearnbench.execution.rescore import rescore as rescore_store
+
+    count = rescore_store(Path(out), data_root, Path(cache_dir) if cache_dir else None, progress)
+    return count, results(out)
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep planned and ran, and the store's rows afterwards."""
+
+    suite: Any  # execution.suite.Suite
+    summary: Any  # execution.sweep.SweepSummary
+    results: Results
+
+
+def sweep(suite: Union[str, Path], out: Union[str, Path] = DEFAULT_OUT, backend: str = "local", workers: int = 1,
+          rerun: bool = False, retry_failed: bool = False, ray_address: Optional[str] = None,
+          progress: Optional[Callable[..., None]] = None, data_root: Optional[str] = None,
+          cache_dir: Optional[Union[str, Path]] = None, threads: int = 0, remeasure_retrain: bool = False
+          ) -> SweepOutcome:
+    """Runs the pending cells of a suite (a built-in name or a TOML file) into OUT/results.db; resumable."""
+    import dataclasses
+
+    from unlearnbench.execution.store import open_store
+    from unlearnbench.execution.suite import load_suite
+    from unlearnbench.execution.sweep import sweep as sweep_suite
+
+    if workers < 1:
+        raise UserError(f"workers={workers} must be at least 1")
+    loaded = load_suite(str(suite), data_root=data_root, cache_dir=Path(cache_dir) if cache_dir else None)
+    loaded = dataclasses.replace(loaded, requests=tuple(
+        dataclasses.replace(r, threads=threads, remeasure_retrain=remeasure_retrain) for r in loaded.requests))
+    store = open_store(Path(out))
+    try:
+        summary = sweep_suite(loaded, store, backend=backend, workers=workers, rerun=rerun, retry_failed=retry_failed,
+                              ray_address=ray_address, progress=progress)
+    finally:
+        store.close()
+    return SweepOutcome(loaded, summary, results(out))
+
+
+@dataclass
+class PopulationOutcome:
+    """One setting's populations: each method's forgetting quality and the ceiling of two retrained populations."""
+
+    request: Any  # execution.runner.RunRequest
+    methods: list[Any]  # execution.population.PopulationResult per method
+    ceiling: Any  # metrics.challenge.ChallengeScore
+    ceiling_klom: dict[str, float]
+
+
+def populations(requests: Sequence[Any], size: int, protocol: str = "challenge",
+                out: Union[str, Path] = DEFAULT_OUT, progress: Optional[Callable[..., None]] = None,
+                backend: str = "local", workers: int = 1, ray_address: Optional[str] = None
+                ) -> tuple[list[PopulationOutcome], Path]:
+    """Each request's populations of `size` (the challenge's F, KLOM), raw statistics under OUT/population, and the
+    population report's path."""
+    from unlearnbench.execution.population import run_population
+    from unlearnbench.reports.population import write_population_report
+
+    if workers < 1:
+        raise UserError(f"workers={workers} must be at least 1")
+    outcomes = []
+    for r in requests:
+        scored, ceiling, ceiling_klom = run_population(r, size, protocol, Path(out), progress, backend, workers,
+                                                       ray_address)
+        outcomes.append(PopulationOutcome(r, scored, ceiling, ceiling_klom))
+    return outcomes, write_population_report(Path(out) / "population")
+
+
+@dataclass
+class TuneOutcome:
+    """Each method's study, and the tuned-parameters file and figure it wrote."""
+
+    request: Any  # execution.runner.RunRequest, at the tuning seed
+    studies: list[Any]  # tuning.tune.StudyResult per method
+    budget: Any  # tuning.tune.Budget
+    path: Path
+    figure: Path
+
+
+def tune(request: Any, out: Union[str, Path] = DEFAULT_OUT, trials: Optional[int] = None,
+         budget_s: Optional[float] = None, spaces: Optional[dict[str, dict[str, Any]]] = None,
+         backend: str = "local", progress: Optional[Callable[..., None]] = None,
+         ray_address: Optional[str] = None) -> TuneOutcome:
+    """Tunes each method of `request` (built by `unlearnbench.api.request`, its seed the tuning seed) with the same
+    budget on the validation split; writes OUT/tuned-....toml and its figure."""
+    from unlearnbench.execution.params_file import check_params_target, default_path, read_params_file, write_params_file
+    from unlearnbench.reports.tuning import write_tuning_figure
+    from unlearnbench.tuning.tune import DEFAULT_TRIALS, Budget
+    from unlearnbench.tuning.tune import tune as tune_methods
+
+    budget = Budget(trials=None, seconds=budget_s) if budget_s is not None else \
+        Budget(trials=trials if trials is not None else DEFAULT_TRIALS)
+    out = Path(out)
+    path = default_path(out, request)
+    check_params_target(path, request)  # before any work: a file of another setting is never overwritten
+    studies = tune_methods(request, spaces or {}, budget, out, backend, progress, ray_address,
+                           on_result=lambda result: write_params_file(path, request, budget, [result]))
+    figure = write_tuning_figure(read_params_file(path), out / f"{path.stem}.png")
+    return TuneOutcome(request, studies, budget, path, figure)
+
+
+def bench(request: Any, repeat: int = 3, progress: Optional[Callable[..., None]] = None, profile: bool = False,
+          population: int = 0) -> Any:
+    """Times each method of `request` against its plain loop in one process, then the training epoch and the eval
+    pass; returns the speed report (`speed.bench.format_speed` prints it)."""
+    from unlearnbench.speed.bench import speed_report
+
+    if repeat < 1:
+        raise UserError(f"repeat={repeat} must be at least 1")
+    if population and population < 2:
+        raise UserError(f"population={population}: compare at least 2 members (e.g. 32)")
+    return speed_report(request, repeat, progress, profile, population)

@@ -63,7 +63,7 @@ class Finetune(Method):
     augments = True  # the authors' unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
     # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (fades only: 89.70 % worst forget-val);
-    # grid and rule: README "Per-model defaults".
+    # grid and rule: docs/methods.md "Per-model defaults".
     model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:

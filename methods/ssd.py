@@ -16,7 +16,7 @@ another), rows in class order (`build_retain_forget_sets` walks the classes; sub
 last: `batch_order="by_class"`, `batch_size=64`. Random forgetting (forget_random_main.py:57,120-136): `-b` 128,
 retain rows in `random_split` order then forget rows: `batch_order="retain_then_forget"`, `batch_size=128`. The
 squared gradient of each batch's mean loss is not linear in the batch: class-homogeneous batches give a much larger
-I_D than mixed ones, so the order decides which weights are dampened (README "SSD's data pipeline").
+I_D than mixed ones, so the order decides which weights are dampened (docs/methods.md "SSD's data pipeline").
 Deviations:
 - Partial forgetting has no script of the authors': it takes the class scripts' pipeline.
 - In random forgetting the forget rows are read in the split's order (ascending row index), not a `random_split`

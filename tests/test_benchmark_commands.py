@@ -1,6 +1,6 @@
-"""The README's two benchmark commands, end to end: save a baseline, then compare and fail on a regression.
+"""The two benchmark commands of docs/speed.md, end to end: save a baseline, then compare and fail on a regression.
 
-They run on one tiny benchmark in a scratch folder (its own `.benchmarks/`), with the exact flags the README gives;
+They run on one tiny benchmark in a scratch folder (its own `.benchmarks/`), with the exact flags docs/speed.md gives;
 the code under test is then made slower on purpose, and the compare command must fail.
 """
 from __future__ import annotations

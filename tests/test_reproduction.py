@@ -1,4 +1,4 @@
-"""The README's MNIST/mlp reproduction meets the targets (real data; slow)."""
+"""The MNIST/mlp reproduction targets meets the targets (real data; slow)."""
 from __future__ import annotations
 
 import pytest

@@ -17,6 +17,7 @@ from unlearnbench.core.defaults import DEFAULT_METHODS, DEFAULT_OUT, DEFAULT_TUN
 from unlearnbench.core.errors import UserError
 
 if TYPE_CHECKING:
+    from unlearnbench.api import Results
     from unlearnbench.execution.runner import RunRequest
 
 # Names of the renderers in reports.table.FORMATS and reports.leaderboard.LEADERBOARD_FORMATS, spelled here so the
@@ -87,7 +88,6 @@ def _setting_request(args: argparse.Namespace, **extra: Any) -> "RunRequest":
 def cmd_run(args: argparse.Namespace) -> int:
     """Runs the requested methods on one setting and prints the results table."""
     from unlearnbench.api import run_requests
-    from unlearnbench.reports.table import format_table
     from unlearnbench.execution.runner import not_applicable
 
     request = _setting_request(args, params=_method_params(args.set), seed=args.seed, download=args.download,
@@ -103,14 +103,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"unlearnbench: warning: {warning}", file=sys.stderr)
     if args.population is not None:
         return _run_population(request, args)
-    rows = run_requests([request], Path(args.out), None if args.quiet else _progress).rows  # the Python API's path
-    everything, path = _stored_rows(args.out)
-    print(format_table(rows, context=everything))
+    ran = run_requests([request], Path(args.out), None if args.quiet else _progress)  # the Python API's path
+    rows = ran.rows
+    print(ran.table())
     skipped = not_applicable(request)
     if skipped:
         print(f"n/a ({request.forget.scenario} scenario, not run): {', '.join(skipped)}")
-    report = _report_after_run(everything, Path(args.out) / "report.html", path)
-    print(f"\nstored {len(rows)} rows in {path}; report: {report}")
+    report = _report_after_run(ran)
+    print(f"\nstored {len(rows)} rows in {ran.out / 'results.db'}; report: {report}")
     print(next_steps(Path(args.out), report))
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
@@ -118,26 +118,20 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_population(request: "RunRequest", args: argparse.Namespace) -> int:
     """`run --population N`: the challenge's forgetting quality of every requested method against N retrained
     models; raw statistics under OUT/population/."""
-    if args.workers < 1:
-        raise UserError(f"--workers {args.workers} must be at least 1")
     return _populations([request], args.population, args.protocol, args)
 
 
 def _populations(requests: Sequence["RunRequest"], size: int, protocol: str, args: argparse.Namespace) -> int:
     """Each request's populations, their tables printed, then the population report of OUT; 1 if a member failed."""
-    from unlearnbench.execution.population import format_population, run_population
-    from unlearnbench.reports.population import write_population_report
+    from unlearnbench.api import populations
+    from unlearnbench.execution.population import format_population
 
-    complete = True
-    for request in requests:
-        results, ceiling, ceiling_klom = run_population(request, size, protocol, Path(args.out),
-                                                        None if args.quiet else _progress, args.backend, args.workers,
-                                                        args.ray_address)
-        print(format_population(results, ceiling, ceiling_klom, size, protocol) + "\n")
-        complete = complete and all(r.ok == r.size for r in results)
-    folder = Path(args.out) / "population"
-    print(f"raw statistics (per method, [N, forget examples]): {folder}; report: {write_population_report(folder)}")
-    return 0 if complete else 1
+    outcomes, report = populations(requests, size, protocol, args.out, None if args.quiet else _progress,
+                                   args.backend, args.workers, args.ray_address)
+    for o in outcomes:
+        print(format_population(o.methods, o.ceiling, o.ceiling_klom, size, protocol) + "\n")
+    print(f"raw statistics (per method, [N, forget examples]): {report.parent}; report: {report}")
+    return 0 if all(r.ok == r.size for o in outcomes for r in o.methods) else 1
 
 
 def next_steps(out: Path, report: str) -> str:
@@ -154,31 +148,20 @@ def next_steps(out: Path, report: str) -> str:
     return "\n".join(["", "next:"] + [f"  {command:<{width}}  # {what}" for command, what in steps])
 
 
-def _read_all(store: Any) -> list[dict[str, Any]]:
-    """Every decodable row of an open store; rows left out are listed on stderr."""
-    from unlearnbench.execution.store import skipped_note
+def _stored(out: str) -> "Results":
+    """Every row of OUT's store; rows it could not decode are named on stderr."""
+    from unlearnbench.api import results
 
-    rows = store.rows()
-    note = skipped_note(store)
-    if note:
-        print(f"unlearnbench: warning: {note}", file=sys.stderr)
-    return rows
-
-
-def _write_report(rows: list[dict[str, Any]], target: Path, store: Path, gap: str = GAP_NAMES[0]) -> Path:
-    """Writes the HTML report; a path that cannot be written is a user error (the rows stay stored)."""
-    from unlearnbench.reports.html import write_report
-
-    try:
-        return write_report(rows, target, str(store), gap)
-    except OSError as exc:
-        raise UserError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
+    stored = results(out)
+    if stored.skipped:
+        print(f"unlearnbench: warning: {stored.skipped}", file=sys.stderr)
+    return stored
 
 
-def _report_after_run(rows: list[dict[str, Any]], target: Path, store: Path) -> str:
+def _report_after_run(stored: "Results") -> str:
     """The report of a run or sweep whose rows are stored already: failing to write it is a warning, not a failure."""
     try:
-        return str(_write_report(rows, target, store))
+        return str(stored.report())
     except UserError as exc:
         print(f"unlearnbench: warning: {exc}; the rows are stored: `unlearnbench report` renders it later",
               file=sys.stderr)
@@ -187,26 +170,15 @@ def _report_after_run(rows: list[dict[str, Any]], target: Path, store: Path) -> 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Runs a suite's pending cells, then renders the report of the whole store."""
-    from unlearnbench.execution.store import open_store
-    from unlearnbench.execution.suite import load_suite
-    from unlearnbench.execution.sweep import sweep
+    from unlearnbench.api import sweep
 
-    suite = load_suite(args.suite, data_root=args.data_root, cache_dir=_cache_dir(args))
-    if args.workers < 1:
-        raise UserError(f"--workers {args.workers} must be at least 1")
-    suite = dataclasses.replace(suite, requests=tuple(
-        dataclasses.replace(r, threads=args.threads, remeasure_retrain=args.remeasure_retrain) for r in suite.requests))
+    outcome = sweep(args.suite, args.out, args.backend, args.workers, args.rerun, args.retry_failed, args.ray_address,
+                    None if args.quiet else _progress, args.data_root, args.cache_dir, args.threads,
+                    args.remeasure_retrain)
+    suite, summary = outcome.suite, outcome.summary
     for warning in suite.warnings:
         print(f"unlearnbench: warning: {warning}", file=sys.stderr)
-    store = open_store(Path(args.out))
-    try:
-        summary = sweep(suite, store, backend=args.backend, workers=args.workers, rerun=args.rerun,
-                        retry_failed=args.retry_failed, ray_address=args.ray_address,
-                        progress=None if args.quiet else _progress)
-        rows = _read_all(store)
-    finally:
-        store.close()
-    report = _report_after_run(rows, Path(args.out) / "report.html", store.path)
+    report = _report_after_run(outcome.results)
     if suite.population:  # after the cells; members are cached, so a rerun resumes
         _populations(suite.requests, suite.population, suite.protocol, args)
     hint = " (rerun them with --retry-failed)" if summary.skipped_failed else ""
@@ -219,103 +191,72 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     """Recomputes every metric of the models saved with --save-models, then re-renders the report."""
-    from unlearnbench.execution.rescore import rescore
+    from unlearnbench.api import rescore
 
-    count = rescore(Path(args.out), args.data_root, _cache_dir(args), None if args.quiet else _progress)
-    rows, path = _stored_rows(args.out)
-    report = _report_after_run(rows, Path(args.out) / "report.html", path)
-    print(f"rescored {count} rows from their saved models in {path}; report: {report}")
+    count, stored = rescore(args.out, args.data_root, args.cache_dir, None if args.quiet else _progress)
+    report = _report_after_run(stored)
+    print(f"rescored {count} rows from their saved models in {stored.out / 'results.db'}; report: {report}")
     return 0
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Tunes each method with the same budget on the validation split and writes the tuned-parameters file."""
-    from unlearnbench.execution.params_file import check_params_target, default_path, read_params_file, write_params_file
-    from unlearnbench.reports.tuning import format_tuning, write_tuning_figure
+    from unlearnbench.api import tune
     from unlearnbench.core.space import parse_spaces
-    from unlearnbench.tuning.tune import DEFAULT_TRIALS, Budget, tunable_methods, tune
+    from unlearnbench.reports.tuning import format_tuning
+    from unlearnbench.tuning.tune import tunable_methods
 
-    budget = Budget(trials=None, seconds=args.budget_s) if args.budget_s is not None else \
-        Budget(trials=args.trials if args.trials is not None else DEFAULT_TRIALS)
     request = _setting_request(args, params=_method_params(args.set), seed=args.tune_seed)
     if args.methods in (None, "all"):
         request = dataclasses.replace(request, methods=tunable_methods(request.forget.scenario))
-    out = Path(args.out)
-    path = default_path(out, request)
-    check_params_target(path, request)  # before any work: a file of another setting is never overwritten
-    results = tune(request, parse_spaces(args.space), budget, out, args.backend, None if args.quiet else _progress,
-                   args.ray_address, on_result=lambda result: write_params_file(path, request, budget, [result]))
-    figure = write_tuning_figure(read_params_file(path), out / f"{path.stem}.png")
-    print(format_tuning(results, budget))
+    outcome = tune(request, args.out, args.trials, args.budget_s, parse_spaces(args.space), args.backend,
+                   None if args.quiet else _progress, args.ray_address)
+    print(format_tuning(outcome.studies, outcome.budget))
     flags = " ".join(f"--{k} {shlex.quote(str(v))}" for k, v in (("dataset", request.dataset), ("model", request.model),
                                                                   ("forget", request.forget.label)))
     recipe = "".join(f" --recipe {shlex.quote(f'{k}={v}')}" for k, v in request.recipe.items())
     recipe += "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in (("--data-root", args.data_root),
                                                                                 ("--cache-dir", args.cache_dir))
                       if value)
-    print(f"\nwrote {path} and {figure}\nnext:\n  unlearnbench run --params {shlex.quote(str(path))} {flags}{recipe} "
-          f"--seed 0 --out {shlex.quote(str(out))}  # seeds other than the tuning seed {request.seed}")
+    print(f"\nwrote {outcome.path} and {outcome.figure}\nnext:\n  unlearnbench run --params "
+          f"{shlex.quote(str(outcome.path))} {flags}{recipe} --seed 0 --out {shlex.quote(args.out)}  "
+          f"# seeds other than the tuning seed {request.seed}")
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Prints per-method seconds, ratios to reference loops, and achieved GFLOP/s against the measured peak."""
+    """Prints per-method seconds, ratios to their plain loops, and achieved GFLOP/s against the measured peak."""
+    from unlearnbench.api import bench
+    from unlearnbench.speed.bench import format_speed
     from unlearnbench.timing.environment import device_name
-    from unlearnbench.speed.bench import format_speed, speed_report
 
-    if args.repeat < 1:
-        raise UserError(f"--repeat {args.repeat} must be at least 1")
-    if args.population is not None and args.population < 2:
-        raise UserError(f"--population {args.population}: compare at least 2 members (e.g. --population 32)")
-    report = speed_report(_setting_request(args, params=_method_params(args.set)), args.repeat,
-                          None if args.quiet else _progress, args.profile, args.population or 0)
+    report = bench(_setting_request(args, params=_method_params(args.set)), args.repeat,
+                   None if args.quiet else _progress, args.profile, args.population or 0)
     print(format_speed(report, device_name(report.setting.data.device)))
     return 0
 
 
-def _stored_rows(out: str) -> tuple[list[dict[str, Any]], Path]:
-    from unlearnbench.execution.store import open_store
-
-    store = open_store(Path(out), create=False)
-    try:
-        return _read_all(store), store.path
-    finally:
-        store.close()
-
-
 def cmd_results(args: argparse.Namespace) -> int:
     """Prints stored rows as a table, JSON or CSV."""
-    from unlearnbench.reports.table import FORMATS
-
-    rows = _stored_rows(args.out)[0]
-    print(FORMATS[args.format](rows, args.gap) if args.format == "table" else FORMATS[args.format](rows))
+    print(_stored(args.out).table(args.gap, args.format))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Renders the HTML report of everything in the store."""
-    rows, path = _stored_rows(args.out)
-    print(_write_report(rows, Path(args.html) if args.html else Path(args.out) / "report.html", path, args.gap))
+    print(_stored(args.out).report(args.html, args.gap))
     return 0
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     """Prints the methods ranked by their gap to the retrained model per setting."""
-    from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
-
-    print(LEADERBOARD_FORMATS[args.format](_stored_rows(args.out)[0], args.gap))
+    print(_stored(args.out).leaderboard(args.gap, args.format))
     return 0
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
     """Writes paper figures (PDF, SVG, PNG) and LaTeX tables to a folder."""
-    from unlearnbench.reports.paper import write_figures
-
-    rows, _ = _stored_rows(args.out)
-    try:
-        written = write_figures(rows, Path(args.to), args.gap)
-    except OSError as exc:
-        raise UserError(f"cannot write figures to {args.to!r}: {exc.strerror or exc}") from None
+    written = _stored(args.out).figures(args.to, args.gap)
     print("\n".join(str(p) for p in written) or "(no results stored: nothing to draw)")
     return 0
 
@@ -359,7 +300,7 @@ SHARED_OPTIONS: dict[str, dict[str, Any]] = {
     "--recipe": dict(action="append", default=[], metavar="FIELD=VALUE",
                      help="override the training recipe, e.g. epochs=3 or precision=bf16 (repeatable)"),
     "--threads": dict(type=int, default=0, metavar="N",
-                      help="CPU threads (default 0: measured choice per dataset/model, see README Speed)"),
+                      help="CPU threads (default 0: measured choice per dataset/model, see docs/speed.md)"),
     "--set": dict(action="append", default=[], metavar="METHOD.PARAM=VALUE",
                   help="override a method hyperparameter (repeatable)"),
     "--remeasure-retrain": dict(action="store_true",
@@ -398,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "marked tuned); without --methods, runs the file's methods")
     run_p.add_argument("--population", type=int, metavar="N",
                        help="the NeurIPS 2023 challenge's forgetting quality: N retrained and, per method, N "
-                            "unlearned models scored per forget example (at least 3; README: Populations)")
+                            "unlearned models scored per forget example (at least 3; docs/populations.md)")
     run_p.add_argument("--protocol", default="challenge",
                        help="with --population: challenge (one original, N unlearning runs; default) or seeds "
                             "(N originals, one run each)")

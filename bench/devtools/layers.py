@@ -27,10 +27,11 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "methods": ("core", "data", "models", "execution.context"),
     "tuning": ("core", "timing", "data", "models", "metrics", "reports", "execution"),
     "speed": ("core", "timing", "data", "models", "metrics", "reports", "execution"),
-    "api": ("core", "timing", "data", "models", "metrics", "reports", "execution"),
+    "api": ("core", "timing", "data", "models", "metrics", "reports", "execution", "tuning", "speed"),
     "testing": ("core", "timing", "data", "models", "metrics", "reports", "execution"),
     "cli": ("core", "timing", "data", "models", "metrics", "reports", "execution", "tuning", "speed", "api"),
-    "devtools": (),
+    "devtools": ("core", "timing", "data", "models", "metrics", "reports", "execution", "tuning", "speed", "api",
+                 "cli"),
 }
 WHY = {
     "core": "contracts: errors, registries, plugins, Configs, search spaces, Method, seed streams",
@@ -47,7 +48,7 @@ WHY = {
     "api": "the public Python API (unlearnbench.run)",
     "testing": "the public method contract (unlearnbench.testing.check_method)",
     "cli": "the command line",
-    "devtools": "checks for developers",
+    "devtools": "checks for developers: import directions, docs that match their commands",
 }
 
 
@@ -141,8 +142,19 @@ def table() -> str:
                      for layer, rules in ALLOWED.items())
 
 
-def main() -> int:
-    """Prints the table and the violations; 1 when there is any."""
+def markdown_table() -> str:
+    """The layers as a Markdown table, lowest first."""
+    lines = ["| layer | holds | may import |", "|---|---|---|"]
+    lines += [f"| `{layer}` | {WHY[layer]} | {', '.join(f'`{r}`' for r in rules) or '-'} |"
+              for layer, rules in ALLOWED.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Prints the table and the violations (1 when there is any), or with --markdown the table for the docs."""
+    if "--markdown" in (sys.argv[1:] if argv is None else argv):
+        print(markdown_table())
+        return 0
     print(table())
     found = violations()
     print(f"\n{len(found)} violation(s)")

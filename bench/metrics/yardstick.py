@@ -123,7 +123,7 @@ def yardstick(name: str) -> Yardstick:
 
 
 def membership_table() -> str:
-    """The Markdown table of which stored values enter which part in which scenario (the README shows it)."""
+    """The Markdown table of which stored values enter which part in which scenario (docs/metrics.md shows it)."""
     lines = ["| definition | part | class, subclass | partial | random |", "|---|---|---|---|---|"]
     for y in YARDSTICKS.values():
         for part, by_scenario in y.parts.items():

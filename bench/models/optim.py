@@ -2,7 +2,7 @@
 
 `torch.optim.Adam(fused=True).step()` spends about 130 us per call on this harness's 2-core CPUs outside its one
 fused kernel (profiler record, grad-mode switch, per-parameter `_init_group`, grouping tensors by device and dtype),
-and `zero_grad` another 25 us: 3-4 % of an MLP step on MNIST (measured in README "Speed"). These subclasses let
+and `zero_grad` another 25 us: 3-4 % of an MLP step on MNIST (measured in docs/speed.md). These subclasses let
 torch take the first step (which builds the state) and any step it must handle itself (a closure, step hooks, a parameter without a gradient, a changed group), and otherwise call the
 same fused kernel on cached state lists with the group's current hyperparameters, so results are bit-identical to
 torch's own fused step (tests/test_optim.py) and schedulers, `state_dict` and `load_state_dict` work unchanged.

@@ -26,7 +26,7 @@ CELL_SAMPLE_SECONDS = 0.05  # the same before each cell, outside its timed span
 def choose_wait_policy(other_cores: Optional[float]) -> str:
     """ACTIVE on an idle machine, PASSIVE where other processes keep at least BUSY_CORES busy (or it is unknown).
 
-    Measured on this project's 2-core AMD EPYC (MNIST/mlp unsir, `unlearnbench bench --repeat 3`; README, Speed):
+    Measured on this project's 2-core AMD EPYC (MNIST/mlp unsir, `unlearnbench bench --repeat 3`; docs/speed.md):
     idle, spinning OpenMP threads (ACTIVE) ran it in 0.31 s against 0.56 s sleeping ones (PASSIVE); beside one
     busy process ACTIVE with two threads took 1.23 s (every barrier waits for a descheduled spinner) against
     0.55-0.68 s passive, and one thread 0.51-0.55 s either way.
@@ -70,7 +70,7 @@ def cell_threads(chosen: int, other_cores: Optional[float], cores: int) -> int:
 # Settings whose steps are too small to share among threads: one thread was faster than two on every workload
 # (unsir, a finetune epoch, a training epoch), idle (0.76-0.94x for two) and beside a busy process (0.69-0.77x).
 # Every other built-in pair measured was 1.2-1.8x faster idle with two threads (mnist/mlp, mnist/cnn, digits/cnn's
-# unsir, digits/resnet18, digits/allcnn), so it keeps every thread torch has. Table and command: README, Speed.
+# unsir, digits/resnet18, digits/allcnn), so it keeps every thread torch has. Table and command: docs/speed.md.
 SINGLE_THREADED: frozenset[tuple[str, str]] = frozenset({("digits", "mlp")})
 
 
