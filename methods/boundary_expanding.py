@@ -90,10 +90,6 @@ class BoundaryExpanding(Method):
     access = frozenset({"forget"})
     augments = True  # the authors' unlearning loaders read through the train transform
     scenarios = frozenset({"class"})
-    # The authors' lr 1e-5 leaves an MLP on MNIST at 39 % forget-val accuracy; chosen on the validation split
-    # (tests/benchmarks/defaults_on_val.py boundary_expanding: lr 1e-5 / 1e-4 / 1e-3 / 1e-2 -> retain-val 97.56 /
-    # 97.36 / 96.23 / 76.41 %, forget-val 39.2 / 40.0 / 0 / 0 %; the original: 97.82 %).
-    model_defaults = {"mlp": {"lr": 0.001}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Expands, trains and prunes `model`'s head in place."""

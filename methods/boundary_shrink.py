@@ -64,11 +64,6 @@ class BoundaryShrink(Method):
     augments = True
     version = 2  # v2: augmented forget batches as the authors' code (invisible where the dataset has no augmentation)
     scenarios = frozenset({"class"})
-    # An MLP on MNIST is robust to epsilon 0.1 in pixels: too few neighbours change class and forget-val stays at
-    # 74-94 % for every lr. Chosen on the validation split (tests/benchmarks/defaults_on_val.py boundary_shrink;
-    # lr 1e-5..1e-2 x epsilon 0.1 / 0.3): lr 1e-4, epsilon 0.3 -> retain-val 97.15 %, forget-val 4.05 % (original:
-    # retain-val 97.82 %).
-    model_defaults = {"mlp": {"lr": 1e-4, "epsilon": 0.3}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Shrinks the forget classes' region of `model` in place."""

@@ -73,12 +73,6 @@ class JiT(Method):
     scenarios = frozenset(SCENARIOS)
     scenario_defaults = {"random": {"sigma": 0.01}, "subclass": {"sigma": 0.01, "batch_size": 64}}
     version = 2  # v2: the authors' per-scenario sigma and batch (v1: the class-wise values everywhere)
-    # VGG16's lr 3e-4 collapses an MLP (MNIST/mlp retain-test 36.6 %): with gradients summed over every batch so far,
-    # the last steps are ~40x the first. Chosen on val (tests/benchmarks/defaults_on_val.py jit mnist/mlp; lr 1e-4 ..
-    # 3e-7 x sigma 0.5 / 0.1): lr 3e-6, sigma 0.5 (retain-val 90.74 %, forget-val 0 %). MNIST/cnn (retain-test 10 %
-    # at 3e-4): none of 1e-5 / 3e-6 / 1e-6 both forgets and keeps retain-val within 10 points (44.72 %, 66.12 % with
-    # 0 % forget-val; 93.84 % with 59.63 %): the rule's fallback picks 1e-6.
-    model_defaults = {"mnist/mlp": {"lr": 3e-6}, "mnist/cnn": {"lr": 1e-6}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Runs JiT's single pass on `model` in place."""

@@ -53,9 +53,6 @@ class L1Sparse(Method):
     access = frozenset({"retain"})
     augments = True  # the authors' unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
-    # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (fades only: 91.55 % worst forget-val);
-    # grid and rule: docs/methods.md "Per-model defaults".
-    model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Fine-tunes `model` in place with the decaying l1 penalty."""

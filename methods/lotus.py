@@ -95,10 +95,6 @@ class LoTUS(Method):
     augments = True  # the authors' unlearning loaders read through the train transform
     version = 2  # v2: accuracies rounded to 2 decimals in the stopping rule and temperature, as the authors' code
     scenarios = frozenset(SCENARIOS)
-    # The authors' 1e-4 leaves 76.77 % of the forgotten classes on val (MNIST/mlp, forget {0} and {0, 2}); none of
-    # 1e-4 / 3e-4 / 1e-3 / 3e-3 forgets to 5 %, 3e-4 forgets most (19.95 %, retain-val 97.52 %): chosen on val
-    # (tests/benchmarks/defaults_on_val.py lotus mnist/mlp).
-    model_defaults = {"mnist/mlp": {"lr": 3e-4}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Distils `model` in place until forget accuracy falls to the unseen level or the epochs run out."""

@@ -52,9 +52,6 @@ class RandomLabels(Method):
     access = frozenset({"forget", "retain"})
     augments = True  # the authors' unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
-    # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.68 %, worst forget-val 2.20 %);
-    # grid and rule: docs/methods.md "Per-model defaults".
-    model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Relabels and repairs `model` in place."""

@@ -82,9 +82,6 @@ class SalUn(Method):
     access = frozenset({"forget", "retain"})
     augments = True  # the authors' unlearning loaders read through the train transform
     scenarios = frozenset(SCENARIOS)
-    # Fewer epochs than MNIST/mlp's 8-epoch retraining, chosen on val (retain-val 97.60 %, worst forget-val 3.04 %);
-    # grid and rule: docs/methods.md "Per-model defaults".
-    model_defaults = {"mnist/mlp": {"epochs": 5}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Builds the saliency mask, then runs masked random-label epochs on `model` in place."""

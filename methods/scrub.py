@@ -21,7 +21,6 @@ The small-scale notebook's recipe (small_scale_unlearning.ipynb cells 26, 30: Ad
 Deviations:
 - Every scenario runs the large-scale (CIFAR-10, class-wise) recipe; the notebook's sample-forgetting runs use the
   small-scale one above.
-- On an MLP the lr is 1e-3 (model default, chosen on the validation split: see `model_defaults`), not 5e-4.
 - BatchNorm follows the authors' code: the student is in train mode on forget-only batches too (the CIFAR-10 run used
   `--disable-bn`; with BatchNorm the max steps move running statistics towards the forget set).
 - A non-finite loss fails the cell as 'diverged'.
@@ -84,10 +83,6 @@ class SCRUB(Method):
     access = frozenset({"retain", "forget", "teacher"})
     version = 2  # v2: no augmentation of unlearning data (the authors' loaders have none)
     scenarios = frozenset(SCENARIOS)
-    # The CIFAR-10 lr leaves an MLP on MNIST at 91 % forget-val accuracy. Chosen on the validation split
-    # (tests/benchmarks/defaults_on_val.py scrub; lr 5e-4 / 1e-3 / 2e-3 x msteps 2 / 3 after a coarser grid):
-    # lr 1e-3 -> retain-val 96.29 %, forget-val 0 % (original 97.82 %); 2e-3 already diverges in the max steps.
-    model_defaults = {"mlp": {"lr": 0.001}}
 
     def unlearn(self, model: nn.Module, ctx: UnlearnContext) -> nn.Module:
         """Runs SCRUB with `model` as the student, in place."""

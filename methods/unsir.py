@@ -130,17 +130,6 @@ class UNSIR(Method):
     access = frozenset({"retain_subset"})
     version = 2  # v2: no augmentation of unlearning data (the authors' loaders have none)
     scenarios = frozenset({"class"})
-    # No paper gives UNSIR rates for an MLP; the notebook's 0.02/0.01 (tuned for ResNet-18) costs an MLP on MNIST
-    # 15 retain points. Every default below was chosen on the validation split (forget {0} and {0,2}, seed 0:
-    # forgotten classes <= 5 % on val, then the best retain-val accuracy; tests/benchmarks/defaults_on_val.py,
-    # docs/methods.md). mlp: 0.008/0.002 (MNIST/mlp retain-val 94.65 % against 91.09 % for the notebook's rates).
-    # digits has ~120 retain samples per class, so one repair epoch is 5 Adam steps against the notebook's ~32 on
-    # CIFAR-10: 8 epochs restore a comparable step count, and with them the notebook's rates win on digits/mlp
-    # (96.10 % against 95.19 % for the mlp rates; 73.21 % with one epoch). The small cnn on digits needs a gentler
-    # impair: 0.004 with 8 repair epochs gives 99.09 % (the notebook's 0.02: 77.81 %).
-    model_defaults = {"mlp": {"impair_lr": 0.008, "repair_lr": 0.002},
-                      "digits/mlp": {"impair_lr": 0.02, "repair_lr": 0.01, "repair_epochs": 8},
-                      "digits/cnn": {"impair_lr": 0.004, "repair_epochs": 8}}
 
     def learn_noise(self, model: nn.Module, ctx: UnlearnContext) -> tuple[Tensor, Tensor]:
         """One learned noise batch per forget class, with its labels, in the model's input space."""

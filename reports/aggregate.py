@@ -70,6 +70,12 @@ class MethodResult:
     version: int = 1
     attempted: list[int] = field(default_factory=list)  # every seed with a stored cell, ok or failed
     per_seed: dict[str, dict[int, float]] = field(default_factory=dict)  # value -> seed -> value (ok cells)
+    defaults: str = ""  # what its hyperparameters came from: shipped-tuned, paper, tuned, mixed; "" before recorded
+
+    @property
+    def defaults_text(self) -> str:
+        """The defaults column: "-" for rows stored before defaults were recorded."""
+        return self.defaults or "-"
 
     @property
     def time(self) -> Stat:
@@ -194,8 +200,28 @@ def _method_result(rows: list[dict[str, Any]], failed: list[dict[str, Any]], lab
         reused_phases=sorted({p for r in rows for p in r.get("reused_phases") or []}),
         speedup_reused=any(speedup_reused(r) for r in rows), tuned=first.get("tuned"),
         version=first.get("method_version") or 1, attempted=sorted({r["seed"] for r in rows + failed}),
-        per_seed=per_seed,
+        per_seed=per_seed, defaults=defaults_label(rows or failed),
     )
+
+
+def defaults_label(rows: Sequence[dict[str, Any]]) -> str:
+    """What a method's rows ran with: "tuned" (a --params file), else the one `defaults` they stored
+    ("shipped-tuned" or "paper"), "mixed" across seeds, "" where no row recorded it."""
+    if any(r.get("tuned") for r in rows):
+        return "tuned"
+    found = {r.get("defaults") for r in rows} - {None}
+    return found.pop() if len(found) == 1 else "mixed" if found else ""
+
+
+def paper_defaults_note(setting: "SettingResult") -> Optional[str]:
+    """Points to `unlearnbench tune` when methods here ran their authors' defaults (no shipped values fit)."""
+    paper = [m.label for m in setting.methods if m.role == "method" and m.defaults == "paper"]
+    if not paper:
+        return None
+    forget = setting.spec.label
+    return (f"on their authors' (paper) defaults here, with no values shipped for this setting or asked for with "
+            f"--defaults paper: {', '.join(paper)}; `unlearnbench tune --dataset {setting.dataset} --model "
+            f"{setting.model} --forget {forget}` gives every method the same budget on the validation split")
 
 
 def _speedups(setting: SettingResult) -> None:

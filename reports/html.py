@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES, MetricValue
 from unlearnbench.metrics.summary import SIGNAL_ATTACKS, signal_note
-from unlearnbench.reports.aggregate import INTERVAL_NOTE, MethodResult, SettingResult, Stat, aggregate
+from unlearnbench.reports.aggregate import (INTERVAL_NOTE, MethodResult, SettingResult, Stat, aggregate,
+                                            paper_defaults_note)
 from unlearnbench.reports.comparison import side_text
 from unlearnbench.reports.comparison import tuned_vs_default
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
@@ -116,7 +117,7 @@ def template_environment() -> "jinja2.Environment":
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(fmt=fmt, delta=delta, cell=cell, reused_mark=reused_mark, closeness=closeness,
-                       value_text=value_text, not_applicable=not_applicable_note, params_text=params_text,
+                       value_text=value_text, not_applicable=not_applicable_note, defaults_note=paper_defaults_note, params_text=params_text,
                        side_text=side_text, interval=interval_text, verdicts=verdict_lines, row_label=row_label,
                        headline_of=headline_values)
     return env

@@ -8,7 +8,7 @@ import io
 from typing import Any, Sequence
 
 from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES
-from unlearnbench.reports.aggregate import INTERVAL_NOTE, aggregate
+from unlearnbench.reports.aggregate import INTERVAL_NOTE, aggregate, paper_defaults_note
 from unlearnbench.reports.comparison import side_text, tuned_vs_default
 from unlearnbench.reports.html import template_environment
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
@@ -34,17 +34,19 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARD
     settings = rankings(rows, gap)
     for ranking in settings:
         values = headline_values(ranking.setting)
-        header = ["rank", "method", *[v.label + ARROWS.get(v.better, "") for v in values],
+        header = ["rank", "method", "defaults", *[v.label + ARROWS.get(v.better, "") for v in values],
                   "seeds", "zero-glance", "Pareto"]
         out += ["", f"### {ranking.setting.title}", "",
                 f"Gap definition: {ranking.setting.gap.title} ({ranking.setting.gap.label}).", "",
-                "| " + " | ".join(header) + " |", "|---:|---|" + "---:|" * len(values) + "---:|:---:|:---:|"]
+                "| " + " | ".join(header) + " |", "|---:|---|---|" + "---:|" * len(values) + "---:|:---:|:---:|"]
         for r in ranking.ranked:
             m = r.result
-            cells = [r.rank_text, _md(row_label(m)), *[value_text(m, v, MARKDOWN_MARK) for v in values],
+            cells = [r.rank_text, _md(row_label(m)), m.defaults_text, *[value_text(m, v, MARKDOWN_MARK) for v in values],
                      m.ok_text, "yes" if m.zero_glance else "no", "yes" if r.pareto else ""]
             out.append("| " + " | ".join(cells) + " |")
         out += [""] + [_md(line) for line in verdict_lines(ranking)] if ranking.ranked else []
+        note = paper_defaults_note(ranking.setting)
+        out += ["", _md(note[0].upper() + note[1:]) + "."] if note else []
         if ranking.references:
             out += ["", "Reference row, not ranked: " + "; ".join(
                 f"{_md(m.label)}: " + ", ".join(f"{v.label} {value_text(m, v, MARKDOWN_MARK)}"
@@ -86,7 +88,7 @@ def leaderboard_csv(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["setting", "gap_definition", "role", "rank", "method", "version", "pareto", "seeds_ok",
                      "seeds", "zero_glance", *[c for v in values for c in (v.name, f"{v.name}_lo", f"{v.name}_hi")],
-                     "time_reused", "speedup_reused", "tuned"])
+                     "time_reused", "speedup_reused", "tuned", "defaults"])
     for ranking in settings:
         lines = [(r.rank_text, r.result, r.pareto) for r in ranking.ranked] + \
                 [("", m, False) for m in ranking.references + ranking.apart + ranking.unscored]
@@ -95,10 +97,10 @@ def leaderboard_csv(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK
             writer.writerow([ranking.setting.title, ranking.setting.gap.label, m.role, rank, m.label, m.version,
                              pareto, len(m.seeds), len(m.attempted), m.zero_glance,
                              *[x for st in stats for x in ((st.mean, st.lo, st.hi) if st else ("", "", ""))],
-                             m.time_reused, m.speedup_reused, ranking.setting.tuned])
+                             m.time_reused, m.speedup_reused, ranking.setting.tuned, m.defaults])
         for name in ranking.setting.not_applicable:  # a row that says n/a, never a zero
             writer.writerow([ranking.setting.title, ranking.setting.gap.label, "n/a", "", name, "", "", 0, 0, "",
-                             *[""] * (3 * len(values)), "", "", ranking.setting.tuned])
+                             *[""] * (3 * len(values)), "", "", ranking.setting.tuned, ""])
     return buffer.getvalue()
 
 

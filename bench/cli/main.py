@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
 from unlearnbench.core.defaults import DEFAULT_METHODS, DEFAULT_OUT, DEFAULT_TUNE_SEED
 from unlearnbench.core.errors import UserError
+from unlearnbench.core.shipped import CHOICES as DEFAULT_CHOICES
 
 if TYPE_CHECKING:
     from unlearnbench.api import Results
@@ -82,7 +83,7 @@ def _setting_request(args: argparse.Namespace, **extra: Any) -> "RunRequest":
     return RunRequest(dataset=args.dataset, model=args.model, methods=methods, forget=parse_forget(args.forget),
                       device=args.device, data_root=args.data_root, cache_dir=_cache_dir(args),
                       recipe=_key_values(args.recipe, "--recipe"), threads=args.threads,
-                      skip_unsupported=args.methods in (None, "all"), **extra)
+                      skip_unsupported=args.methods in (None, "all"), defaults=args.defaults, **extra)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -303,6 +304,9 @@ SHARED_OPTIONS: dict[str, dict[str, Any]] = {
                       help="CPU threads (default 0: measured choice per dataset/model, see docs/speed.md)"),
     "--set": dict(action="append", default=[], metavar="METHOD.PARAM=VALUE",
                   help="override a method hyperparameter (repeatable)"),
+    "--defaults": dict(default="shipped", choices=DEFAULT_CHOICES,
+                       help="shipped: each method's values tuned by the harness for the setting where the package "
+                            "ships them, else its authors'; paper: the authors' everywhere (default: shipped)"),
     "--remeasure-retrain": dict(action="store_true",
                                 help="train and time the retrained model again even when it is cached"),
 }
@@ -327,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="unlearnbench", description="Benchmark machine-unlearning methods on image classifiers.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     setting = ("--dataset", "--model", "--methods", "--forget", "--device", "--data-root", "--cache-dir", "--recipe",
-               "--threads")
+               "--threads", "--defaults")
     run_p = _command(sub, "run", "run methods on one dataset/model/forget setting", cmd_run, *setting, "--set",
                      "--out", "--quiet", "--remeasure-retrain")
     run_p.add_argument("--seed", type=int, default=0, help="seed of training and methods (default: 0)")
@@ -386,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune_p.add_argument("--backend", default="local", choices=("local", "ray"),
                         help="local: methods one by one; ray: each method's study as a Ray task (default local)")
     tune_p.add_argument("--ray-address", help="an existing Ray cluster (default: start one locally)")
-    bench_p = _command(sub, "bench", "speed report: seconds, ratio to reference loops, share of peak", cmd_bench,
+    bench_p = _command(sub, "bench", "speed report: seconds, ratio to plain loops, share of peak", cmd_bench,
                        *setting, "--set", "--quiet")
     bench_p.add_argument("--repeat", type=int, default=1, help="runs per measurement, best kept (default 1)")
     bench_p.add_argument("--population", type=int, metavar="N",

@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Optional
 from torch import nn
 
 from unlearnbench.core.config import NoConfig, build_config
+from unlearnbench.core.errors import ConfigError, UserError
 from unlearnbench.core.registry import Registry
 from unlearnbench.core.scenarios import SCENARIOS
+from unlearnbench.core.shipped import CHOICES, PAPER, SHIPPED, shipped_params, warn_fallback
 
 if TYPE_CHECKING:
     from unlearnbench.execution.context import UnlearnContext
@@ -33,8 +35,9 @@ class Method(ABC):
     # value is compared with) are shown apart; "floor" (a second, independently seeded retrain) is scored like a
     # method and shows how far retraining itself lands from the reference: the noise floor.
     role: ClassVar[str] = "method"
-    # Defaults that differ from Config's for a model ("mlp") or a dataset/model pair ("digits/mlp"), the pair
-    # winning; each entry says where it comes from.
+    # The authors' own values for a model ("resnet18") or a dataset/model pair ("cifar100/resnet18", from their
+    # configs), the pair winning; each entry says where it comes from. Values tuned by the harness are shipped
+    # apart (core.shipped), never written here.
     model_defaults: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     # True where the reference trains its unlearning batches on augmented data (the dataset's train transform):
     # only then does the context hand out the setting's augmentation (`ctx.augment`); every other method unlearns on
@@ -46,6 +49,7 @@ class Method(ABC):
     # The equal-budget tuner's space (unlearnbench.core.space): field -> Range, Choice or EpochShare, validated against
     # Config; empty: the method cannot be tuned.
     search_space: ClassVar[Mapping[str, Any]] = {}
+    defaults_source: str = PAPER  # which defaults from_params built it with (core.shipped: SHIPPED or PAPER)
 
     # A tutorial-style loop doing the same work (models.plain), timed beside the method by the speed bench:
     # (original model, cfg, setting) -> model. None: the method has no plain counterpart.
@@ -55,18 +59,30 @@ class Method(ABC):
         self.cfg = cfg if cfg is not None else self.Config()
 
     @classmethod
-    def defaults_for(cls, model: str | None = None, dataset: str | None = None,
-                     scenario: str | None = None) -> dict[str, Any]:
-        """The values that replace Config's defaults here: the scenario's, then the model's, then the pair's."""
+    def paper_defaults(cls, model: str | None = None, dataset: str | None = None,
+                       scenario: str | None = None) -> dict[str, Any]:
+        """The authors' values that replace Config's here: the scenario's, then the model's, then the pair's."""
         return {**cls.scenario_defaults.get(scenario or "", {}), **cls.model_defaults.get(model or "", {}),
                 **cls.model_defaults.get(f"{dataset}/{model}", {})}
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None = None, model: str | None = None,
-                    dataset: str | None = None, scenario: str | None = None) -> "Method":
-        """Builds the method from Config defaults, then `defaults_for` the setting, then `params`."""
-        merged = {**cls.defaults_for(model, dataset, scenario), **(params or {})}
-        return cls(build_config(cls.Config, merged, owner=cls.name))
+                    dataset: str | None = None, scenario: str | None = None, defaults: str = "shipped") -> "Method":
+        """Builds the method from Config defaults, then the authors' values for the setting, then (defaults
+        "shipped") the shipped-tuned values of the setting, then `params`."""
+        if defaults not in CHOICES:
+            raise UserError(f"--defaults {defaults!r} is not one of {', '.join(CHOICES)}")
+        base, source = cls.paper_defaults(model, dataset, scenario), PAPER
+        found = shipped_params(cls.name, cls.version, dataset, model, scenario) if defaults == "shipped" else None
+        if found is not None:
+            try:
+                build_config(cls.Config, {**base, **found[0]}, owner=cls.name)
+                base, source = {**base, **found[0]}, SHIPPED
+            except ConfigError as exc:
+                warn_fallback(cls.name, found[1], f"a value is refused: {exc}")
+        method = cls(build_config(cls.Config, {**base, **(params or {})}, owner=cls.name))
+        method.defaults_source = source
+        return method
 
     @property
     def zero_glance(self) -> bool:

@@ -63,7 +63,7 @@ def check_space(cls: type, space: Mapping[str, Dimension], owner: str, model: st
     """
     types = typing.get_type_hints(cls.Config)
     valid = [f.name for f in dataclasses.fields(cls.Config)]
-    base = cls.defaults_for(model, dataset, scenario)
+    base = cls.paper_defaults(model, dataset, scenario)
     out: dict[str, Dimension] = {}
     for name, dim in space.items():
         where = f"{owner}.{name}"

@@ -30,7 +30,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "api": ("core", "timing", "data", "models", "metrics", "reports", "execution", "tuning", "speed"),
     "testing": ("core", "timing", "data", "models", "metrics", "reports", "execution"),
     "cli": ("core", "timing", "data", "models", "metrics", "reports", "execution", "tuning", "speed", "api"),
-    "devtools": ("core", "timing", "data", "models", "metrics", "reports", "execution", "tuning", "speed", "api",
+    "devtools": ("core", "timing", "data", "models", "metrics", "reports", "execution", "methods", "tuning", "speed", "api",
                  "cli"),
 }
 WHY = {

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 from unlearnbench.core.errors import UnknownNameError, UserError
 from unlearnbench.core.method import METHODS, supports
 from unlearnbench.execution.runner import RunRequest, resolve_device
+from unlearnbench.metrics import DEFINITIONS_VERSION
 from unlearnbench.metrics.summary import TUNING_OBJECTIVE
 from unlearnbench.models.recipes import default_recipe, recipe_identity
 
@@ -98,7 +99,7 @@ def write_params_file(path: Path, request: RunRequest, budget: Any, results: Seq
     methods: dict[str, dict[str, Any]] = dict(existing.methods) if existing else {}
     for result in results:
         methods[result.method] = {
-            "params": result.params, "objective": result.objective, "trials": result.trials,
+            "version": METHODS.get(result.method).version, "params": result.params, "objective": result.objective, "trials": result.trials,
             "pruned": result.pruned, "failed": result.failed, "seconds": round(result.seconds, 3),
             "space": result.space, "parts": result.parts, "history": result.history}
     budget_field = {"budget_trials": budget.trials} if budget.trials is not None else {
@@ -106,7 +107,8 @@ def write_params_file(path: Path, request: RunRequest, budget: Any, results: Seq
     lines = ["# Tuned parameters written by `unlearnbench tune`: run them with `unlearnbench run --params FILE` or a "
              "suite's", "# params = \"FILE\". Tuned on the validation split at tune_seed; report other seeds.", "",
              *_table("setting", setting_of(request)),
-             *_table("tuning", {"format": FORMAT, "objective": TUNING_OBJECTIVE, **budget_field,
+             *_table("tuning", {"format": FORMAT, "objective": TUNING_OBJECTIVE,
+                                "objective_version": DEFINITIONS_VERSION, "defaults": request.defaults, **budget_field,
                                 "sampler": "TPESampler, seeded per counted trial", "optuna": optuna.__version__,
                                 "unlearnbench": __version__,
                                 "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")})]
@@ -209,7 +211,8 @@ def apply_params(tuned: TunedParams, request: RunRequest, explicit_methods: bool
                 raise UserError(f"{name}.{both[0]} is tuned in {where} and also given explicitly; drop one")
             given = {**file_params, **given}
             try:
-                METHODS.get(name).from_params(given, request.model, request.dataset, request.forget.scenario)
+                METHODS.get(name).from_params(given, request.model, request.dataset, request.forget.scenario,
+                                              request.defaults)
             except UserError as exc:
                 raise UserError(f"{where}: methods.{name}: {exc}") from None
         entries.append((name, given))

@@ -157,7 +157,8 @@ def unlearned_members(request: RunRequest, name: str, params: dict[str, Any], me
     loaded from the cache the driver filled."""
     register_definitions(request)
     setting = prepare_setting(request)
-    method = METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario)
+    method = METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario,
+                                           request.defaults)
     return _members(setting, method, members, protocol, klom_rows(setting))
 
 

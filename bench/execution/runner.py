@@ -19,6 +19,7 @@ from unlearnbench.core.config import config_dict, config_hash
 from unlearnbench.core.defaults import DEFAULT_METHODS
 from unlearnbench.core.errors import DataAccessError, DivergedError, UserError
 from unlearnbench.core.method import METHODS, Method, supports
+from unlearnbench.core.shipped import CHOICES as DEFAULT_CHOICES
 from unlearnbench.data.forget import ForgetSpec, Split
 from unlearnbench.data.loading import DATASETS, load_data
 from unlearnbench.execution.cache import ModelCache, default_cache_dir
@@ -74,9 +75,14 @@ class RunRequest:
     # (name, pickled Method class) of methods defined where a worker cannot import them (a notebook's function
     # methods): registered in the worker before the methods are built (unlearnbench.core.function_method.definitions)
     definitions: tuple[tuple[str, bytes], ...] = ()
+    # "shipped": each method's shipped-tuned values where a file has them for the setting (core.shipped), else its
+    # authors'; "paper": the authors' values everywhere
+    defaults: str = "shipped"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "forget", ForgetSpec.parse(self.forget))
+        if self.defaults not in DEFAULT_CHOICES:
+            raise UserError(f"--defaults {self.defaults!r} is not one of {', '.join(DEFAULT_CHOICES)}")
 
     def method_specs(self) -> list[tuple[str, dict[str, Any]]]:
         """(name, parameter overrides) of every method to run, in order."""
@@ -111,8 +117,8 @@ def build_methods(request: RunRequest) -> list[Method]:
         raise UserError(f"parameters given for {', '.join(stray)}, which is not among --methods {','.join(names)}")
     if not specs:
         raise UserError("no methods to run: give --methods, e.g. --methods original,unsir")
-    methods = [METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario)
-               for name, params in specs]
+    methods = [METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario,
+                                             request.defaults) for name, params in specs]
     unsupported = not_applicable(request)
     if unsupported and not request.skip_unsupported:
         name = unsupported[0]
@@ -283,6 +289,7 @@ def run_cell(setting: Setting, method: Method, run_id: str, env: dict[str, Any],
         "recipe": recipe_identity(setting.recipe), "phases": {}, "reused_phases": [], "metrics": {},
         "status": "ok", "error": None, "time_s": None, "peak_mem_bytes": None, "cell_key": key, "tuned": tuned,
         "role": method.role, "scenarios": sorted(method.scenarios), "definitions": DEFINITIONS_VERSION,
+        "defaults": method.defaults_source,
     }
     stages: dict[str, float] = {}
 

@@ -8,14 +8,14 @@ from typing import Any, Iterable
 
 from unlearnbench.core.errors import UserError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 READABLE_FROM = 2  # read-only commands read stores from this schema on (later columns read as NULL)
 _JSON_COLUMNS = ("forget", "params", "access", "phases", "reused_phases", "metrics", "env", "recipe", "tuned",
                  "scenarios")
 _COLUMNS = (
     "run_id", "created", "dataset", "model", "forget", "seed", "method", "method_version", "params",
     "params_hash", "access", "status", "error", "time_s", "phases", "reused_phases", "peak_mem_bytes",
-    "metrics", "env", "recipe", "cell_key", "tuned", "role", "scenarios", "definitions",
+    "metrics", "env", "recipe", "cell_key", "tuned", "role", "scenarios", "definitions", "defaults",
 )
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS cells (
@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS cells (
     metrics TEXT NOT NULL, env TEXT NOT NULL, recipe TEXT NOT NULL,
     cell_key TEXT,
     tuned TEXT,
-    role TEXT, scenarios TEXT, definitions INTEGER
+    role TEXT, scenarios TEXT, definitions INTEGER,
+    defaults TEXT
 );
 CREATE INDEX IF NOT EXISTS cells_setting ON cells (dataset, model, forget, seed, method);
 CREATE INDEX IF NOT EXISTS cells_key ON cells (cell_key);
@@ -43,6 +44,9 @@ _MIGRATIONS = {
     # (NULL: stored before these existed, read as the registry says and as definitions 1).
     3: "ALTER TABLE cells ADD COLUMN role TEXT; ALTER TABLE cells ADD COLUMN scenarios TEXT; "
        "ALTER TABLE cells ADD COLUMN definitions INTEGER;",
+    # Which defaults the method ran with: "shipped-tuned" or "paper" (NULL: stored before shipped defaults, when a
+    # few methods carried hand-chosen per-model values).
+    4: "ALTER TABLE cells ADD COLUMN defaults TEXT;",
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from unlearnbench.core.errors import UnknownNameError, UserError
+from unlearnbench.core.shipped import CHOICES as DEFAULT_CHOICES
 from unlearnbench.core.method import METHODS, supports
 from unlearnbench.data.forget import ForgetSpec
 from unlearnbench.data.loading import DATASETS, class_count, has_superclasses
@@ -23,7 +24,7 @@ else:  # pragma: no cover - Python 3.10
 
 BUILTIN_SUITES = Path(__file__).resolve().parent.parent / "suites"
 TOP_KEYS = {"name", "description", "device", "data_root", "mia_shadows", "deep_metrics", "grid", "recipe", "methods",
-            "params", "population", "protocol"}
+            "params", "population", "protocol", "defaults"}
 GRID_KEYS = {"datasets", "models", "forget", "seeds"}
 
 
@@ -160,6 +161,9 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
     deep = raw.get("deep_metrics", False)
     if not isinstance(deep, bool):
         raise SuiteError(f"{label}: deep_metrics must be true or false, got {deep!r}")
+    defaults = raw.get("defaults", "shipped")
+    if defaults not in DEFAULT_CHOICES:
+        raise SuiteError(f"{label}: defaults must be one of {', '.join(DEFAULT_CHOICES)}, got {defaults!r}")
     device = raw.get("device", "auto")
     if device not in ("auto", "cpu", "cuda"):
         raise SuiteError(f"{label}: device must be auto, cpu or cuda, got {device!r}")
@@ -190,7 +194,7 @@ def load_suite(name_or_path: str, data_root: Optional[str] = None, cache_dir: Op
                 requests.append(RunRequest(
                     dataset=dataset, model=model, methods=suited, forget=forget, seed=seed, device=device,
                     data_root=root, cache_dir=cache_dir, recipe=dict(recipe), mia_shadows=shadows,
-                    deep_metrics=deep))
+                    deep_metrics=deep, defaults=defaults))
     requests, warnings = _with_tuned_params(label, raw.get("params"), path, requests)
     population, protocol = raw.get("population", 0), raw.get("protocol", "challenge")
     if not isinstance(population, int) or isinstance(population, bool) or population < 0:

@@ -34,7 +34,8 @@ def plan(suite: Suite, status: dict[str, str], rerun: bool, retry_failed: bool
         keep = []
         for entry in request.methods:
             name, params = entry
-            method = METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario)
+            method = METHODS.get(name).from_params(params, request.model, request.dataset, request.forget.scenario,
+                                                   request.defaults)
             key = cell_key(request, method)
             state = status.get(key)
             if state == "ok" and not rerun:

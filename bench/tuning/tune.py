@@ -70,10 +70,10 @@ class MethodPlan:
     space: dict[str, Union[Range, Choice]]
 
     def identity(self, request: RunRequest) -> str:
-        """The study's name: method and version, setting, tuning seed, space and fixed values (not the budget,
-        so a larger budget extends a study)."""
+        """The study's name: method and version, setting, tuning seed, the defaults the first trial starts from,
+        space and fixed values (not the budget, so a larger budget extends a study)."""
         payload = {**setting_identity(request), "method": self.method, "version": METHODS.get(self.method).version,
-                   "fixed": self.fixed, "space": {k: describe(v) for k, v in self.space.items()}}
+                   "defaults": request.defaults, "fixed": self.fixed, "space": {k: describe(v) for k, v in self.space.items()}}
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
         return f"{self.method}-{digest}"
 
@@ -197,7 +197,7 @@ def run_study(plan: MethodPlan, setting: Setting, reference: ValReference, reque
 
     cls = METHODS.get(plan.method)
     defaults = config_dict(cls.from_params(plan.fixed, request.model, request.dataset,
-                                           request.forget.scenario).cfg)
+                                           request.forget.scenario, request.defaults).cfg)
     distributions = _distributions(plan.space)
     with _exclusive(folder / f"{plan.method}.lock"):
         study = _open_study(plan, request, folder, defaults)
@@ -234,7 +234,7 @@ def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], setting: Setting,
     state, value = TrialState.FAIL, math.nan
     try:
         method = cls.from_params({**plan.fixed, **trial.params}, request.model, request.dataset,
-                                 request.forget.scenario)
+                                 request.forget.scenario, request.defaults)
         model, _, _ = apply_method(setting, method)
         value, parts = val_objective(model, setting, reference)
         trial.set_user_attr("parts", parts)

@@ -1,0 +1,121 @@
+"""Regenerates the shipped per-setting defaults: each method tuned by the harness's equal-budget tuning on the
+validation split, from its authors' defaults, at the tuning seed, into methods/defaults/<dataset>-<model>-<scenario>.toml.
+
+    python -m unlearnbench.devtools.ship_defaults --settings digits/mlp/class,digits/mlp/random [--trials 20]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from unlearnbench import api
+from unlearnbench.core.defaults import DEFAULT_TUNE_SEED
+from unlearnbench.core.errors import UserError
+from unlearnbench.core.shipped import FOLDER, shipped_files
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+FORGET = {"class": "0", "random": "random:0.1"}  # the forget set each scenario is tuned on
+SETTINGS = ("digits/mlp/class", "digits/mlp/random", "digits/cnn/class", "digits/cnn/random",
+            "mnist/mlp/class", "mnist/mlp/random", "mnist/cnn/class", "mnist/cnn/random")
+KEPT = ("version", "params", "objective", "trials", "pruned", "failed", "seconds", "space")  # per method
+
+
+def shipped_folder() -> Path:
+    """methods/defaults/ of this checkout (the package's data folder)."""
+    import unlearnbench.methods
+
+    return Path(unlearnbench.methods.__file__).parent / FOLDER
+
+
+def _toml(value: Any) -> str:
+    from unlearnbench.execution.params_file import _toml_value
+
+    return _toml_value(value)
+
+
+def render(setting: str, tuned: dict[str, Any], command: str, wall_s: float) -> str:
+    """The shipped file of one setting from its tuned-parameters file: provenance first, then each method."""
+    dataset, model, scenario = setting.split("/")
+    t = tuned["tuning"]
+    provenance = {"dataset": dataset, "model": model, "scenario": scenario, "forget": tuned["setting"]["forget"],
+                  "tune_seed": tuned["setting"]["tune_seed"], "device": tuned["setting"]["device"],
+                  "defaults_tuned_from": t.get("defaults", "paper"), "objective": t["objective"],
+                  "objective_version": t.get("objective_version"), "budget_trials": t.get("budget_trials"),
+                  "unlearnbench": t["unlearnbench"], "optuna": t["optuna"], "date": t["updated"],
+                  "wall_seconds": round(wall_s, 1), "command": command}
+    lines = [f"# Shipped defaults for {setting}: each method's values chosen by `unlearnbench tune` on the validation",
+             "# split with the budget below. Regenerate with the command below; never edit by hand.", "", "[shipped]"]
+    lines += [f"{k} = {_toml(v)}" for k, v in provenance.items() if v is not None]
+    for name in sorted(tuned["methods"]):
+        entry = tuned["methods"][name]
+        lines += ["", f"[methods.{name}]"] + [f"{k} = {_toml(entry[k])}" for k in KEPT if k in entry]
+    return "\n".join(lines) + "\n"
+
+
+def ship(setting: str, trials: int, data_root: str | None, work: Path, progress: Any = None) -> Path:
+    """Tunes every tunable method of one dataset/model/scenario and writes its shipped file; returns the path."""
+    from unlearnbench.tuning.tune import tunable_methods
+
+    dataset, model, scenario = setting.split("/")
+    if scenario not in FORGET:
+        raise UserError(f"{setting}: the scenario must be one of {', '.join(FORGET)}")
+    request = api.request(dataset=dataset, model=model, methods=tunable_methods(scenario), forget=FORGET[scenario],
+                          seed=DEFAULT_TUNE_SEED, defaults="paper", data_root=data_root, device="cpu")
+    start = time.perf_counter()
+    outcome = api.tune(request, work / setting.replace("/", "-"), trials=trials, progress=progress)
+    tuned = tomllib.loads(outcome.path.read_text(encoding="utf-8"))
+    command = f"python -m unlearnbench.devtools.ship_defaults --settings {setting} --trials {trials}" + (
+        " --data-root DATA" if data_root and dataset != "digits" else "")  # digits ships with scikit-learn
+    target = shipped_folder() / f"{setting.replace('/', '-')}.toml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render(setting, tuned, command, time.perf_counter() - start), encoding="utf-8")
+    return target
+
+
+def shipped_table() -> str:
+    """The shipped files as a Markdown table: setting, methods, budget, cost, date and size."""
+    lines = ["| file | setting | methods | budget | cost (wall clock) | tuned on | size |", "|---|---|---:|---|---:|---|---:|"]
+    for file in shipped_files():
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        s = data["shipped"]
+        lines.append(f"| `{file.name}` | {s['dataset']}/{s['model']}, {s['scenario']} (forget {s['forget']}) | "
+                     f"{len(data.get('methods', {}))} | {s.get('budget_trials')} trials each | {s['wall_seconds']:.0f} s | "
+                     f"{s['date'][:10]}, unlearnbench {s['unlearnbench']} | {len(file.read_bytes()):,} B |")
+    return "\n".join(lines) if len(lines) > 2 else "(nothing shipped)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Tunes and writes each requested setting's shipped file."""
+    parser = argparse.ArgumentParser(prog="python -m unlearnbench.devtools.ship_defaults",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", default=",".join(SETTINGS), help="dataset/model/scenario,... (default: all)")
+    parser.add_argument("--trials", type=int, default=20, help="trials per method (default 20)")
+    parser.add_argument("--data-root", help="folder holding torchvision datasets (MNIST)")
+    parser.add_argument("--work", type=Path, help="where the studies are kept (default: a temporary folder)")
+    parser.add_argument("--list", action="store_true", help="print what is shipped, as a Markdown table, and stop")
+    args = parser.parse_args(argv)
+    if args.list:
+        print(shipped_table())
+        return 0
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            for setting in args.settings.split(","):
+                path = ship(setting.strip(), args.trials, args.data_root, args.work or Path(scratch),
+                            lambda message, transient=False: print(f"  {message}", file=sys.stderr, flush=True))
+                print(f"wrote {path} ({path.stat().st_size} bytes)")
+    except UserError as exc:
+        print(f"ship_defaults: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
