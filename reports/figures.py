@@ -57,42 +57,67 @@ def bar_values(setting: SettingResult, group: str) -> list[MetricValue]:
             if v.unit in BAR_UNITS and any(v.name in m.metrics for m in setting.methods)]
 
 
-def _grouped_bars(setting: SettingResult, values: list[MetricValue], title: str, ylabel: str,
-                  reference_lines: bool) -> Figure:
-    fig = Figure(figsize=(WIDTH, 2.6 + 0.02 * len(setting.methods)), layout="constrained")
-    ax = fig.add_subplot()
-    methods = setting.methods
-    x = np.arange(len(methods))
-    width = 0.8 / max(1, len(values))
+def ranked_methods(setting: SettingResult) -> list[MethodResult]:
+    """The rows a figure draws, in the headline's order: ranked methods, then unranked ones; the retrained model is
+    drawn as a line, never as a row."""
+    ranking = rank_setting(setting)
+    return [r.result for r in ranking.ranked] + [m for m in ranking.apart + ranking.unscored]
+
+
+def _panels(setting: SettingResult, panels: list[tuple[str, list[MetricValue]]], title: str) -> Figure:
+    """One horizontal bar group per method (a row each, in ranking order), one panel per entry of `panels`; the
+    retrained model's value of each bar is a dashed line in the bar's colour. Legible at any number of methods: the
+    figure grows with the rows, and only the first panel names them."""
+    methods = ranked_methods(setting)
+    panels = [(name, values) for name, values in panels if values]
+    widest = max((len(values) for _, values in panels), default=1)
+    row = 0.12 + 0.07 * widest  # inches per method: room for its bars and one tick label
+    fig = Figure(figsize=(WIDTH, 1.3 + row * max(1, len(methods))), layout="constrained")
+    axes = fig.subplots(1, max(1, len(panels)), sharey=True, squeeze=False)[0]
+    y = np.arange(len(methods))[::-1]  # the best-ranked method at the top
     reference = setting.reference
-    for i, value in enumerate(values):
-        means = [m.metrics[value.name].mean if value.name in m.metrics else np.nan for m in methods]
-        errs = np.array([_err(m.metrics[value.name]) if value.name in m.metrics else (0.0, 0.0) for m in methods])
-        offset = (i - (len(values) - 1) / 2) * width
-        ax.bar(x + offset, means, width, yerr=errs.T.reshape(2, -1), label=value.label, color=PALETTE[i % len(PALETTE)], capsize=2)
-        if reference_lines and reference is not None and value.name in reference.metrics:
-            level = reference.metrics[value.name].mean
-            ax.hlines(level, x[0] + offset - width / 2, x[-1] + offset + width / 2, colors=PALETTE[i % len(PALETTE)],
-                      linestyles="dashed", linewidth=0.8)
-    ax.set_xticks(x, [m.label for m in methods], rotation=30 if len(methods) > 8 else 20, ha="right")
-    ax.set_ylim(0, 1.05)  # every plotted value is a fraction in [0, 1]; wider intervals are clipped at the frame
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if values:
-        ax.legend(ncols=min(len(values), 5), loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
+    for ax, (name, values) in zip(axes, panels):
+        height = 0.8 / len(values)
+        for i, value in enumerate(values):
+            colour = PALETTE[i % len(PALETTE)]
+            means = [m.metrics[value.name].mean if value.name in m.metrics else np.nan for m in methods]
+            errs = np.array([_err(m.metrics[value.name]) if value.name in m.metrics else (0.0, 0.0) for m in methods])
+            offset = ((len(values) - 1) / 2 - i) * height
+            ax.barh(y + offset, means, height, xerr=errs.T.reshape(2, -1), color=colour, label=value.label,
+                    error_kw={"elinewidth": 0.6, "capsize": 1.5})
+            if reference is not None and value.name in reference.metrics:
+                ax.axvline(reference.metrics[value.name].mean, color=colour, linestyle="dashed", linewidth=0.9)
+        ax.set_xlim(0, 1.05)  # every plotted value is a fraction in [0, 1]; wider intervals are clipped at the frame
+        ax.set_title(name)
+        # Below the x tick labels: about 0.25 in under the axes, whatever their height.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25 / (row * max(1, len(methods)))), frameon=False,
+                  fontsize=6)
+        ax.grid(axis="y", visible=False)
+    axes[0].set_yticks(y, [m.label for m in methods])
+    axes[0].set_ylim(-0.6, len(methods) - 0.4)
+    fig.suptitle(f"{title} (dashed: the retrained model): {setting.title}", fontsize=9)
     return fig
 
 
+def concern_panels(setting: SettingResult) -> list[tuple[str, list[MetricValue]]]:
+    """(concern, its fraction-valued members) for each part of the setting's yardstick: forgetting, utility,
+    privacy."""
+    present = {n for m in setting.methods for n in m.metrics}
+    out = []
+    for part, names in setting.gap.members(setting.scenario).items():
+        values = [VALUES.get(n) for n in names if n in present and VALUES.get(n) and VALUES.get(n).unit in BAR_UNITS]
+        out.append((VALUES.get(part).label.removesuffix(" gap").capitalize(), values))
+    return out
+
+
 def accuracy_bars(setting: SettingResult) -> Figure:
-    """The registry's primary accuracy values per method."""
-    return _grouped_bars(setting, bar_values(setting, "accuracy"), f"Accuracy: {setting.title}", "accuracy",
-                         reference_lines=False)
+    """Each concern of the yardstick in its own panel, every method a row."""
+    return _panels(setting, concern_panels(setting), "Forgetting, utility and privacy")
 
 
 def mia_bars(setting: SettingResult) -> Figure:
-    """The registry's primary privacy values per method; dashed lines mark the retrained model's level."""
-    return _grouped_bars(setting, bar_values(setting, "privacy"), f"MIA, dashed = retrain: {setting.title}",
-                         "score", reference_lines=True)
+    """Each primary membership-inference value in its own panel, every method a row."""
+    return _panels(setting, [(v.label, [v]) for v in bar_values(setting, "privacy")], "Membership inference")
 
 
 def phase_bars(setting: SettingResult) -> Figure:
