@@ -303,7 +303,8 @@ def tune(request: Any, out: Union[str, Path] = DEFAULT_OUT, trials: Optional[int
          ray_address: Optional[str] = None) -> TuneOutcome:
     """Tunes each method of `request` (built by `unlearnbench.api.request`, its seed the tuning seed) with the same
     budget on the validation split; writes OUT/tuned-....toml and its figure."""
-    from unlearnbench.execution.params_file import check_params_target, default_path, read_params_file, write_params_file
+    from unlearnbench.execution.params_file import (check_params_target, default_path, read_params_file,
+                                                    write_params_file)
     from unlearnbench.reports.tuning import write_tuning_figure
     from unlearnbench.tuning.tune import DEFAULT_TRIALS, Budget
     from unlearnbench.tuning.tune import tune as tune_methods

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.core.config import SGDConfig
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
 from unlearnbench.execution.context import UnlearnContext
@@ -31,7 +31,7 @@ Head = nn.Linear | nn.Conv2d
 
 
 @dataclass(frozen=True)
-class BoundaryExpandingConfig:
+class BoundaryExpandingConfig(SGDConfig):
     """Boundary Expanding hyperparameters (the authors' values as SalUn runs them)."""
 
     lr: float = 1e-5  # SGD lr (the original authors' value; SalUn's port leaves its arg_parser default 0.01)
@@ -39,10 +39,6 @@ class BoundaryExpandingConfig:
     momentum: float = 0.9  # SGD momentum
     weight_decay: float = 5e-4  # (SalUn arg_parser)
     batch_size: int = 256  # (SalUn arg_parser)
-
-    def __post_init__(self) -> None:
-        require_positive(self, "lr", "epochs", "batch_size")
-        require_non_negative(self, "momentum", "weight_decay")
 
 
 def class_head(model: nn.Module, num_classes: int) -> tuple[nn.Module, str, Head]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.core.config import SGDConfig
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
@@ -28,7 +28,7 @@ from unlearnbench.models.training import cosine_factor, make_optimizer, set_lr, 
 
 
 @dataclass(frozen=True)
-class CTConfig:
+class CTConfig(SGDConfig):
     """CT hyperparameters (DeepUnlearn's KGLTop5 ORIGINAL_* values)."""
 
     lr: float = 1e-3  # SGD lr (ORIGINAL_LR)
@@ -36,10 +36,6 @@ class CTConfig:
     momentum: float = 0.9  # (ORIGINAL_MOMENTUM)
     weight_decay: float = 5e-4  # (ORIGINAL_WEIGHT_DECAY)
     batch_size: int = 64  # (ORIGINAL_BATCH_SIZE)
-
-    def __post_init__(self) -> None:
-        require_positive(self, "lr", "epochs", "batch_size")
-        require_non_negative(self, "momentum", "weight_decay")
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.core.config import SGDConfig, require_non_negative
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE, Range
@@ -24,7 +24,7 @@ from unlearnbench.models.training import make_optimizer, train_epochs
 
 
 @dataclass(frozen=True)
-class L1SparseConfig:
+class L1SparseConfig(SGDConfig):
     """l1-sparse hyperparameters (Unlearn-Sparse FT_l1 script defaults)."""
 
     alpha: float = 1e-4  # starting l1 weight (the README sets none; third-party scripts: 1e-4)
@@ -35,8 +35,8 @@ class L1SparseConfig:
     batch_size: int = 256  # (arg_parser; the paper: 128)
 
     def __post_init__(self) -> None:
-        require_positive(self, "lr", "epochs", "batch_size")
-        require_non_negative(self, "alpha", "momentum", "weight_decay")
+        super().__post_init__()
+        require_non_negative(self, "alpha")
 
 
 def l1_norm(model: nn.Module) -> Tensor:

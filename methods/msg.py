@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.core.config import SGDConfig, require_non_negative
 from unlearnbench.core.errors import ConfigError
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.core.scenarios import SCENARIOS
@@ -40,7 +40,7 @@ from unlearnbench.models.training import make_optimizer, set_lr, train_epochs
 
 
 @dataclass(frozen=True)
-class MSGConfig:
+class MSGConfig(SGDConfig):
     """MSG hyperparameters (DeepUnlearn's KGLTop2 ORIGINAL_* values)."""
 
     init_rate: float = 0.3  # share of each conv layer's weights re-initialised (ORIGINAL_INIT_RATE)
@@ -52,8 +52,8 @@ class MSGConfig:
     batch_size: int = 64  # (ORIGINAL_BATCH_SIZE; get_grads_for_snip's retain loader: 64)
 
     def __post_init__(self) -> None:
-        require_positive(self, "lr", "epochs", "batch_size")
-        require_non_negative(self, "slow_factor", "momentum", "weight_decay")
+        super().__post_init__()
+        require_non_negative(self, "slow_factor")
         if not 0 <= self.init_rate <= 1:
             raise ConfigError(f"msg.init_rate must lie in [0, 1], got {self.init_rate!r}")
 

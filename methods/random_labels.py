@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.core.config import SGDConfig
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
@@ -29,7 +29,7 @@ from unlearnbench.models.training import make_optimizer, train_epochs
 
 
 @dataclass(frozen=True)
-class RandomLabelsConfig:
+class RandomLabelsConfig(SGDConfig):
     """Random-label hyperparameters (SalUn's RL script defaults)."""
 
     lr: float = 0.013  # SGD lr (SalUn scripts: --unlearn_lr 0.013)
@@ -37,10 +37,6 @@ class RandomLabelsConfig:
     momentum: float = 0.9  # SGD momentum, heavy-ball (SalUn unlearn/impl.py)
     weight_decay: float = 5e-4  # L2 penalty (SalUn arg_parser)
     batch_size: int = 256  # (SalUn arg_parser)
-
-    def __post_init__(self) -> None:
-        require_positive(self, "lr", "epochs", "batch_size")
-        require_non_negative(self, "momentum", "weight_decay")
 
 
 @register_method("random_labels")

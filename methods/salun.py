@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from unlearnbench.core.config import require_non_negative, require_positive
+from unlearnbench.core.config import SGDConfig
 from unlearnbench.core.errors import ConfigError
 from unlearnbench.core.method import Method, register_method
 from unlearnbench.core.scenarios import SCENARIOS
@@ -36,7 +36,7 @@ from unlearnbench.models.training import make_optimizer
 
 
 @dataclass(frozen=True)
-class SalUnConfig:
+class SalUnConfig(SGDConfig):
     """SalUn hyperparameters (its 10 % random-forgetting defaults)."""
 
     threshold: float = 0.5  # fraction of weights in the mask (with_0.5.pt)
@@ -47,8 +47,7 @@ class SalUnConfig:
     batch_size: int = 256  # (arg_parser)
 
     def __post_init__(self) -> None:
-        require_positive(self, "lr", "epochs", "batch_size")
-        require_non_negative(self, "momentum", "weight_decay")
+        super().__post_init__()
         if not 0 < self.threshold <= 1:
             raise ConfigError(f"salun.threshold must lie in (0, 1], got {self.threshold!r}")
 

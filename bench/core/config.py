@@ -103,6 +103,22 @@ def require_choice(cfg: Any, name: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"{type(cfg).__name__}.{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
+@dataclasses.dataclass(frozen=True)
+class SGDConfig:
+    """The fields of an SGD loop with heavy-ball momentum that many methods share, validated once; a method's Config
+    extends it and restates each default with where its authors set it."""
+
+    lr: float = 0.01  # learning rate
+    epochs: int = 1  # passes over the method's data
+    momentum: float = 0.9  # heavy-ball momentum
+    weight_decay: float = 5e-4  # L2 penalty
+    batch_size: int = 256  # rows per step
+
+    def __post_init__(self) -> None:
+        require_positive(self, "lr", "epochs", "batch_size")
+        require_non_negative(self, "momentum", "weight_decay")
+
+
 def config_dict(cfg: Any) -> dict[str, Any]:
     """The config as a plain JSON-ready dict."""
     return dataclasses.asdict(cfg)

@@ -1,7 +1,7 @@
 """Keeps the README and docs/ honest: tables come from commands, links resolve, documented commands still parse.
 
     python -m unlearnbench.devtools.docs           # rewrite every generated block from its command
-    python -m unlearnbench.devtools.docs --check   # exit 1 on a stale block, a dead link or a command that no longer parses
+    python -m unlearnbench.devtools.docs --check   # exit 1 on a stale block, a dead link or an unparsable command
 
 A generated block is written between `<!-- generated: COMMAND -->` and `<!-- end generated -->`, where COMMAND is
 an `unlearnbench ...` or `python -m unlearnbench.devtools.<tool> ...` line; its content is exactly what the
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-BLOCK = re.compile(r"(<!-- generated: (?P<command>(?:unlearnbench|python -m unlearnbench\.devtools\.\w+) [^\n]*?) -->\n)"
+BLOCK = re.compile(r"(<!-- generated: (?P<command>(?:unlearnbench|python -m unlearnbench\.devtools\.\w+) "
+                   r"[^\n]*?) -->\n)"
                    r"(?P<body>.*?)(<!-- end generated -->)", re.S)
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\((?P<target>[^)\s]+)\)")
 FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```", re.S | re.M)

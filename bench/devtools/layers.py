@@ -30,8 +30,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "api": ("core", "timing", "data", "models", "metrics", "reports", "execution", "tuning", "speed"),
     "testing": ("core", "timing", "data", "models", "metrics", "reports", "execution"),
     "cli": ("core", "timing", "data", "models", "metrics", "reports", "execution", "tuning", "speed", "api"),
-    "devtools": ("core", "timing", "data", "models", "metrics", "reports", "execution", "methods", "tuning", "speed", "api",
-                 "cli"),
+    "devtools": ("core", "timing", "data", "models", "metrics", "reports", "execution", "methods", "tuning", "speed",
+                 "api", "cli"),
 }
 WHY = {
     "core": "contracts: errors, registries, plugins, Configs, search spaces, Method, seed streams",
@@ -138,8 +138,8 @@ def violations() -> list[Violation]:
 def table() -> str:
     """The layers, what each holds and what each may import."""
     width = max(map(len, ALLOWED))
-    return "\n".join(f"{layer:<{width}}  may import: {', '.join(rules) or '(nothing else)'}\n{'':<{width}}  {WHY[layer]}"
-                     for layer, rules in ALLOWED.items())
+    return "\n".join(f"{layer:<{width}}  may import: {', '.join(rules) or '(nothing else)'}\n"
+                     f"{'':<{width}}  {WHY[layer]}" for layer, rules in ALLOWED.items())
 
 
 def markdown_table() -> str:

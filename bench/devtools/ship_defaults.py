@@ -1,5 +1,6 @@
 """Regenerates the shipped per-setting defaults: each method tuned by the harness's equal-budget tuning on the
-validation split, from its authors' defaults, at the tuning seed, into methods/defaults/<dataset>-<model>-<scenario>.toml.
+validation split, from its authors' defaults, at the tuning seed, into
+methods/defaults/<dataset>-<model>-<scenario>.toml.
 
     python -m unlearnbench.devtools.ship_defaults --settings digits/mlp/class,digits/mlp/random [--trials 20]
 """
@@ -82,12 +83,14 @@ def ship(setting: str, trials: int, data_root: str | None, work: Path, progress:
 
 def shipped_table() -> str:
     """The shipped files as a Markdown table: setting, methods, budget, cost, date and size."""
-    lines = ["| file | setting | methods | budget | cost (wall clock) | tuned on | size |", "|---|---|---:|---|---:|---|---:|"]
+    lines = ["| file | setting | methods | budget | cost (wall clock) | tuned on | size |",
+             "|---|---|---:|---|---:|---|---:|"]
     for file in shipped_files():
         data = tomllib.loads(file.read_text(encoding="utf-8"))
         s = data["shipped"]
         lines.append(f"| `{file.name}` | {s['dataset']}/{s['model']}, {s['scenario']} (forget {s['forget']}) | "
-                     f"{len(data.get('methods', {}))} | {s.get('budget_trials')} trials each | {s['wall_seconds']:.0f} s | "
+                     f"{len(data.get('methods', {}))} | {s.get('budget_trials')} trials each | "
+                     f"{s['wall_seconds']:.0f} s | "
                      f"{s['date'][:10]}, unlearnbench {s['unlearnbench']} | {len(file.read_bytes()):,} B |")
     return "\n".join(lines) if len(lines) > 2 else "(nothing shipped)"
 

@@ -99,7 +99,8 @@ def write_params_file(path: Path, request: RunRequest, budget: Any, results: Seq
     methods: dict[str, dict[str, Any]] = dict(existing.methods) if existing else {}
     for result in results:
         methods[result.method] = {
-            "version": METHODS.get(result.method).version, "params": result.params, "objective": result.objective, "trials": result.trials,
+            "version": METHODS.get(result.method).version, "params": result.params, "objective": result.objective,
+            "trials": result.trials,
             "pruned": result.pruned, "failed": result.failed, "seconds": round(result.seconds, 3),
             "space": result.space, "parts": result.parts, "history": result.history}
     budget_field = {"budget_trials": budget.trials} if budget.trials is not None else {

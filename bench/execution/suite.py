@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from unlearnbench.core.errors import UnknownNameError, UserError
-from unlearnbench.core.shipped import CHOICES as DEFAULT_CHOICES
 from unlearnbench.core.method import METHODS, supports
+from unlearnbench.core.shipped import CHOICES as DEFAULT_CHOICES
 from unlearnbench.data.forget import ForgetSpec
 from unlearnbench.data.loading import DATASETS, class_count, has_superclasses
 from unlearnbench.execution.population import check_population

@@ -93,6 +93,10 @@ class _ValueRegistry:
             raise ValueError(f"metric value {value.name!r} is already declared differently")
         self._items[value.name] = value
 
+    def remove(self, name: str) -> None:
+        """Undeclares `name` (a no-op when it is not declared): for tests that declare a value for a while."""
+        self._items.pop(name, None)
+
     def get(self, name: str) -> Optional[MetricValue]:
         """The declaration of `name`, or None."""
         return self._items.get(name)

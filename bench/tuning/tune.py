@@ -73,7 +73,8 @@ class MethodPlan:
         """The study's name: method and version, setting, tuning seed, the defaults the first trial starts from,
         space and fixed values (not the budget, so a larger budget extends a study)."""
         payload = {**setting_identity(request), "method": self.method, "version": METHODS.get(self.method).version,
-                   "defaults": request.defaults, "fixed": self.fixed, "space": {k: describe(v) for k, v in self.space.items()}}
+                   "defaults": request.defaults, "fixed": self.fixed,
+                   "space": {k: describe(v) for k, v in self.space.items()}}
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
         return f"{self.method}-{digest}"
 
