@@ -134,6 +134,29 @@ def results(out: Union[str, Path] = DEFAULT_OUT) -> Results:
         store.close()
 
 
+def registered(kind: str) -> list[tuple[str, str]]:
+    """(name, one line on it) of every registered method, dataset or model (`kind`), sorted by name."""
+    from unlearnbench.core.scenarios import SCENARIOS
+    from unlearnbench.data.loading import DATASETS
+    from unlearnbench.models.architectures import MODELS
+
+    if kind == "methods":
+        out = []
+        for name in METHODS.names():
+            cls = METHODS.get(name)
+            access = ", ".join(sorted(cls.access)) or "none"
+            glance = "  zero-glance" if cls().zero_glance else ""
+            scenarios = ",".join(sorted(cls.scenarios, key=SCENARIOS.index))
+            out.append((name, f"v{cls.version}  scenarios: {scenarios}  access: {access}{glance}"))
+        return out
+    if kind not in ("datasets", "models"):
+        raise UserError(f"unknown kind {kind!r}: choose methods, datasets or models")
+    registry: Any = DATASETS if kind == "datasets" else MODELS
+    docs = {name: ((registry.get(name).build if kind == "models" else registry.get(name)).__doc__ or "")
+            for name in registry.names()}
+    return [(name, doc.strip().splitlines()[0] if doc.strip() else "") for name, doc in docs.items()]
+
+
 def request(dataset: str = "digits", model: str = "mlp", methods: Iterable[MethodLike] = DEFAULT_METHODS,
             forget: Union[str, Sequence[int]] = "0", seed: int = 0,
             params: Optional[dict[str, dict[str, Any]]] = None, **options: Any) -> Any:

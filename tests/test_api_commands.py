@@ -73,3 +73,13 @@ def test_bench_refuses_zero_repeats():
 def test_an_unknown_request_option_is_named():
     with pytest.raises(UserError, match="unknown option 'devise'"):
         api.request(dataset="tiny", devise="cpu")
+
+
+def test_registered_lists_every_model_family_with_its_description():
+    models = dict(api.registered("models"))
+    assert set(models) >= {"mlp", "cnn", "resnet18", "allcnn"} and models["mlp"].startswith("Two hidden ReLU layers")
+
+
+def test_registered_refuses_an_unknown_kind():
+    with pytest.raises(UserError, match="choose methods, datasets or models"):
+        api.registered("metrics")

@@ -265,24 +265,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Lists registered methods, datasets or models."""
-    from unlearnbench.data.loading import DATASETS
-    from unlearnbench.core.scenarios import SCENARIOS
-    from unlearnbench.core.method import METHODS
-    from unlearnbench.models.architectures import MODELS
+    from unlearnbench.api import registered
 
-    if args.command == "methods":
-        for name in METHODS.names():
-            cls = METHODS.get(name)
-            access = ", ".join(sorted(cls.access)) or "none"
-            glance = "  zero-glance" if cls().zero_glance else ""
-            scenarios = ",".join(sorted(cls.scenarios, key=SCENARIOS.index))
-            print(f"{name:18s} v{cls.version}  scenarios: {scenarios}  access: {access}{glance}")
-    else:
-        registry = DATASETS if args.command == "datasets" else MODELS
-        for name in registry.names():
-            entry = registry.get(name)
-            doc = ((entry.build if args.command == "models" else entry).__doc__ or "").strip().splitlines()
-            print(f"{name:18s} {doc[0] if doc else ''}")
+    for name, description in registered(args.command):
+        print(f"{name:18s} {description}")
     return 0
 
 
