@@ -110,3 +110,13 @@ def test_each_row_records_the_defaults_it_ran_with(tmp_path, shipped_unsir):
                             device="cpu", cache_dir=tmp_path / "cache", recipe=dict(TINY_RECIPE)).rows
     assert {r["method"]: r["defaults"] for r in rows}["unsir"] == "shipped-tuned"
     assert {r["method"]: r["defaults"] for r in rows}["finetune"] == "paper"
+
+
+def test_the_command_line_shows_a_warning_as_one_line(monkeypatch):
+    from unlearnbench.cli.main import main
+
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # restored after the test
+    main(["methods"])
+    message = shipped.ShippedDefaultsWarning("unsir: shipped defaults in methods/defaults/x.toml not used")
+    assert warnings.formatwarning(message, shipped.ShippedDefaultsWarning, "method.py", 1) == \
+        "unlearnbench: warning: unsir: shipped defaults in methods/defaults/x.toml not used\n"

@@ -10,6 +10,7 @@ import dataclasses
 import shlex
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
@@ -401,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `unlearnbench` console script."""
+    # A warning is one line on stderr, as errors are (no source line quoted under it).
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"unlearnbench: warning: {message}\n"
     try:
         if hasattr(signal, "SIGPIPE") and argv is None:  # `unlearnbench results | head` ends quietly
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
