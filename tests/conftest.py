@@ -1,12 +1,13 @@
-"""Shared fixtures: a tiny synthetic dataset, isolated cache/out folders, and a CLI runner."""
+"""Shared fixtures: a tiny synthetic dataset, isolated cache/out folders, a CLI runner and a tunable test method."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 import unlearnbench  # noqa: F401  first: sets OpenMP's wait policy before torch loads (helpers import torch)
-from helpers import DEVICES, load_tiny
+from helpers import DEVICES, Shrink, load_tiny, registered_methods
 from unlearnbench.cli.main import main
 from unlearnbench.core.plugins import load_plugins
 from unlearnbench.data.loading import DATASETS
@@ -50,3 +51,10 @@ def cli(tmp_path: Path, capsys):
         return code, captured.out, captured.err
 
     return invoke
+
+
+@pytest.fixture(scope="module")
+def shrink_method() -> Iterator[str]:
+    """Shrink registered as "test_shrink" (a tunable method) for a module's tests, removed after them."""
+    with registered_methods(test_shrink=Shrink):
+        yield "test_shrink"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers import stored_row
 from unlearnbench.cli.main import main
 from unlearnbench.data.loading import DATASETS, load_raw
 from unlearnbench.execution.cache import checksum
@@ -205,9 +206,8 @@ def test_declared_class_counts_match_the_data():
 
 
 def test_mathtext_in_a_stored_method_name_renders_as_text():
-    from test_reports import ROWS
-
-    rows = [{**r, "method": "cost $\\notacommand$"} if r["method"] == "unsir" else r for r in ROWS]
+    rows = ([stored_row("retrain", s, 0.0, 10.0) for s in (0, 1, 2)]
+            + [stored_row("cost $\\notacommand$", s, 0.1, 0.5) for s in (0, 1, 2)])
     (setting,) = aggregate(rows)
     assert all(render_svg(kind, setting).startswith("<svg") for kind in ("pareto", "phases"))
 

@@ -1,6 +1,7 @@
 """Boundary Shrink: FGSM neighbours are valid images one epsilon away, and the attack's success is stored."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -19,6 +20,10 @@ def test_the_neighbour_is_a_valid_8_bit_image_at_most_epsilon_away_in_pixels():
     assert (moved - pixels).abs().max() <= 0.1 + 1 / 255
 
 
-def test_the_attack_success_rate_is_stored_with_the_cell(tmp_path):
-    row = cell_row(tiny_setting(tmp_path), BoundaryShrink.from_params({"epochs": "1"}))
-    assert row["status"] == "ok" and 0 <= row["metrics"]["bs_attack_success"] <= 1
+@pytest.mark.parametrize("epsilon,success", [
+    ("0.001", 0.0),  # under half a grey level: the rounded neighbour is the image, which the original classifies
+    ("1.0", 1.0),  # a step across the pixel range: every forget neighbour lands in another class here
+])
+def test_the_attack_success_rate_is_stored_with_the_cell(tmp_path, epsilon, success):
+    row = cell_row(tiny_setting(tmp_path), BoundaryShrink.from_params({"epochs": "1", "epsilon": epsilon}))
+    assert row["metrics"]["bs_attack_success"] == success

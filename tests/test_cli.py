@@ -53,13 +53,13 @@ def test_results_json_has_the_documented_fields(stored, cli):
     (row,) = json.loads(out)
     for field in ("dataset", "model", "method", "forget", "seed", "status", "error", "time_s", "phases", "metrics"):
         assert field in row
-    assert row["forget"] == [0] and 0 <= row["metrics"]["acc_retain_test"] <= 1
+    assert row["forget"] == [0] and row["metrics"]["acc_retain_test"] > 0.9  # the original on separable classes
 
 
 def test_results_csv_has_one_column_per_metric(stored, cli):
     _, out, _ = cli("results", "--out", stored, "--format", "csv")
     (row,) = list(csv.DictReader(io.StringIO(out)))
-    assert row["method"] == "original" and float(row["acc_test"]) > 0
+    assert row["method"] == "original" and float(row["acc_test"]) > 0.9  # the original on separable classes
 
 
 BUILT_IN = {

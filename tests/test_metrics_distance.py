@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from unlearnbench.metrics import METRICS, VALUES, MetricInputs, Outputs, setting_summary, summary_metrics
+from unlearnbench.metrics import (METRICS, VALUES, MetricInputs, Outputs, mean_distance, setting_summary,
+                                  summary_metrics)
 from unlearnbench.metrics.distance import act_dist_to_retrain, js_divergence, js_to_retrain, weight_dist_to_retrain
 
 
@@ -54,6 +55,14 @@ def test_weight_distance_is_nan_across_architectures():
 
 def test_speedup_is_retrain_seconds_over_method_seconds():
     assert summary_metrics(time_s=2.0, retrain_seconds=30.0) == {"speedup_vs_retrain": 15.0}
+
+
+def test_the_retrain_gap_is_the_mean_absolute_difference_over_the_values_both_hold():
+    ours = {"a": 0.2, "b": 0.9, "c": math.nan}
+    retrained = {"a": 0.5, "b": 0.4, "c": 0.1, "d": 0.3}
+    # |0.2 - 0.5| = 0.3 and |0.9 - 0.4| = 0.5; c is not finite on our side and d is missing: both left out.
+    assert mean_distance(ours, retrained, ("a", "b", "c", "d")) == pytest.approx(0.4)
+    assert math.isnan(mean_distance(ours, retrained, ("c", "d")))
 
 
 def test_signal_is_the_auc_separation_of_original_and_retrained():

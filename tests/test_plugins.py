@@ -30,8 +30,11 @@ def test_entry_point_plugin_is_registered(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(plugins, "_loaded", False)
     plugins.load_plugins()
-    assert METHODS.get("third_party_noop").__module__ == "my_unlearn"
-    sys.modules.pop("my_unlearn", None)
+    try:
+        assert METHODS.get("third_party_noop").__module__ == "my_unlearn"
+    finally:
+        METHODS.remove("third_party_noop")
+        sys.modules.pop("my_unlearn", None)
 
 
 def test_broken_plugin_is_skipped_with_a_message(tmp_path, monkeypatch, capsys):

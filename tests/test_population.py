@@ -44,10 +44,9 @@ def test_a_deterministic_method_under_the_challenge_protocol_is_flagged(scored):
                                                                                          *ceiling, 4, "challenge")
 
 
-def test_the_ceiling_and_every_method_are_scored_within_bounds(scored):
-    results, (ceiling, ceiling_klom), _, _ = scored
-    assert 0 <= ceiling.forget_quality <= 1 and all(0 <= r.forget_quality <= 1 for r in results.values())
-    assert results["original"].forget_quality <= ceiling.forget_quality
+def test_the_original_scores_below_the_ceiling(scored):
+    results, (ceiling, _), _, _ = scored
+    assert results["original"].forget_quality < ceiling.forget_quality
 
 
 def test_klom_percentiles_are_kept_per_part_and_the_original_is_further_than_the_ceiling(scored):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import EVIL, stored_row
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on PATH (Debian: apt-get install chromium)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install -e '.[test]'")
@@ -79,14 +81,14 @@ def test_report_loads_offline_without_errors_and_shows_everything(report, tmp_pa
 
 def test_twenty_five_methods_over_three_seeds_fit_the_window(tmp_path):
     from unlearnbench.reports.html import write_report
-    from test_reports import _row
 
     extra = {"mia_entropy_auc": 0.6, "mia_svc_auc": 0.6, "mia_loss_auc": 0.5, "js_to_retrain": 0.1234,
              "act_dist_to_retrain": 0.4321, "weight_dist_to_retrain": 12.34, "acc_forget_train": 0.5,
              "acc_retain_train": 0.99}
     rows = [{**r, "metrics": {**r["metrics"], **extra}} for r in
-            [_row("retrain", s, 0.0, 30.0) for s in range(3)] + [_row("original", s, 0.6, 0.0) for s in range(3)]
-            + [_row(f"method_with_a_long_name_{i:02d}", s, 0.01 * i + 0.001 * s, 0.1 + i) for i in range(25)
+            [stored_row("retrain", s, 0.0, 30.0) for s in range(3)]
+            + [stored_row("original", s, 0.6, 0.0) for s in range(3)]
+            + [stored_row(f"method_with_a_long_name_{i:02d}", s, 0.01 * i + 0.001 * s, 0.1 + i) for i in range(25)
                for s in range(3)]]
     seen = _open(write_report(rows, tmp_path / "many.html"), tmp_path / "many.png")
     assert seen["errors"] == [] and len(seen["ranked"]) == 26  # and the original
@@ -96,9 +98,9 @@ def test_twenty_five_methods_over_three_seeds_fit_the_window(tmp_path):
 
 def test_script_in_untrusted_text_never_runs(tmp_path):
     from unlearnbench.reports.html import write_report
-    from test_reports import EVIL, _row
 
-    path = write_report([_row("unsir", 0, 0.1, params={"note": EVIL}, dataset=EVIL), _row("retrain", 0, 0.0, dataset=EVIL),
-                         _row("retrain", 0, 0.0, status="failed", error=EVIL)], tmp_path / "evil.html")
+    path = write_report([stored_row("unsir", 0, 0.1, params={"note": EVIL}, dataset=EVIL),
+                         stored_row("retrain", 0, 0.0, dataset=EVIL),
+                         stored_row("retrain", 0, 0.0, status="failed", error=EVIL)], tmp_path / "evil.html")
     seen = _open(path)
     assert seen["dialogs"] == [] and seen["errors"] == []

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from unlearnbench.metrics import DEFINITIONS_VERSION
+from helpers import EVIL, stored_row
 from unlearnbench.reports.aggregate import aggregate, mean_ci
 from unlearnbench.reports.figures import pareto_scatter, phase_bars
 from unlearnbench.reports.html import closeness, render_report, setting_view
@@ -17,28 +17,8 @@ from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdo
 from unlearnbench.reports.paper import write_figures
 from unlearnbench.reports.ranking import pareto_front, rank_setting
 
-EVIL = "<script>alert('x')</script>"
-
-
-def _row(method, seed, gap, time_s=1.0, status="ok", error=None, params=None, dataset="tiny", access=()):
-    """A stored row whose every concern-gap member lies `gap` from a row made with gap 0: its gaps (and the
-    composite) are `gap` against such a retrained row."""
-    metrics = {"acc_forget_test": gap, "acc_forget_train": gap, "acc_retain_test": 0.9 - gap,
-               "acc_retain_train": 0.95 - gap, "acc_test": 0.8, "mia_entropy": 0.1 + gap, "mia_svc": 0.5,
-               "mia_loss": 0.5, "mia_entropy_auc": 0.5 + gap, "mia_svc_auc": 0.5 + gap, "mia_loss_auc": 0.5 + gap,
-               "speedup_vs_retrain": 10.0 / time_s if time_s else math.inf,
-               "mia_loss_signal": 0.01, "mia_entropy_signal": 0.4, "mia_svc_signal": 0.3}
-    return {"id": seed, "run_id": "r", "created": "2026", "dataset": dataset, "model": "mlp", "forget": [0],
-            "seed": seed, "method": method, "method_version": 1, "params": params or {},
-            "params_hash": str(sorted((params or {}).items())), "access": list(access), "status": status,
-            "error": error, "time_s": time_s if status == "ok" else None, "phases": {"p": time_s},
-            "reused_phases": [], "peak_mem_bytes": 2**20, "metrics": metrics if status == "ok" else {},
-            "env": {"device": "cpu", "device_name": "cpu", "torch": "2", "cuda": None, "unlearnbench": "0.1",
-                    "git": None, "cpu_count": 2, "gpu_count": 0, "python": "3"}, "recipe": {"epochs": 1},
-            "definitions": DEFINITIONS_VERSION}
-
-
-ROWS = [_row("retrain", s, 0.0, 10.0) for s in (0, 1, 2)] + [_row("unsir", s, 0.1 + 0.01 * s, 0.5) for s in (0, 1, 2)]
+ROWS = ([stored_row("retrain", s, 0.0, 10.0) for s in (0, 1, 2)]
+        + [stored_row("unsir", s, 0.1 + 0.01 * s, 0.5) for s in (0, 1, 2)])
 
 
 def test_mean_and_t_interval_over_seeds():
@@ -49,15 +29,15 @@ def test_mean_and_t_interval_over_seeds():
 
 
 def test_rerun_of_a_cell_replaces_rather_than_double_counts():
-    rerun = {**_row("unsir", 0, 0.5, 0.5), "id": 99}
+    rerun = {**stored_row("unsir", 0, 0.5, 0.5), "id": 99}
     (setting,) = aggregate(ROWS + [rerun])
     unsir = next(m for m in setting.methods if m.method == "unsir")
     assert unsir.seeds == [0, 1, 2] and unsir.metrics["retrain_gap"].mean == pytest.approx((0.5 + 0.11 + 0.12) / 3)
 
 
 def test_report_has_setting_table_ci_reference_access_and_figures():
-    html = render_report(ROWS + [_row("gradient_ascent", 0, 0, status="failed", error="diverged: boom",
-                                      access=("forget",))])
+    html = render_report(ROWS + [stored_row("gradient_ascent", 0, 0, status="failed", error="diverged: boom",
+                                            access=("forget",))])
     assert "tiny / mlp, forget {0}" in html and "&plusmn;" in html
     assert re.search(r'<span class="ref">retrain 0\.00%</span>', html)
     assert "zero-glance" in html and "diverged: boom" in html
@@ -66,16 +46,16 @@ def test_report_has_setting_table_ci_reference_access_and_figures():
 
 
 def test_untrusted_text_is_escaped_everywhere():
-    evil = _row("unsir", 0, 0.1, params={"note": EVIL}, dataset=EVIL)
-    failed = _row(EVIL.replace("<", "").replace(">", "").replace("'", "").replace("(", "").replace(")", ""), 1, 0,
-                  status="failed", error=EVIL)
+    evil = stored_row("unsir", 0, 0.1, params={"note": EVIL}, dataset=EVIL)
+    failed = stored_row(EVIL.replace("<", "").replace(">", "").replace("'", "").replace("(", "").replace(")", ""),
+                        1, 0, status="failed", error=EVIL)
     html = render_report([evil, failed])
     assert EVIL not in html and "&lt;script&gt;" in html
     assert html.count("<script>") == 1  # only the page's own sorting script
 
 
 def test_figures_drop_label_comments_that_could_close_early():
-    html = render_report([_row("x-->" + EVIL, 0, 0.1)])
+    html = render_report([stored_row("x-->" + EVIL, 0, 0.1)])
     assert EVIL not in html
 
 
@@ -85,7 +65,7 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def test_leaderboard_ranks_the_original_with_the_methods_and_keeps_the_retrained_reference_apart():
-    md = leaderboard_markdown(ROWS + [_row("original", s, 0.5, 0.0) for s in (0, 1, 2)])
+    md = leaderboard_markdown(ROWS + [stored_row("original", s, 0.5, 0.0) for s in (0, 1, 2)])
     ranked = [line for line in md.splitlines() if re.match(r"\| \d+=? \|", line)]
     assert len(ranked) == 2 and ranked[0].startswith("| 1 | unsir | 0.1100 ± ")
     assert ranked[0].rstrip().endswith("| ok 3/3 | yes | yes |")  # three seeds ok; zero-glance; Pareto-optimal
@@ -98,7 +78,8 @@ def test_leaderboard_ranks_the_original_with_the_methods_and_keeps_the_retrained
 
 
 def test_the_pareto_mark_goes_to_methods_nothing_beats_on_both_gap_and_seconds():
-    rows = ROWS + [_row("fast_bad", s, 0.3, 0.1) for s in (0, 1, 2)] + [_row("slow_bad", s, 0.4, 5.0) for s in (0, 1, 2)]
+    rows = (ROWS + [stored_row("fast_bad", s, 0.3, 0.1) for s in (0, 1, 2)]
+            + [stored_row("slow_bad", s, 0.4, 5.0) for s in (0, 1, 2)])
     ranking = rank_setting(aggregate(rows)[0])
     assert [(r.result.label, r.rank, r.pareto) for r in ranking.ranked] == [
         ("unsir", 1, True), ("fast_bad", 2, True), ("slow_bad", 3, False)]
@@ -106,7 +87,7 @@ def test_the_pareto_mark_goes_to_methods_nothing_beats_on_both_gap_and_seconds()
 
 
 def test_report_headline_ranks_before_the_table_without_badging_references():
-    html = render_report(ROWS + [_row("original", s, 0.5, 0.0) for s in (0, 1, 2)])
+    html = render_report(ROWS + [stored_row("original", s, 0.5, 0.0) for s in (0, 1, 2)])
     headline = html[html.index("data-headline"):html.index('<table class="results')]
     assert ('<tr data-rank="1" class="method"><td>1</td><td>unsir <span class="muted">ok 3/3</span> '
             '<span class="pareto"') in headline
@@ -127,9 +108,9 @@ def test_report_table_leads_with_the_gap_and_hides_detail_columns_until_asked():
 
 
 def test_a_cells_colour_says_how_close_it_is_to_the_retrained_model():
-    far = _row("unsir", 0, 0.9)  # acc_forget_test 0.9 against retrain's 0.0: fully far
-    near = _row("gradient_ascent", 0, 0.0)
-    (setting,) = aggregate([_row("retrain", 0, 0.0, 10.0), far, near])
+    far = stored_row("unsir", 0, 0.9)  # acc_forget_test 0.9 against retrain's 0.0: fully far
+    near = stored_row("gradient_ascent", 0, 0.0)
+    (setting,) = aggregate([stored_row("retrain", 0, 0.0, 10.0), far, near])
     view = setting_view(setting)
     column = next(c for c in view.columns if c.name == "acc_forget_test")
     by_label = {m.label: m for m in setting.methods}
@@ -141,7 +122,7 @@ def test_a_cells_colour_says_how_close_it_is_to_the_retrained_model():
 
 
 def test_latex_table_bolds_the_best_contestant_and_escapes():
-    rows = ROWS + [_row("gradient_ascent", s, 0.3, 0.1) for s in (0, 1, 2)]
+    rows = ROWS + [stored_row("gradient_ascent", s, 0.3, 0.1) for s in (0, 1, 2)]
     tex = latex_tables(rows)
     assert r"\toprule" in tex and r"\bottomrule" in tex and "gradient\\_ascent" in tex
     unsir_line = next(line for line in tex.splitlines() if line.startswith("unsir"))
@@ -157,8 +138,8 @@ def test_figures_command_writes_every_format(tmp_path):
 
 
 def test_phase_figure_stacks_each_methods_phases_in_its_own_order_on_a_linear_axis():
-    row = {**_row("unsir", 0, 0.1, 0.6), "phases": {"noise": 0.3, "impair": 0.1, "repair": 0.2}}
-    (setting,) = aggregate([_row("retrain", 0, 0.0, 10.0), row])
+    row = {**stored_row("unsir", 0, 0.1, 0.6), "phases": {"noise": 0.3, "impair": 0.1, "repair": 0.2}}
+    (setting,) = aggregate([stored_row("retrain", 0, 0.0, 10.0), row])
     ax = phase_bars(setting).axes[0]
     assert ax.get_xscale() == "linear"
     unsir_y = next(t.get_position()[1] for t in ax.get_yticklabels() if t.get_text() == "unsir")
@@ -170,7 +151,7 @@ def test_phase_figure_stacks_each_methods_phases_in_its_own_order_on_a_linear_ax
 
 def test_pareto_figure_ticks_are_plain_numbers_not_raw_mathtext():
     # Regression: with mathtext off (labels are stored text), log ticks printed as "$\mathdefault{10^{-1}}$".
-    (setting,) = aggregate(ROWS + [_row("fast", 0, 0.3, 0.05)])
+    (setting,) = aggregate(ROWS + [stored_row("fast", 0, 0.3, 0.05)])
     fig = pareto_scatter(setting)
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
@@ -178,5 +159,5 @@ def test_pareto_figure_ticks_are_plain_numbers_not_raw_mathtext():
 
 
 def test_latex_speedups_use_math_mode_signs():
-    tex = latex_tables(ROWS + [_row("original", 0, 0.5, 1e-6)])
+    tex = latex_tables(ROWS + [stored_row("original", 0, 0.5, 1e-6)])
     assert r"20.0$\times$" in tex and r"$>10^4\times$" in tex and ">1e4x" not in tex

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
-from helpers import TINY_RECIPE
-from unlearnbench.core.method import Method, register_method
+from helpers import TINY_RECIPE, registered_methods
+from unlearnbench.core.method import Method
 from unlearnbench.execution.runner import RunRequest, run
 from unlearnbench.execution.store import open_store
 
 
-@register_method("test_boom")
 class Boom(Method):
     """Raises inside unlearn."""
     scenarios = frozenset({"class"})
@@ -21,7 +21,6 @@ class Boom(Method):
         raise RuntimeError("boom")
 
 
-@register_method("test_nan")
 class NaNWeights(Method):
     """Returns a model whose weights are NaN (what an exploding ascent leaves behind)."""
     scenarios = frozenset({"class"})
@@ -33,7 +32,6 @@ class NaNWeights(Method):
         return model
 
 
-@register_method("test_peek")
 class Peek(Method):
     """Declares nothing, then asks for the forget samples."""
     scenarios = frozenset({"class"})
@@ -43,7 +41,6 @@ class Peek(Method):
         return model
 
 
-@register_method("test_phased")
 class Phased(Method):
     """Two phases and a checkpoint between them."""
     scenarios = frozenset({"class"})
@@ -57,6 +54,13 @@ class Phased(Method):
         with ctx.phase("second"):
             pass
         return model
+
+
+@pytest.fixture(scope="module", autouse=True)
+def runner_methods():
+    """The methods above, registered for this module's tests and removed after them."""
+    with registered_methods(test_boom=Boom, test_nan=NaNWeights, test_peek=Peek, test_phased=Phased):
+        yield
 
 
 def _run(tmp_path, *methods, device="cpu"):
@@ -86,7 +90,8 @@ def test_undeclared_data_access_fails_the_cell_with_the_reason(tmp_path):
 def test_original_row_has_every_accuracy_and_provenance(tmp_path, device):
     (row,), _ = _run(tmp_path, "original", device=device)
     names = {"acc_forget_train", "acc_retain_train", "acc_forget_test", "acc_retain_test", "acc_test"}
-    assert names <= set(row["metrics"]) and all(0 <= row["metrics"][n] <= 1 for n in names)
+    # The tiny classes are separable and the original trained on all of them: it classifies every split.
+    assert names <= set(row["metrics"]) and all(row["metrics"][n] > 0.9 for n in names)
     assert row["env"]["torch"] == torch.__version__ and torch.device(row["env"]["device"]).type == device
     assert row["time_s"] >= 0 and row["peak_mem_bytes"] > 0 and row["recipe"]["epochs"] == 4
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import TINY_RECIPE, tiny_setting
-from test_reports import _row
+from helpers import TINY_RECIPE, stored_row, tiny_setting
 from unlearnbench.core.method import METHODS
 from unlearnbench.execution.runner import RunRequest, cell_key, build_methods, run
 from unlearnbench.execution.store import open_store
@@ -59,8 +58,9 @@ def test_the_default_method_list_skips_what_the_scenario_does_not_suit_and_says_
 
 
 def test_reports_show_not_applicable_methods_as_n_a_not_as_zero():
-    rows = [_row("retrain", 0, 0.0), _row("unsir", 0, 0.1),
-            {**_row("retrain", 0, 0.0), "forget": ["random:0.1"]}, {**_row("finetune", 0, 0.1), "forget": ["random:0.1"]}]
+    rows = [stored_row("retrain", 0, 0.0), stored_row("unsir", 0, 0.1),
+            {**stored_row("retrain", 0, 0.0), "forget": ["random:0.1"]},
+            {**stored_row("finetune", 0, 0.1), "forget": ["random:0.1"]}]
     settings = aggregate(rows)
     assert [s.spec.label for s in settings] == ["0", "random:0.1"] and settings[1].not_applicable == ["unsir"]
     assert "n/a (random scenario, not run): unsir." in leaderboard_markdown(rows)
@@ -116,10 +116,13 @@ def test_a_store_written_before_scenarios_renders_unchanged(tmp_path):
 
 
 def test_methods_all_lists_every_method_references_first_and_skips_the_unsuited():
+    import pkgutil
+
+    import unlearnbench.methods
     from unlearnbench.cli.main import _setting_request, build_parser
-    from unlearnbench.core.method import METHODS
     from unlearnbench.execution.runner import build_methods, not_applicable
 
     request = _setting_request(build_parser().parse_args(["run", "--methods", "all", "--forget", "random:0.1"]))
-    assert request.methods[:2] == ("original", "retrain") and set(request.methods) == set(METHODS.names())
+    built_in = {m.name for m in pkgutil.iter_modules(unlearnbench.methods.__path__)}  # one method per module
+    assert request.methods[:2] == ("original", "retrain") and set(request.methods) == built_in
     assert "unsir" in not_applicable(request) and "unsir" not in [m.name for m in build_methods(request)]

@@ -7,6 +7,7 @@ from torch import nn
 
 from helpers import TINY_RECIPE, tiny_setting
 from unlearnbench.execution.runner import RunRequest
+from unlearnbench.speed import bench as speed
 from unlearnbench.speed.bench import FlopCounter, format_speed, matmul_peak, peak_precision, speed_report
 
 
@@ -50,8 +51,18 @@ def test_samples_count_each_model_call_once_not_each_layer():
     assert counter.samples == 12
 
 
-def test_matmul_peak_is_a_positive_rate():
-    assert matmul_peak(torch.device("cpu")) > 1.0
+def test_matmul_peak_is_2n3_flops_over_the_best_time_at_the_first_slow_size(monkeypatch):
+    # PEAK_SECONDS is 0.1 here (conftest): sizes double from 256 while a product takes under 0.01 s. The fake clock
+    # makes 256 and 512 fast and 1024 slow: 0.04 s at first, then 0.02 s, its best.
+    timed: list[int] = []
+
+    def fake_seconds(a, b, device):
+        timed.append(len(a))
+        return 0.001 if len(a) < 1024 else (0.04 if timed.count(1024) == 1 else 0.02)
+
+    monkeypatch.setattr(speed, "_matmul_seconds", fake_seconds)
+    assert matmul_peak(torch.device("cpu")) == pytest.approx(2 * 1024**3 / 0.02 / 1e9)
+    assert timed[:3] == [256, 512, 1024] and set(timed[3:]) == {1024}
 
 
 def test_report_times_every_method_against_its_plain_loop(tmp_path, device):

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import optuna
 import pytest
 import torch
-from torch import nn
 
 from helpers import TINY_RECIPE
-from unlearnbench.core.config import require_positive
 from unlearnbench.core.errors import ConfigError, UserError
-from unlearnbench.core.method import METHODS, Method, register_method
+from unlearnbench.core.method import METHODS
 from unlearnbench.core.space import Choice, EpochShare, Range, check_space, parse_dimension, parse_spaces, resolve
 from unlearnbench.execution.evaluate import val_objective, val_reference
 from unlearnbench.execution.params_file import read_params_file
@@ -21,28 +18,7 @@ from unlearnbench.methods.salun import SalUn
 from unlearnbench.tuning.tune import STUDIES, Budget, plan_methods, run_study, sampler_seed, tunable_methods, tune
 
 
-@dataclass(frozen=True)
-class ShrinkConfig:
-    scale: float = 0.5
-
-    def __post_init__(self) -> None:
-        require_positive(self, "scale")
-
-
-@register_method("test_shrink")
-class Shrink(Method):
-    """Shrinks every weight by scale/10; past scale 8 it returns NaN weights (a diverged run)."""
-
-    Config = ShrinkConfig
-    search_space = {"scale": Range(0.1, 10.0)}
-    scenarios = frozenset({"class", "random"})
-
-    def unlearn(self, model: nn.Module, ctx) -> nn.Module:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.mul_(float("nan") if self.cfg.scale > 8 else 1 - self.cfg.scale / 10)
-        return model
-
+pytestmark = pytest.mark.usefixtures("shrink_method")  # test_shrink (conftest) is tuned in most tests here
 
 CACHE = None  # the module's model cache (set by shared_cache)
 
@@ -59,10 +35,9 @@ def _request(tmp_path, methods=("test_shrink",), **kw) -> RunRequest:
                       **kw)
 
 
-def test_the_retrained_model_scores_zero_and_the_original_more(tmp_path):
+def test_the_original_scores_far_from_the_retrained_model(tmp_path):
     setting = prepare_setting(_request(tmp_path))
     reference = val_reference(setting)
-    assert val_objective(setting.trained("retrain").model, setting, reference)[0] == 0
     gap, parts = val_objective(setting.trained("original").model, setting, reference)
     assert gap > 0.2 and parts["forget val"] > 0.5  # the original still knows class 0's validation samples
 

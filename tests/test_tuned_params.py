@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import test_tune  # noqa: F401  (registers test_shrink, a tunable method)
 from helpers import TINY_RECIPE
 from unlearnbench.cli.main import main
 from unlearnbench.core.errors import UserError
@@ -26,10 +25,11 @@ from unlearnbench.reports.html import render_report
 from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown, rankings
 
 SETTING = ["--dataset", "tiny", *[f for k, v in TINY_RECIPE.items() for f in ("--recipe", f"{k}={v}")]]
+pytestmark = pytest.mark.usefixtures("shrink_method")  # test_shrink (conftest), a tunable method, in most tests here
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory) -> tuple[Path, Path]:
+def shared(tmp_path_factory, shrink_method) -> tuple[Path, Path]:
     """(a params file tuned on tiny for test_shrink and gradient_ascent, 3 trials each; the model cache)."""
     root = tmp_path_factory.mktemp("tuned")
     code = main(["tune", *SETTING, "--methods", "test_shrink,gradient_ascent", "--trials", "3", "--out",

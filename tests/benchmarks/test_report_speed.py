@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from test_reports import _row
+from helpers import stored_row
 from unlearnbench.reports.html import render_report
 
-ROWS = [{**_row(method, seed, 0.1 * i + 0.01 * seed, time_s=0.5 + i, dataset=f"set{d}"), "id": n}
+ROWS = [{**stored_row(method, seed, 0.1 * i + 0.01 * seed, time_s=0.5 + i, dataset=f"set{d}"), "id": n}
         for n, (d, i, method, seed) in enumerate(
             (d, i, m, s) for d in range(5) for i, m in enumerate(("retrain", "unsir", "finetune", "original"))
             for s in range(5))]
