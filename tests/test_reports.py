@@ -67,9 +67,9 @@ def test_pareto_front_keeps_only_undominated_points():
 def test_leaderboard_ranks_the_original_with_the_methods_and_keeps_the_retrained_reference_apart():
     md = leaderboard_markdown(ROWS + [stored_row("original", s, 0.5, 0.0) for s in (0, 1, 2)])
     ranked = [line for line in md.splitlines() if re.match(r"\| \d+=? \|", line)]
-    assert len(ranked) == 2 and ranked[0].startswith("| 1 | unsir | 0.1100 ± ")
+    assert len(ranked) == 2 and ranked[0].startswith("| 1 | unsir | - | 0.1100 ± ")  # "-": rows before defaults
     assert ranked[0].rstrip().endswith("| ok 3/3 | yes | yes |")  # three seeds ok; zero-glance; Pareto-optimal
-    assert ranked[1].startswith("| 2 | original | 0.5000")
+    assert ranked[1].startswith("| 2 | original | - | 0.5000")
     assert "Reference row, not ranked: retrain: retrain gap 0.0000" in md
     header, first, second = list(csv.reader(io.StringIO(leaderboard_csv(ROWS))))
     assert header[:13] == ["setting", "gap_definition", "role", "rank", "method", "version", "pareto", "seeds_ok",

@@ -124,7 +124,8 @@ def test_reused_times_are_marked_in_every_rendering(two_runs):
     markdown = leaderboard_markdown(rows)
     assert "x\\*" in markdown and "> \\* = seconds reused" in markdown  # escaped: a bare * is Markdown syntax
     csv = leaderboard_csv(rows).splitlines()
-    assert csv[0].endswith("time_reused,speedup_reused,tuned") and all(line.endswith("True,False") for line in csv[1:])
+    assert csv[0].endswith("time_reused,speedup_reused,tuned,defaults")
+    assert all(line.endswith("True,False,paper") for line in csv[1:])
     assert "$^*$" in latex_tables(rows)
 
 

@@ -108,8 +108,8 @@ def test_tuned_and_default_rows_are_ranked_apart(both_ways):
     assert comparison.compared == ["test_shrink"]  # gradient_ascent ran with tuned parameters only
     assert "### Default against tuned parameters: tiny / mlp, forget {0}" in table and "of 1 methods (paired t-test" in table
     header, *lines = list(csv.reader(io.StringIO(leaderboard_csv(rows))))
-    assert header[-1] == "tuned"
-    assert {(line[4], line[-1]) for line in lines if line[2] == "method"} == {
+    assert header[-2:] == ["tuned", "defaults"]
+    assert {(line[4], line[-2]) for line in lines if line[2] == "method"} == {
         ("test_shrink", "False"), ("test_shrink", "True"), ("gradient_ascent", "True")}
 
 

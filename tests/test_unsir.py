@@ -123,18 +123,3 @@ def test_phases_and_stage_metrics_are_reported(setting):
 def test_bad_hyperparameters_are_rejected_before_any_work(params, message):
     with pytest.raises(ConfigError, match=message):
         UNSIR.from_params(params)
-
-
-def test_mlp_family_defaults_apply_and_user_values_win():
-    assert UNSIR.from_params(model="mlp").cfg.impair_lr == 0.008
-    assert UNSIR.from_params(model="resnet18").cfg.impair_lr == 0.02
-    assert UNSIR.from_params({"impair_lr": "0.03"}, model="mlp").cfg.impair_lr == 0.03
-    on_digits = UNSIR.from_params(model="mlp", dataset="digits").cfg  # the pair's defaults win over the model's
-    assert on_digits.repair_epochs == 8 and on_digits.impair_lr == 0.02 and on_digits.repair_lr == 0.01
-    assert UNSIR.from_params(model="mlp", dataset="mnist").cfg.repair_epochs == 1
-
-
-def test_digits_cnn_defaults_impair_gently_and_repair_longer():
-    cfg = UNSIR.from_params(model="cnn", dataset="digits").cfg
-    assert cfg.impair_lr == 0.004 and cfg.repair_epochs == 8 and cfg.repair_lr == 0.01
-    assert UNSIR.from_params(model="cnn", dataset="mnist").cfg.impair_lr == 0.02
