@@ -74,8 +74,8 @@ def test_whole_class_cells_keep_the_keys_they_had_before_scenarios(monkeypatch):
     # The key scheme is what is pinned: unsir's version (2 since it stopped augmenting) is set back to that code's.
     monkeypatch.setattr(METHODS.get("unsir"), "version", 1)
     request = RunRequest(dataset="digits", forget=(0, 2), device="cpu", methods=("unsir",),
-                         recipe={"val_fraction": 0}, params={"unsir": {"impair_lr": "0.008", "repair_lr": "0.002"}},
-                         defaults="paper")  # that code's unsir values are the paper ones plus the two above
+                         recipe={"val_fraction": 0}, defaults="paper",  # that code's values: the paper's plus these
+                         params={"unsir": {"impair_lr": "0.008", "repair_lr": "0.002", "repair_epochs": "8"}})
     assert cell_key(request, build_methods(request)[0]) == "5cefaa99964ad9584902"
     assert request.forget.stored == [0, 2]
 
