@@ -72,7 +72,8 @@ def _panels(setting: SettingResult, panels: list[tuple[str, list[MetricValue]]],
     panels = [(name, values) for name, values in panels if values]
     widest = max((len(values) for _, values in panels), default=1)
     row = 0.12 + 0.07 * widest  # inches per method: room for its bars and one tick label
-    fig = Figure(figsize=(WIDTH, 1.3 + row * max(1, len(methods))), layout="constrained")
+    # Titles and the legends under the panels take about 1.4 in plus a line per legend entry, whatever the rows.
+    fig = Figure(figsize=(WIDTH, 1.4 + 0.12 * widest + row * max(2, len(methods))), layout="constrained")
     axes = fig.subplots(1, max(1, len(panels)), sharey=True, squeeze=False)[0]
     y = np.arange(len(methods))[::-1]  # the best-ranked method at the top
     reference = setting.reference
