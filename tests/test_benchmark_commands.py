@@ -25,7 +25,7 @@ def test_accuracy(benchmark):
     logits, labels = torch.randn(200_000, 10), torch.randint(0, 10, (200_000,))
     benchmark.pedantic(accuracy, args=(logits, labels), rounds=30, warmup_rounds=2)
 '''
-FAST = "from unlearnbench.models.training import accuracy\n"
+FAST = "from unlearnbench.models.inference import accuracy\n"
 SLOW = '''import time
 from unlearnbench.models.inference import accuracy as _accuracy
 
