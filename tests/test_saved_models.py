@@ -107,3 +107,30 @@ def test_the_command_line_saves_and_rescores(cli, tmp_path):
     assert cli("run", *common, "--methods", "original,finetune", "--set", "finetune.epochs=1", "--save-models")[0] == 0
     code, out, _ = cli("rescore", "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "cache"), "--quiet")
     assert code == 0 and "rescored 2 rows from their saved models" in out
+
+
+def test_a_rerun_that_saves_over_a_cell_rescores_only_the_newest_row(tmp_path):
+    # Regression: the same cell run again after its method changed (same name and config, other weights) saved over
+    # the first run's file, and rescore then failed the first row's checksum.
+    factor = {"value": 0.5}
+
+    @unlearnbench.method(name="rescaled_head", access={"forget"}, scenarios={"class"})
+    def rescale(model, ctx):
+        """Scales the last layer's weights by the current factor."""
+        model[-1].weight.data *= factor["value"]
+        return model
+
+    try:
+        run = dict(dataset="tiny", methods=["original", "retrain", rescale], out=tmp_path / "out", device="cpu",
+                   cache_dir=tmp_path / "cache", recipe=dict(TINY_RECIPE), save_models=True)
+        unlearnbench.run(**run)
+        factor["value"] = 0.25
+        second = unlearnbench.run(**run)
+        assert rescore(tmp_path / "out") == 3  # the second run's three saved models, not the first run's
+        newest = {r["id"]: r["metrics"] for r in _rows(tmp_path / "out")}
+        for row in second.rows:  # the speedup divides by the retrained model's cached seconds, so it is left out
+            if row["method"] == "rescaled_head":
+                assert {k: v for k, v in newest[row["id"]].items() if k != "speedup_vs_retrain"} == \
+                    {k: v for k, v in row["metrics"].items() if k != "speedup_vs_retrain"}
+    finally:
+        unlearnbench.core.method.METHODS.remove("rescaled_head")

@@ -22,11 +22,16 @@ def _request(row: dict[str, Any], data_root: Optional[str], cache_dir: Optional[
 
 def rescore(out: Path, data_root: Optional[str] = None, cache_dir: Optional[Path] = None,
             progress: Optional[Callable[..., None]] = None) -> int:
-    """Recomputes the metrics of every ok row of OUT whose unlearned model was saved, keeping the values no metric
-    function produces (stage accuracies, a method's own logs); returns how many rows were rescored."""
+    """Recomputes the metrics of every ok row of OUT whose unlearned model is saved, keeping the values no metric
+    function produces (stage accuracies, a method's own logs); returns how many rows were rescored. A rerun of a cell
+    saves over the earlier run's file, so only the newest row of each file is rescored (the one reports show)."""
     store = open_store(out)
     try:
-        saved = [r for r in store.rows() if r["status"] == "ok" and (r.get("env") or {}).get("saved_model")]
+        newest: dict[str, dict[str, Any]] = {}
+        for row in store.rows():  # oldest first
+            if row["status"] == "ok" and (row.get("env") or {}).get("saved_model"):
+                newest[row["env"]["saved_model"]["file"]] = row
+        saved = sorted(newest.values(), key=lambda r: r["id"])
         if not saved:
             raise UserError(f"no saved models in {str(out)!r}: run with --save-models (save_models=True) first")
         groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
