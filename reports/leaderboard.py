@@ -7,6 +7,7 @@ import csv
 import io
 from typing import Any, Sequence
 
+from unlearnbench.core.defaults import LEADERBOARD_FORMAT_NAMES
 from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES
 from unlearnbench.reports.aggregate import INTERVAL_NOTE, aggregate, paper_defaults_note
 from unlearnbench.reports.comparison import side_text, tuned_vs_default
@@ -41,8 +42,8 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARD
                 "| " + " | ".join(header) + " |", "|---:|---|---|" + "---:|" * len(values) + "---:|:---:|:---:|"]
         for r in ranking.ranked:
             m = r.result
-            cells = [r.rank_text, _md(row_label(m)), m.defaults_text, *[value_text(m, v, MARKDOWN_MARK) for v in values],
-                     m.ok_text, "yes" if m.zero_glance else "no", "yes" if r.pareto else ""]
+            cells = [r.rank_text, _md(row_label(m)), m.defaults_text,
+                     *[value_text(m, v, MARKDOWN_MARK) for v in values], m.ok_text, "yes" if m.zero_glance else "no", "yes" if r.pareto else ""]
             out.append("| " + " | ".join(cells) + " |")
         out += [""] + [_md(line) for line in verdict_lines(ranking)] if ranking.ranked else []
         note = paper_defaults_note(ranking.setting)
@@ -113,4 +114,4 @@ def leaderboard_html(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTIC
         notes={r.setting.title: provenance_notes(r.setting.rows) for r in settings})
 
 
-LEADERBOARD_FORMATS = {"md": leaderboard_markdown, "csv": leaderboard_csv, "html": leaderboard_html}
+LEADERBOARD_FORMATS = dict(zip(LEADERBOARD_FORMAT_NAMES, (leaderboard_csv, leaderboard_html, leaderboard_markdown)))

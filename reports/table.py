@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any, Sequence
 
+from unlearnbench.core.defaults import TABLE_FORMATS
 from unlearnbench.data.forget import ForgetSpec
 from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES, MetricValue, yardstick
 from unlearnbench.metrics.base import GROUPS
@@ -108,4 +109,4 @@ def format_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-FORMATS = {"table": format_table, "json": format_json, "csv": format_csv}
+FORMATS = dict(zip(TABLE_FORMATS, (format_csv, format_json, format_table)))

@@ -153,14 +153,6 @@ def test_help_loads_no_heavy_library_and_no_plugin():
     assert out.strip().splitlines()[-1] == "[]"
 
 
-def test_parser_format_names_match_the_renderers():
-    from unlearnbench.cli.main import LEADERBOARD_FORMAT_NAMES, TABLE_FORMATS
-    from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
-    from unlearnbench.reports.table import FORMATS
-
-    assert TABLE_FORMATS == tuple(sorted(FORMATS)) and LEADERBOARD_FORMAT_NAMES == tuple(sorted(LEADERBOARD_FORMATS))
-
-
 def test_negative_thread_count_is_one_line(cli):
     code, _, err = cli("run", "--dataset", "tiny", "--threads", "-1")
     assert code == 2 and "--threads -1 must be 0 (automatic) or a positive count" in err

@@ -14,7 +14,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
-from unlearnbench.core.defaults import DEFAULT_METHODS, DEFAULT_OUT, DEFAULT_TUNE_SEED
+from unlearnbench.core.defaults import (DEFAULT_METHODS, DEFAULT_OUT, DEFAULT_TUNE_SEED, LEADERBOARD_FORMAT_NAMES,
+                                        TABLE_FORMATS)
 from unlearnbench.core.errors import UserError
 from unlearnbench.core.shipped import CHOICES as DEFAULT_CHOICES
 
@@ -22,10 +23,6 @@ if TYPE_CHECKING:
     from unlearnbench.api import Results
     from unlearnbench.execution.runner import RunRequest
 
-# Names of the renderers in reports.table.FORMATS and reports.leaderboard.LEADERBOARD_FORMATS, spelled here so the
-# parser needs neither module (a test keeps them equal).
-TABLE_FORMATS = ("csv", "json", "table")
-LEADERBOARD_FORMAT_NAMES = ("csv", "html", "md")
 # unlearnbench.metrics.YARDSTICKS, spelled here for the parser (a test keeps them equal)
 GAP_NAMES = ("concerns", "salun")
 
@@ -277,8 +274,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 SHARED_OPTIONS: dict[str, dict[str, Any]] = {
     "--dataset": dict(default="digits", help="dataset name (default: digits, embedded)"),
     "--model": dict(default="mlp", help="model name (default: mlp)"),
-    "--methods": dict(help=f"comma-separated, or all (default: {','.join(DEFAULT_METHODS)}; the default and all leave out "
-                           "those the forget scenario does not suit)"),
+    "--methods": dict(help=f"comma-separated, or all (default: {','.join(DEFAULT_METHODS)}; the default and all "
+                           "leave out those the forget scenario does not suit)"),
     "--forget": dict(default="0", help="what to forget: 0 or 0,2 (whole classes), partial:3@0.5, random:0.1, "
                                        "random:0.1:stratified, subclass:0 (default: 0)"),
     "--device": dict(default="auto", help="auto, cpu or cuda (default: auto)"),
