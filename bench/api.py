@@ -9,7 +9,7 @@ import inspect
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from torch import nn
 
@@ -55,6 +55,13 @@ def writable_folder(folder: Path) -> None:
                         f"writable folder") from None
 
 
+def _renderer(renderers: Mapping[str, Callable[..., str]], kind: str, name: str) -> Callable[..., str]:
+    """The renderer called `name`; a one-line UserError naming the choices otherwise."""
+    if name not in renderers:
+        raise UserError(f"unknown {kind} format {name!r}; choose one of {', '.join(sorted(renderers))}")
+    return renderers[name]
+
+
 @dataclass
 class Results:
     """Stored rows (those one `run` stored, or all of a store) with the store they live in; reports render every row
@@ -76,13 +83,10 @@ class Results:
 
     def table(self, gap: str = "concerns", format: str = "table") -> str:
         """These rows as the fixed-width table `unlearnbench run` prints, or as JSON or CSV (`format`)."""
-        from unlearnbench.reports.table import FORMATS, format_table
+        from unlearnbench.reports.table import FORMATS
 
-        if format == "table":
-            return format_table(self.rows, gap, context=self.all_rows())
-        if format not in FORMATS:
-            raise UserError(f"unknown table format {format!r}; choose one of {', '.join(sorted(FORMATS))}")
-        return FORMATS[format](self.rows)
+        render = _renderer(FORMATS, "table", format)
+        return render(self.rows, gap, context=self.all_rows()) if format == "table" else render(self.rows)
 
     def report(self, path: Optional[Union[str, Path]] = None, gap: str = "concerns") -> Path:
         """Writes the HTML report of every row in `out` (default OUT/report.html); returns its path."""
@@ -117,10 +121,7 @@ class Results:
         """The leaderboard of every row in `out`, as Markdown, CSV or HTML (`format`)."""
         from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
 
-        if format not in LEADERBOARD_FORMATS:
-            raise UserError(f"unknown leaderboard format {format!r}; choose one of "
-                            f"{', '.join(sorted(LEADERBOARD_FORMATS))}")
-        return LEADERBOARD_FORMATS[format](self.all_rows(), gap)
+        return _renderer(LEADERBOARD_FORMATS, "leaderboard", format)(self.all_rows(), gap)
 
 
 def results(out: Union[str, Path] = DEFAULT_OUT) -> Results:

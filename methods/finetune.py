@@ -12,7 +12,6 @@ from typing import Any
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
@@ -20,7 +19,7 @@ from unlearnbench.core.method import Method, register_method
 from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.models.plain import dataloader_epoch, split_rows
+from unlearnbench.models.plain import plain_sgd_epochs
 from unlearnbench.models.training import make_optimizer, train_epochs
 
 
@@ -42,12 +41,7 @@ class FinetuneConfig:
 
 def plain_finetune(model: nn.Module, cfg: Any, setting: Any) -> nn.Module:
     """Fine-tuning on retain-train with a DataLoader and plain SGD."""
-    x, y = split_rows(setting, "retain_train")
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                          weight_decay=cfg.weight_decay)
-    for epoch in range(cfg.epochs):
-        dataloader_epoch(model, x, y, opt, cfg.batch_size or setting.recipe.batch_size, seed=epoch)
-    return model
+    return plain_sgd_epochs(model, cfg, setting, "retain_train")
 
 
 @register_method("finetune")

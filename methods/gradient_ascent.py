@@ -17,7 +17,6 @@ from typing import Any
 from dataclasses import dataclass
 
 import torch.nn.functional as F
-import torch
 from torch import nn
 
 from unlearnbench.core.config import require_non_negative, require_positive
@@ -27,7 +26,7 @@ from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.core.space import EPOCHS, LEARNING_RATE
 from unlearnbench.data.batches import batches
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.models.plain import dataloader_epoch, split_rows
+from unlearnbench.models.plain import plain_sgd_epochs
 from unlearnbench.models.training import make_optimizer
 
 
@@ -50,12 +49,7 @@ class GradientAscentConfig:
 
 def plain_gradient_ascent(model: nn.Module, cfg: Any, setting: Any) -> nn.Module:
     """Gradient ascent on forget-train with a DataLoader and plain SGD."""
-    x, y = split_rows(setting, "forget_train")
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                          weight_decay=cfg.weight_decay)
-    for epoch in range(cfg.epochs):
-        dataloader_epoch(model, x, y, opt, cfg.batch_size or setting.recipe.batch_size, seed=epoch, sign=-1.0)
-    return model
+    return plain_sgd_epochs(model, cfg, setting, "forget_train", sign=-1.0)
 
 
 @register_method("gradient_ascent")

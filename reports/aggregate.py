@@ -214,12 +214,13 @@ def defaults_label(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def paper_defaults_note(setting: "SettingResult") -> Optional[str]:
-    """Points to `unlearnbench tune` when methods here ran their authors' defaults (no shipped values fit)."""
+    """A sentence (without its full stop) pointing to `unlearnbench tune` when methods here ran their authors'
+    defaults (no shipped values fit)."""
     paper = [m.label for m in setting.methods if m.role == "method" and m.defaults == "paper"]
     if not paper:
         return None
     forget = setting.spec.label
-    return (f"on their authors' (paper) defaults here, with no values shipped for this setting or asked for with "
+    return (f"On their authors' (paper) defaults here, with no values shipped for this setting or asked for with "
             f"--defaults paper: {', '.join(paper)}; `unlearnbench tune --dataset {setting.dataset} --model "
             f"{setting.model} --forget {forget}` gives every method the same budget on the validation split")
 

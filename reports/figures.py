@@ -106,7 +106,8 @@ def concern_panels(setting: SettingResult) -> list[tuple[str, list[MetricValue]]
     present = {n for m in setting.methods for n in m.metrics}
     out = []
     for part, names in setting.gap.members(setting.scenario).items():
-        values = [VALUES.get(n) for n in names if n in present and VALUES.get(n) and VALUES.get(n).unit in BAR_UNITS]
+        declared = [VALUES.get(n) for n in names if n in present]
+        values = [v for v in declared if v is not None and v.unit in BAR_UNITS]
         out.append((VALUES.get(part).label.removesuffix(" gap").capitalize(), values))
     return out
 

@@ -43,11 +43,12 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARD
         for r in ranking.ranked:
             m = r.result
             cells = [r.rank_text, _md(row_label(m)), m.defaults_text,
-                     *[value_text(m, v, MARKDOWN_MARK) for v in values], m.ok_text, "yes" if m.zero_glance else "no", "yes" if r.pareto else ""]
+                     *[value_text(m, v, MARKDOWN_MARK) for v in values], m.ok_text, "yes" if m.zero_glance else "no",
+                     "yes" if r.pareto else ""]
             out.append("| " + " | ".join(cells) + " |")
         out += [""] + [_md(line) for line in verdict_lines(ranking)] if ranking.ranked else []
         note = paper_defaults_note(ranking.setting)
-        out += ["", _md(note[0].upper() + note[1:]) + "."] if note else []
+        out += ["", _md(note) + "."] if note else []
         if ranking.references:
             out += ["", "Reference row, not ranked: " + "; ".join(
                 f"{_md(m.label)}: " + ", ".join(f"{v.label} {value_text(m, v, MARKDOWN_MARK)}"

@@ -67,8 +67,7 @@ def _cache_dir(args: argparse.Namespace) -> Optional[Path]:
 
 def _setting_request(args: argparse.Namespace, **extra: Any) -> "RunRequest":
     """The RunRequest that the shared setting options (dataset ... --recipe) describe, plus `extra` fields."""
-    from unlearnbench.data.forget import parse_forget
-    from unlearnbench.execution.runner import RunRequest
+    from unlearnbench.api import request
 
     chosen = args.methods if args.methods is not None else ",".join(DEFAULT_METHODS)
     if chosen.strip() == "all":
@@ -79,10 +78,10 @@ def _setting_request(args: argparse.Namespace, **extra: Any) -> "RunRequest":
     else:
         methods = tuple(m.strip() for m in chosen.split(",") if m.strip())
     # The default list and `all` drop the methods a scenario does not suit; an explicit one is refused for them.
-    return RunRequest(dataset=args.dataset, model=args.model, methods=methods, forget=parse_forget(args.forget),
-                      device=args.device, data_root=args.data_root, cache_dir=_cache_dir(args),
-                      recipe=_key_values(args.recipe, "--recipe"), threads=args.threads,
-                      skip_unsupported=args.methods in (None, "all"), defaults=args.defaults, **extra)
+    return request(dataset=args.dataset, model=args.model, methods=methods, forget=args.forget, device=args.device,
+                   data_root=args.data_root, cache_dir=_cache_dir(args), recipe=_key_values(args.recipe, "--recipe"),
+                   threads=args.threads, skip_unsupported=args.methods in (None, "all"), defaults=args.defaults,
+                   **extra)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

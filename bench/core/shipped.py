@@ -6,15 +6,11 @@ dataset/model/scenario under `methods/defaults/`. A method without shipped value
 from __future__ import annotations
 
 import functools
-import sys
 import warnings
 from importlib import resources
 from typing import Any, Mapping, Optional
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from unlearnbench.core.toml import tomllib
 
 SHIPPED, PAPER = "shipped-tuned", "paper"  # what a row says it ran with
 CHOICES = ("shipped", "paper")  # --defaults: shipped-tuned values where a file has them, or the authors' everywhere
@@ -33,18 +29,25 @@ def shipped_files() -> list[Any]:
 
 
 @functools.lru_cache(maxsize=None)
+def shipped_tables() -> dict[str, tuple[dict[str, Any], int]]:
+    """Each shipped file's name -> (its parsed contents, its size in bytes), read once."""
+    texts = {file.name: file.read_text(encoding="utf-8") for file in shipped_files()}
+    return {name: (tomllib.loads(text), len(text.encode("utf-8"))) for name, text in texts.items()}
+
+
+@functools.lru_cache(maxsize=None)
 def _index() -> dict[tuple[str, str, str], tuple[str, Mapping[str, Any]]]:
     """(dataset, model, scenario) -> (file name, its methods table)."""
     index = {}
-    for file in shipped_files():
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    for name, (data, _) in shipped_tables().items():
         setting = data["shipped"]
-        index[(setting["dataset"], setting["model"], setting["scenario"])] = (file.name, data.get("methods", {}))
+        index[(setting["dataset"], setting["model"], setting["scenario"])] = (name, data.get("methods", {}))
     return index
 
 
 def reload() -> None:
     """Forgets the parsed files and the warnings given, so regenerated (or, in tests, substituted) files are read."""
+    shipped_tables.cache_clear()
     _index.cache_clear()
     warn_fallback.cache_clear()
 

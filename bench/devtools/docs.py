@@ -97,7 +97,7 @@ class Problem:
 
 def dead_links(path: Path) -> list[Problem]:
     """Relative links of `path` whose file or heading does not exist."""
-    problems = []
+    problems, anchors = [], {}  # each linked page's headings, read once
     for match in LINK.finditer(FENCE.sub("", path.read_text())):
         target = match["target"]
         if re.match(r"^[a-z]+:", target):
@@ -106,7 +106,12 @@ def dead_links(path: Path) -> list[Problem]:
         where = (path.parent / file).resolve() if file else path
         if not where.exists():
             problems.append(Problem(path, f"link to {target}: no such file"))
-        elif anchor and where.suffix == ".md" and anchor not in _anchors(where):
+            continue
+        if not anchor or where.suffix != ".md":
+            continue
+        if where not in anchors:
+            anchors[where] = _anchors(where)
+        if anchor not in anchors[where]:
             problems.append(Problem(path, f"link to {target}: no heading with that anchor"))
     return problems
 

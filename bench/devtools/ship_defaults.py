@@ -16,12 +16,8 @@ from typing import Any
 from unlearnbench import api
 from unlearnbench.core.defaults import DEFAULT_TUNE_SEED
 from unlearnbench.core.errors import UserError
-from unlearnbench.core.shipped import FOLDER, shipped_files
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from unlearnbench.core.shipped import FOLDER, shipped_tables
+from unlearnbench.execution.params_file import TunedParams, read_params_file, toml_value
 
 FORGET = {"class": "0", "random": "random:0.1"}  # the forget set each scenario is tuned on
 SETTINGS = ("digits/mlp/class", "digits/mlp/random", "digits/cnn/class", "digits/cnn/random",
@@ -36,28 +32,22 @@ def shipped_folder() -> Path:
     return Path(unlearnbench.methods.__file__).parent / FOLDER
 
 
-def _toml(value: Any) -> str:
-    from unlearnbench.execution.params_file import _toml_value
-
-    return _toml_value(value)
-
-
-def render(setting: str, tuned: dict[str, Any], command: str, wall_s: float) -> str:
+def render(setting: str, tuned: TunedParams, command: str, wall_s: float) -> str:
     """The shipped file of one setting from its tuned-parameters file: provenance first, then each method."""
     dataset, model, scenario = setting.split("/")
-    t = tuned["tuning"]
-    provenance = {"dataset": dataset, "model": model, "scenario": scenario, "forget": tuned["setting"]["forget"],
-                  "tune_seed": tuned["setting"]["tune_seed"], "device": tuned["setting"]["device"],
+    t = tuned.tuning
+    provenance = {"dataset": dataset, "model": model, "scenario": scenario, "forget": tuned.setting["forget"],
+                  "tune_seed": tuned.setting["tune_seed"], "device": tuned.setting["device"],
                   "defaults_tuned_from": t.get("defaults", "paper"), "objective": t["objective"],
                   "objective_version": t.get("objective_version"), "budget_trials": t.get("budget_trials"),
                   "unlearnbench": t["unlearnbench"], "optuna": t["optuna"], "date": t["updated"],
                   "wall_seconds": round(wall_s, 1), "command": command}
     lines = [f"# Shipped defaults for {setting}: each method's values chosen by `unlearnbench tune` on the validation",
              "# split with the budget below. Regenerate with the command below; never edit by hand.", "", "[shipped]"]
-    lines += [f"{k} = {_toml(v)}" for k, v in provenance.items() if v is not None]
-    for name in sorted(tuned["methods"]):
-        entry = tuned["methods"][name]
-        lines += ["", f"[methods.{name}]"] + [f"{k} = {_toml(entry[k])}" for k in KEPT if k in entry]
+    lines += [f"{k} = {toml_value(v)}" for k, v in provenance.items() if v is not None]
+    for name in sorted(tuned.methods):
+        entry = tuned.methods[name]
+        lines += ["", f"[methods.{name}]"] + [f"{k} = {toml_value(entry[k])}" for k in KEPT if k in entry]
     return "\n".join(lines) + "\n"
 
 
@@ -72,7 +62,7 @@ def ship(setting: str, trials: int, data_root: str | None, work: Path, progress:
                           seed=DEFAULT_TUNE_SEED, defaults="paper", data_root=data_root, device="cpu")
     start = time.perf_counter()
     outcome = api.tune(request, work / setting.replace("/", "-"), trials=trials, progress=progress)
-    tuned = tomllib.loads(outcome.path.read_text(encoding="utf-8"))
+    tuned = read_params_file(outcome.path)
     command = f"python -m unlearnbench.devtools.ship_defaults --settings {setting} --trials {trials}" + (
         " --data-root DATA" if data_root and dataset != "digits" else "")  # digits ships with scikit-learn
     target = shipped_folder() / f"{setting.replace('/', '-')}.toml"
@@ -85,13 +75,12 @@ def shipped_table() -> str:
     """The shipped files as a Markdown table: setting, methods, budget, cost, date and size."""
     lines = ["| file | setting | methods | budget | cost (wall clock) | tuned on | size |",
              "|---|---|---:|---|---:|---|---:|"]
-    for file in shipped_files():
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    for name, (data, size) in shipped_tables().items():
         s = data["shipped"]
-        lines.append(f"| `{file.name}` | {s['dataset']}/{s['model']}, {s['scenario']} (forget {s['forget']}) | "
+        lines.append(f"| `{name}` | {s['dataset']}/{s['model']}, {s['scenario']} (forget {s['forget']}) | "
                      f"{len(data.get('methods', {}))} | {s.get('budget_trials')} trials each | "
                      f"{s['wall_seconds']:.0f} s | "
-                     f"{s['date'][:10]}, unlearnbench {s['unlearnbench']} | {len(file.read_bytes()):,} B |")
+                     f"{s['date'][:10]}, unlearnbench {s['unlearnbench']} | {size:,} B |")
     return "\n".join(lines) if len(lines) > 2 else "(nothing shipped)"
 
 

@@ -5,7 +5,6 @@ import dataclasses
 import hashlib
 import math
 import re
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,15 +12,12 @@ from typing import Any, Mapping, Optional, Sequence
 
 from unlearnbench.core.errors import UnknownNameError, UserError
 from unlearnbench.core.method import METHODS, supports
+from unlearnbench.core.toml import tomllib
 from unlearnbench.execution.runner import RunRequest, resolve_device
 from unlearnbench.metrics import DEFINITIONS_VERSION
 from unlearnbench.metrics.summary import TUNING_OBJECTIVE
 from unlearnbench.models.recipes import default_recipe, recipe_identity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 FORMAT = 1  # bump when the file's layout changes
 # Run beside the tuned methods when --methods is not given.
@@ -30,7 +26,8 @@ REFERENCE_METHODS = ("original", "retrain", "retrain_independent")
 PROVENANCE_KEYS = ("params", "objective", "trials", "pruned", "failed", "seconds", "history")
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """`value` written as a TOML value (inline tables and arrays for mappings and sequences)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -40,18 +37,18 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {value!r} to TOML")
 
 
 def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_value(key)
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
 
 
 def _table(name: str, values: Mapping[str, Any]) -> list[str]:
-    return [f"[{name}]", *(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items()), ""]
+    return [f"[{name}]", *(f"{_toml_key(k)} = {toml_value(v)}" for k, v in values.items()), ""]
 
 
 def setting_of(request: RunRequest) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -10,6 +9,7 @@ from typing import Any, Optional
 from unlearnbench.core.errors import UnknownNameError, UserError
 from unlearnbench.core.method import METHODS, supports
 from unlearnbench.core.shipped import CHOICES as DEFAULT_CHOICES
+from unlearnbench.core.toml import tomllib
 from unlearnbench.data.forget import ForgetSpec
 from unlearnbench.data.loading import DATASETS, class_count, has_superclasses
 from unlearnbench.execution.population import check_population
@@ -17,10 +17,6 @@ from unlearnbench.execution.runner import RunRequest, check_seed
 from unlearnbench.models.architectures import MODELS
 from unlearnbench.models.recipes import default_recipe
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 BUILTIN_SUITES = Path(__file__).resolve().parent.parent / "suites"
 TOP_KEYS = {"name", "description", "device", "data_root", "mia_shadows", "deep_metrics", "grid", "recipe", "methods",

@@ -51,3 +51,14 @@ def split_rows(setting: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The inputs and labels of one split of a setting (retain_train, forget_train, ...)."""
     idx = getattr(setting.split, name)
     return setting.data.x_train[idx], setting.data.y_train[idx]
+
+
+def plain_sgd_epochs(model: nn.Module, cfg: Any, setting: Any, split: str, sign: float = 1.0) -> nn.Module:
+    """`cfg.epochs` DataLoader epochs of plain SGD (cfg's lr, momentum, Nesterov flag, weight decay) on one split;
+    sign -1 ascends the loss. The batch is cfg's, or the recipe's where cfg leaves it 0."""
+    x, y = split_rows(setting, split)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                          weight_decay=cfg.weight_decay)
+    for epoch in range(cfg.epochs):
+        dataloader_epoch(model, x, y, opt, cfg.batch_size or setting.recipe.batch_size, seed=epoch, sign=sign)
+    return model
