@@ -72,9 +72,11 @@ class Results:
     skipped: str = ""  # the store's note on rows it could not decode (empty when none)
 
     def all_rows(self) -> list[dict[str, Any]]:
-        """Every row stored in `out` (this run's and earlier ones)."""
+        """Every row stored in `out` (this run's and earlier ones); none where `out` holds only populations."""
         from unlearnbench.execution.store import open_store
 
+        if _populations_only(self.out):
+            return []
         store = open_store(self.out, create=False)
         try:
             return store.rows()
@@ -121,13 +123,22 @@ class Results:
         """The leaderboard of every row in `out`, as Markdown, CSV or HTML (`format`)."""
         from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
 
-        return _renderer(LEADERBOARD_FORMATS, "leaderboard", format)(self.all_rows(), gap)
+        return _renderer(LEADERBOARD_FORMATS, "leaderboard", format)(self.all_rows(), gap, populations=self.out)
+
+
+def _populations_only(out: Path) -> bool:
+    """Whether `out` holds stored populations (`run --population`) and no results store."""
+    from unlearnbench.reports.population import population_folders
+
+    return not (Path(out) / "results.db").exists() and bool(population_folders(Path(out)))
 
 
 def results(out: Union[str, Path] = DEFAULT_OUT) -> Results:
-    """Every row stored in OUT/results.db; a one-line error where OUT holds no store."""
+    """Every row stored in OUT/results.db; a one-line error where OUT holds no store (and no populations)."""
     from unlearnbench.execution.store import open_store, skipped_note
 
+    if _populations_only(Path(out)):
+        return Results([], Path(out))
     store = open_store(Path(out), create=False)
     try:
         return Results(store.rows(), Path(out), skipped_note(store) or "")
@@ -289,6 +300,7 @@ class PopulationOutcome:
     methods: list[Any]  # execution.population.PopulationResult per method
     ceiling: Any  # metrics.challenge.ChallengeScore
     ceiling_klom: dict[str, float]
+    folder: Path  # OUT/population/<setting>/: summary.json and the raw statistics
 
 
 def populations(requests: Sequence[Any], size: int, protocol: str = "challenge",
@@ -304,9 +316,8 @@ def populations(requests: Sequence[Any], size: int, protocol: str = "challenge",
         raise UserError(f"workers={workers} must be at least 1")
     outcomes = []
     for r in requests:
-        scored, ceiling, ceiling_klom = run_population(r, size, protocol, Path(out), progress, backend, workers,
-                                                       ray_address)
-        outcomes.append(PopulationOutcome(r, scored, ceiling, ceiling_klom))
+        outcomes.append(PopulationOutcome(r, *run_population(r, size, protocol, Path(out), progress, backend,
+                                                             workers, ray_address)))
     return outcomes, write_population_report(Path(out) / "population")
 
 

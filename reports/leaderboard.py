@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Optional, Sequence
 
 from unlearnbench.core.defaults import LEADERBOARD_FORMAT_NAMES
 from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES
 from unlearnbench.reports.aggregate import INTERVAL_NOTE, aggregate, paper_defaults_note
 from unlearnbench.reports.comparison import side_text, tuned_vs_default
 from unlearnbench.reports.html import template_environment
+from unlearnbench.reports.population import (COLUMNS, POPULATION_FIELDS, population_folders, population_markdown,
+                                             population_records, setting_view)
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
 from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, not_applicable_note, rank_setting,
                                           row_label, value_text, verdict_lines)
@@ -29,8 +32,10 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def leaderboard_markdown(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK) -> str:
-    """One Markdown table per setting, ready to paste into a README."""
+def leaderboard_markdown(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK,
+                         populations: Optional[Path] = None) -> str:
+    """One Markdown table per setting, ready to paste into a README; then one per population stored under
+    `populations` (a run's OUT)."""
     out: list[str] = []
     settings = rankings(rows, gap)
     for ranking in settings:
@@ -61,9 +66,10 @@ def leaderboard_markdown(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARD
         notes = provenance_notes(ranking.setting.rows)
         out += [""] + [f"> {note.replace(REUSED_MARK, MARKDOWN_MARK)}" for note in notes] if notes else []
     out += _comparison_markdown(settings)
-    if not out:
-        return "(no results stored)"
-    return "\n".join(out[1:] + ["", f"{PARETO_NOTE}; ↓ lower is better, ↑ higher; mean and {INTERVAL_NOTE}."])
+    if out:
+        out += ["", f"{PARETO_NOTE}; ↓ lower is better, ↑ higher; mean and {INTERVAL_NOTE}."]
+    out += population_markdown(populations) if populations is not None else []
+    return "\n".join(out[1:]) if out else "(no results stored)"
 
 
 def _comparison_markdown(settings: Sequence[Ranking]) -> list[str]:
@@ -80,17 +86,21 @@ def _comparison_markdown(settings: Sequence[Ranking]) -> list[str]:
     return out
 
 
-def leaderboard_csv(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK) -> str:
+def leaderboard_csv(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK,
+                    populations: Optional[Path] = None) -> str:
     """One CSV row per (setting, method), references included (no rank), with every value's mean and the bounds of
-    its 95 % interval (`<name>_lo`, `<name>_hi`)."""
+    its 95 % interval (`<name>_lo`, `<name>_hi`); then, where populations are stored under `populations`, one row per
+    (population, method) with the POPULATION_FIELDS columns (role `population`, the ceiling's `ceiling`)."""
     settings = rankings(rows, gap)
+    records = population_records(populations) if populations is not None else []
+    extra = list(POPULATION_FIELDS) if records else []
     values = [v for v in VALUES.select(tiers=("headline", "primary", "detail"))
               if any(v.name in m.metrics for r in settings for m in r.setting.methods)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["setting", "gap_definition", "role", "rank", "method", "version", "pareto", "seeds_ok",
                      "seeds", "zero_glance", *[c for v in values for c in (v.name, f"{v.name}_lo", f"{v.name}_hi")],
-                     "time_reused", "speedup_reused", "tuned", "defaults"])
+                     "time_reused", "speedup_reused", "tuned", "defaults", *extra])
     for ranking in settings:
         lines = [(r.rank_text, r.result, r.pareto) for r in ranking.ranked] + \
                 [("", m, False) for m in ranking.references + ranking.apart + ranking.unscored]
@@ -99,17 +109,23 @@ def leaderboard_csv(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK
             writer.writerow([ranking.setting.title, ranking.setting.gap.label, m.role, rank, m.label, m.version,
                              pareto, len(m.seeds), len(m.attempted), m.zero_glance,
                              *[x for st in stats for x in ((st.mean, st.lo, st.hi) if st else ("", "", ""))],
-                             m.time_reused, m.speedup_reused, ranking.setting.tuned, m.defaults])
+                             m.time_reused, m.speedup_reused, ranking.setting.tuned, m.defaults, *[""] * len(extra)])
         for name in ranking.setting.not_applicable:  # a row that says n/a, never a zero
             writer.writerow([ranking.setting.title, ranking.setting.gap.label, "n/a", "", name, "", "", 0, 0, "",
-                             *[""] * (3 * len(values)), "", "", ranking.setting.tuned, ""])
+                             *[""] * (3 * len(values)), "", "", ranking.setting.tuned, "", *[""] * len(extra)])
+    for r in records:
+        writer.writerow([r["setting"], "", r["role"], r["rank"], r["method"], "", "", "", "", "",
+                         *[""] * (3 * len(values)), "", "", "", "", *[r[name] for name in extra]])
     return buffer.getvalue()
 
 
-def leaderboard_html(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK) -> str:
-    """A self-contained HTML page of the ranking."""
+def leaderboard_html(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK,
+                     populations: Optional[Path] = None) -> str:
+    """A self-contained HTML page of the ranking, and of the populations stored under `populations`."""
     settings = rankings(rows, gap)
+    folders = population_folders(populations) if populations is not None else []
     return template_environment().get_template("leaderboard.html.j2").render(
+        populations=[setting_view(folder) for folder in folders], population_columns=COLUMNS,
         rankings=settings, headline=headline_values, pareto_note=PARETO_NOTE, not_applicable=not_applicable_note,
         verdicts=verdict_lines, row_label=row_label, interval_note=INTERVAL_NOTE,
         notes={r.setting.title: provenance_notes(r.setting.rows) for r in settings})

@@ -12,6 +12,7 @@ import numpy as np
 from unlearnbench.metrics.challenge import EPSILON_CAP
 from unlearnbench.reports.figures import style, svg_of
 from unlearnbench.reports.html import template_environment
+from unlearnbench.reports.table import grid
 
 
 def population_notes(method: str, size: int, deterministic: bool, failures: list[str]) -> list[str]:
@@ -23,6 +24,19 @@ def population_notes(method: str, size: int, deterministic: bool, failures: list
     if failures:
         notes.append(f"{method}: {len(failures)} member(s) failed and are left out ({failures[0]})")
     return notes
+
+
+CEILING = "retrain_independent (ceiling)"
+CEILING_NOTE = ("the ceiling is an independently retrained population scored the same way (the best F attainable at "
+                "this N)")
+SCORE_NOTE = ("F: the challenge's bucketed mean of per-example epsilons; final score: F x (RA_U / RA_R) x "
+              "(TA_U / TA_R); brackets: 95 % bootstrap over forget examples; rank groups by final score (paired "
+              "t-tests over forget examples, Holm-corrected); KLOM: KL(retrained || unlearned) of per-example margin "
+              "distributions, median / 95th percentile.")
+COLUMNS = (("rank", "rank"), ("method", "method"), ("members ok", "ok"), ("F [95 % bootstrap]", "f"),
+           ("final score [95 %]", "final"), ("KLOM forget p50 / p95", "klom_forget"),
+           ("KLOM retain p50", "klom_retain"), ("KLOM val p50", "klom_val"), ("retain acc", "retain_acc"),
+           ("test acc", "test_acc"), ("undetermined", "undetermined"))
 
 
 def _interval(value: float, bounds: list[float]) -> str:
@@ -63,44 +77,144 @@ def epsilon_histogram(epsilons: dict[str, np.ndarray], size: int) -> str:
         return svg_of(figure)
 
 
-def setting_view(folder: Path) -> dict[str, Any]:
-    """What the template shows for one setting's population folder."""
-    summary = json.loads((folder / "summary.json").read_text())
+def read_summary(folder: Path) -> dict[str, Any]:
+    """The summary.json a population run wrote to `folder`."""
+    return json.loads((folder / "summary.json").read_text())
+
+
+def population_folders(out: Path) -> list[Path]:
+    """Every setting's population folder under OUT/population, in name order."""
+    return sorted(p.parent for p in (Path(out) / "population").glob("*/summary.json"))
+
+
+def _ranked(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(summary["methods"], key=lambda m: (m["rank"] or math.inf, -m["challenge_score"]))
+
+
+def population_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The table's rows as text cells keyed like COLUMNS: the ceiling first, then the methods by rank."""
     size, ceiling = summary["size"], summary["ceiling"]
-    methods = sorted(summary["methods"], key=lambda m: (m["rank"] or math.inf, -m["challenge_score"]))
+    klom = ceiling.get("klom", {})
+    first = {"rank": "-", "method": CEILING, "ok": f"{size}/{size}",
+             "f": _interval(ceiling["forget_quality"], ceiling["forget_quality_interval"]),
+             "final": _interval(ceiling["final_score"], ceiling["final_score_interval"]),
+             "klom_forget": _klom(klom, "forget", both=True), "klom_retain": _klom(klom, "retain"),
+             "klom_val": _klom(klom, "val"), "retain_acc": "-", "test_acc": "-",
+             "undetermined": str(ceiling["undetermined"])}
+    return [first] + [{"rank": str(m["rank"] or "-"), "method": m["method"], "ok": f"{m['ok']}/{m['size']}",
+                       "f": _interval(m["forget_quality"], m["forget_quality_interval"]),
+                       "final": _interval(m["challenge_score"], m["challenge_score_interval"]),
+                       "klom_forget": _klom(m["klom"], "forget", both=True), "klom_retain": _klom(m["klom"], "retain"),
+                       "klom_val": _klom(m["klom"], "val"), "retain_acc": _percent(m["retain_acc"]),
+                       "test_acc": _percent(m["test_acc"]), "undetermined": str(m["undetermined"])}
+                      for m in _ranked(summary)]
+
+
+def summary_notes(summary: dict[str, Any]) -> list[str]:
+    """The flags of every method row (deterministic, failed members), for class-like forgetting what F means, and
+    what the run cost."""
+    notes = [note for m in _ranked(summary)
+             for note in population_notes(m["method"], summary["size"], m["deterministic"], m["failures"])]
+    if summary.get("scenario") in ("class", "subclass"):
+        notes.append(f"The challenge defined F for sample forgetting; in {summary['scenario']} forgetting it is "
+                     f"computed the same way.")
+    return notes + ([cost_note(summary)] if summary.get("cost") else [])
+
+
+def population_title(summary: dict[str, Any]) -> str:
+    """The setting a population was run on, as a heading."""
+    return (f"{summary['dataset']} / {summary['model']}, forget {summary['forget']}, seed {summary['seed']}: "
+            f"N = {summary['size']}, protocol {summary['protocol']}")
+
+
+POPULATION_FIELDS = ("population_size", "protocol", "members_ok", "forget_quality", "forget_quality_lo",
+                     "forget_quality_hi", "challenge_score", "challenge_score_lo", "challenge_score_hi",
+                     "klom_forget_p50", "klom_forget_p95", "klom_retain_p50", "klom_val_p50", "population_retain_acc",
+                     "population_test_acc", "undetermined")
+
+
+def population_records(out: Path) -> list[dict[str, Any]]:
+    """One record per (stored population, method), the ceiling first, with the numbers of POPULATION_FIELDS plus
+    `setting`, `role`, `rank` and `method`: the population part of the CSV leaderboard."""
+    records = []
+    for folder in population_folders(out):
+        summary = read_summary(folder)
+        ceiling = summary["ceiling"]
+        entries = [("ceiling", "", CEILING, summary["size"], ceiling["forget_quality"],
+                    ceiling["forget_quality_interval"], ceiling["final_score"], ceiling["final_score_interval"],
+                    ceiling.get("klom", {}), float("nan"), float("nan"), ceiling["undetermined"])]
+        entries += [("population", m["rank"] or "", m["method"], m["ok"], m["forget_quality"],
+                     m["forget_quality_interval"], m["challenge_score"], m["challenge_score_interval"], m["klom"],
+                     m["retain_acc"], m["test_acc"], m["undetermined"]) for m in _ranked(summary)]
+        for role, rank, method, ok, f, f_iv, score, score_iv, klom, retain, test, undetermined in entries:
+            records.append({"setting": population_title(summary), "role": role, "rank": rank, "method": method,
+                            "population_size": summary["size"], "protocol": summary["protocol"], "members_ok": ok,
+                            "forget_quality": f, "forget_quality_lo": f_iv[0], "forget_quality_hi": f_iv[1],
+                            "challenge_score": score, "challenge_score_lo": score_iv[0],
+                            "challenge_score_hi": score_iv[1],
+                            **{k: klom.get(k, float("nan")) for k in ("klom_forget_p50", "klom_forget_p95",
+                                                                      "klom_retain_p50", "klom_val_p50")},
+                            "population_retain_acc": retain, "population_test_acc": test,
+                            "undetermined": undetermined})
+    return records
+
+
+def cost_note(summary: dict[str, Any]) -> str:
+    """What the population run cost, as stored with it (empty for a summary written before costs were kept)."""
+    cost = summary.get("cost")
+    if not cost:
+        return ""
+    spread = f", members spread over {cost['workers']} {cost['backend']} workers" if cost["workers"] > 1 else ""
+    return (f"Run cost: {cost['wall_seconds']:.0f} s of wall clock, {cost['peak_memory_bytes'] / 1e9:.2f} GB peak "
+            f"memory of the driving process; {cost['members_trained']} of the {cost['members_needed']} reference "
+            f"members trained in this run, the rest loaded from the model cache; {cost['device']}, "
+            f"{cost['threads']} threads{spread}; unlearnbench {cost['version']}, {cost['date']}.")
+
+
+def population_text(folder: Path) -> str:
+    """One setting's population table as fixed-width text, as `run --population` prints it."""
+    summary = read_summary(folder)
+    lines = grid([header for header, _ in COLUMNS], [[row[key] for _, key in COLUMNS]
+                                                     for row in population_rows(summary)])
+    notes = summary_notes(summary)
+    return "\n".join([f"forgetting quality F of the NeurIPS 2023 unlearning challenge, {population_title(summary)}; "
+                      f"{CEILING_NOTE}", ""] + lines + ([""] + notes if notes else []))
+
+
+def population_markdown(out: Path) -> list[str]:
+    """A Markdown section per stored population under OUT/population (no lines when there is none)."""
+    lines: list[str] = []
+    for folder in population_folders(out):
+        summary = read_summary(folder)
+        lines += ["", f"### Population: {population_title(summary)}", "",
+                  "| " + " | ".join(header for header, _ in COLUMNS) + " |",
+                  "|" + "|".join("---:" if key not in ("method",) else "---" for _, key in COLUMNS) + "|"]
+        lines += ["| " + " | ".join(row[key] for _, key in COLUMNS) + " |" for row in population_rows(summary)]
+        lines += ["", f"{SCORE_NOTE} {CEILING_NOTE[0].upper()}{CEILING_NOTE[1:]}."]
+        lines += [f"{note.rstrip('.')}." for note in summary_notes(summary)]
+    return lines
+
+
+def setting_view(folder: Path) -> dict[str, Any]:
+    """What the templates show for one setting's population folder: its title, rows, notes and epsilon histogram."""
+    summary = read_summary(folder)
     epsilons: dict[str, np.ndarray] = {}
-    notes = []
-    for m in methods:
+    for m in _ranked(summary):
         raw = folder / f"{m['method']}.npz"
         if raw.exists():
             with np.load(raw) as data:
                 if "epsilons" in data:
                     epsilons[m["method"]] = data["epsilons"]
-                    epsilons.setdefault("retrain_independent (ceiling)", data["ceiling_epsilons"])
-        notes += population_notes(m["method"], size, m["deterministic"], m["failures"])
-    rows = [{"rank": m["rank"] or "-", "method": m["method"],
-             "f": _interval(m["forget_quality"], m["forget_quality_interval"]),
-             "final": _interval(m["challenge_score"], m["challenge_score_interval"]),
-             "klom_forget": _klom(m["klom"], "forget", both=True), "klom_retain": _klom(m["klom"], "retain"),
-             "klom_val": _klom(m["klom"], "val"), "retain_acc": _percent(m["retain_acc"]),
-             "test_acc": _percent(m["test_acc"]), "ok": f"{m['ok']}/{m['size']}", "undetermined": m["undetermined"]}
-            for m in methods]
-    klom = ceiling.get("klom", {})
-    return {"title": f"{summary['dataset']} / {summary['model']}, forget {summary['forget']}, seed {summary['seed']}",
-            "size": size, "protocol": summary["protocol"], "scenario": summary.get("scenario", ""),
-            "ceiling": {"f": _interval(ceiling["forget_quality"], ceiling["forget_quality_interval"]),
-                        "final": _interval(ceiling["final_score"], ceiling["final_score_interval"]),
-                        "klom_forget": _klom(klom, "forget", both=True), "klom_retain": _klom(klom, "retain"),
-                        "klom_val": _klom(klom, "val"), "undetermined": ceiling["undetermined"]},
-            "methods": rows, "notes": notes,
-            "histogram": epsilon_histogram(epsilons, size) if epsilons else ""}
+                    epsilons.setdefault(CEILING, data["ceiling_epsilons"])
+    return {"title": population_title(summary), "rows": population_rows(summary),
+            "notes": summary_notes(summary),
+            "histogram": epsilon_histogram(epsilons, summary["size"]) if epsilons else ""}
 
 
 def render_population_report(root: Path) -> str:
     """The HTML report of every population under `root` (OUT/population)."""
-    folders = sorted(p.parent for p in root.glob("*/summary.json"))
     return template_environment().get_template("population.html.j2").render(
-        settings=[setting_view(folder) for folder in folders])
+        settings=[setting_view(folder) for folder in population_folders(root.parent)], columns=COLUMNS)
 
 
 def write_population_report(root: Path) -> Path:

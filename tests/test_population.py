@@ -11,8 +11,9 @@ from helpers import TINY_RECIPE
 from unlearnbench.core.errors import DivergedError, UserError
 from unlearnbench.core.method import METHODS, Method
 from unlearnbench.execution.context import UnlearnContext
-from unlearnbench.execution.population import check_population, format_population, run_population
+from unlearnbench.execution.population import check_population, run_population
 from unlearnbench.execution.runner import RunRequest
+from unlearnbench.reports.population import population_text
 
 
 def _request(cache_dir, methods, forget="random:0.1") -> RunRequest:
@@ -33,24 +34,24 @@ def test_bad_population_options_are_one_line_errors(size, protocol, message):
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     cache, out = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("out")
-    results, ceiling, ceiling_klom = run_population(_request(cache, ("original", "finetune")), 4, "challenge", out)
-    return {r.method: r for r in results}, (ceiling, ceiling_klom), out, cache
+    results, ceiling, ceiling_klom, folder = run_population(_request(cache, ("original", "finetune")), 4,
+                                                            "challenge", out)
+    return {r.method: r for r in results}, (ceiling, ceiling_klom, folder), out, cache
 
 
 def test_a_deterministic_method_under_the_challenge_protocol_is_flagged(scored):
-    results, ceiling, _, _ = scored
+    results, (_, _, folder), _, _ = scored
     assert results["original"].deterministic and not results["finetune"].deterministic
-    assert "original: deterministic under the challenge protocol" in format_population(list(results.values()),
-                                                                                         *ceiling, 4, "challenge")
+    assert "original: deterministic under the challenge protocol" in population_text(folder)
 
 
 def test_the_original_scores_below_the_ceiling(scored):
-    results, (ceiling, _), _, _ = scored
+    results, (ceiling, _, _), _, _ = scored
     assert results["original"].forget_quality < ceiling.forget_quality
 
 
 def test_klom_percentiles_are_kept_per_part_and_the_original_is_further_than_the_ceiling(scored):
-    results, (_, ceiling_klom), _, _ = scored
+    results, (_, ceiling_klom, _), _, _ = scored
     assert set(results["finetune"].klom) == {f"klom_{part}_p{p}" for part in ("forget", "retain", "val")
                                              for p in (50, 95)}
     assert results["original"].klom["klom_forget_p50"] > ceiling_klom["klom_forget_p50"]
@@ -93,16 +94,40 @@ def failing_method():
 
 def test_failed_members_are_counted_shown_and_left_out(scored, failing_method, tmp_path):
     _, _, _, cache = scored
-    (result,), ceiling, ceiling_klom = run_population(_request(cache, (failing_method,)), 4, "challenge", tmp_path)
+    (result,), _, _, folder = run_population(_request(cache, (failing_method,)), 4, "challenge", tmp_path)
     assert 0 < len(result.failures) < 4 and result.ok == 4 - len(result.failures)
-    assert "member(s) failed and are left out" in format_population([result], ceiling, ceiling_klom, 4, "challenge")
+    assert "member(s) failed and are left out" in population_text(folder)
 
 
 def test_the_seeds_protocol_unlearns_a_different_original_per_member(scored, tmp_path):
     _, _, _, cache = scored
-    (result,), _, _ = run_population(_request(cache, ("original",)), 3, "seeds", tmp_path)
+    (result,), _, _, _ = run_population(_request(cache, ("original",)), 3, "seeds", tmp_path)
     raw = np.load(next((tmp_path / "population").iterdir()) / "original.npz")
     assert not result.deterministic and not np.array_equal(raw["unlearned"][0], raw["unlearned"][1])
+
+
+def test_the_leaderboard_of_a_population_only_folder_shows_the_population_in_every_format(scored):
+    import csv
+    import io
+
+    from unlearnbench.api import results as stored
+
+    results, _, out, _ = scored
+    board = stored(out)
+    markdown, html = board.leaderboard(format="md"), board.leaderboard(format="html")
+    records = list(csv.DictReader(io.StringIO(board.leaderboard(format="csv"))))
+    assert "### Population: tiny / mlp, forget random:0.1" in markdown and "| - | retrain_independent (ceiling) |" in markdown
+    assert "Population: tiny / mlp" in html and "No results are stored yet" not in html
+    by_method = {r["method"]: r for r in records}
+    assert by_method["retrain_independent (ceiling)"]["role"] == "ceiling"
+    assert float(by_method["finetune"]["forget_quality"]) == pytest.approx(results["finetune"].forget_quality)
+
+
+def test_a_store_without_populations_has_no_population_columns(tmp_path):
+    from unlearnbench.reports.leaderboard import leaderboard_csv, leaderboard_markdown
+
+    assert "forget_quality" not in leaderboard_csv([], populations=tmp_path)
+    assert leaderboard_markdown([], populations=tmp_path) == "(no results stored)"
 
 
 def test_the_population_report_ranks_by_final_score_and_draws_the_epsilon_histogram(scored):
@@ -143,8 +168,8 @@ def test_a_one_model_population_is_a_one_line_error_on_the_command_line(cli, tmp
 def test_members_spread_over_worker_processes_score_as_members_run_here(tmp_path):
     request = RunRequest(dataset="digits", methods=("finetune",), forget="random:0.1", device="cpu",
                          cache_dir=tmp_path / "cache", recipe={"epochs": "2"}, params={"finetune": {"epochs": "1"}})
-    (here,), _, _ = run_population(request, 3, "challenge", tmp_path / "here")
-    (pooled,), _, _ = run_population(request, 3, "challenge", tmp_path / "pooled", workers=2)
+    (here,), _, _, _ = run_population(request, 3, "challenge", tmp_path / "here")
+    (pooled,), _, _, _ = run_population(request, 3, "challenge", tmp_path / "pooled", workers=2)
     raw = [np.load(next((tmp_path / d / "population").iterdir()) / "finetune.npz") for d in ("here", "pooled")]
     # Workers run one torch thread each, the driver two: products may round differently in the last bits.
     assert np.allclose(raw[0]["unlearned"], raw[1]["unlearned"], atol=1e-4)

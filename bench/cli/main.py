@@ -123,12 +123,12 @@ def _run_population(request: "RunRequest", args: argparse.Namespace) -> int:
 def _populations(requests: Sequence["RunRequest"], size: int, protocol: str, args: argparse.Namespace) -> int:
     """Each request's populations, their tables printed, then the population report of OUT; 1 if a member failed."""
     from unlearnbench.api import populations
-    from unlearnbench.execution.population import format_population
+    from unlearnbench.reports.population import population_text
 
     outcomes, report = populations(requests, size, protocol, args.out, None if args.quiet else _progress,
                                    args.backend, args.workers, args.ray_address)
     for o in outcomes:
-        print(format_population(o.methods, o.ceiling, o.ceiling_klom, size, protocol) + "\n")
+        print(population_text(o.folder) + "\n")
     print(f"raw statistics (per method, [N, forget examples]): {report.parent}; report: {report}")
     return 0 if all(r.ok == r.size for o in outcomes for r in o.methods) else 1
 

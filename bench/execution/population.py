@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from unlearnbench import __version__
 from unlearnbench.core.config import config_dict
 from unlearnbench.core.errors import DivergedError, UserError
 from unlearnbench.core.method import METHODS, Method
@@ -28,9 +31,9 @@ from unlearnbench.execution.setting import Setting, member_kind
 from unlearnbench.metrics.challenge import ChallengeScore, challenge_score, logit_scaled_confidence
 from unlearnbench.metrics.klom import klom, klom_summary, margins
 from unlearnbench.models.inference import accuracy, predict
-from unlearnbench.reports.population import population_notes
 from unlearnbench.reports.statistics import rank_groups
-from unlearnbench.reports.table import grid
+from unlearnbench.timing.environment import device_name
+from unlearnbench.timing.timer import peak_memory_bytes, reset_peak_memory
 from unlearnbench.timing.timer import PhaseTimer
 
 PROTOCOLS = ("challenge", "seeds")
@@ -233,15 +236,21 @@ def population_folder(out: Path, setting: Setting) -> Path:
 
 def run_population(request: RunRequest, size: int, protocol: str, out: Path,
                    progress: Optional[Callable[..., None]] = None, backend: str = "local", workers: int = 1,
-                   address: Optional[str] = None) -> tuple[list[PopulationResult], ChallengeScore, dict[str, float]]:
-    """Every requested method's population scored against the retrained population, and the ceiling (an
-    independently retrained population against the same); raw statistics saved under `out`. The members of the
+                   address: Optional[str] = None
+                   ) -> tuple[list[PopulationResult], ChallengeScore, dict[str, float], Path]:
+    """Every requested method's population scored against the retrained population, the ceiling (an
+    independently retrained population against the same) and its KLOM, and the folder under `out` where the summary
+    and the raw statistics were saved. The members of the
     methods' populations run here, in `workers` processes or as Ray tasks (`backend`); the retrained (and, for the
     seeds protocol, original) members are trained here first, so workers only load them."""
     check_population(size, protocol)
+    started = time.perf_counter()
     methods = [m for m in build_methods(request) if m.role not in SKIPPED_ROLES]
     setting = prepare_setting(request, progress)
+    reset_peak_memory(setting.data.device)
     check_cache_room(setting, size, protocol)
+    kinds = ("retrain", "retrain_independent", *(("original",) if protocol == "seeds" else ()))
+    to_train = sum(len(setting.missing_members(kind, size)) for kind in kinds)
     rows = klom_rows(setting)
     retrained = trained_population(setting, "retrain", size, rows, progress)
     independent = trained_population(setting, "retrain_independent", size, rows, progress)
@@ -283,34 +292,13 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
     summary = {"dataset": setting.dataset, "model": setting.model, "forget": setting.forget.label,
                "scenario": setting.forget.scenario, "seed": setting.seed, "size": size, "protocol": protocol,
                "ceiling": {**ceiling.summary(), "klom": ceiling_klom},
-               "methods": [asdict(r) for r in results]}
+               "methods": [asdict(r) for r in results],
+               "cost": {"wall_seconds": time.perf_counter() - started,
+                        "peak_memory_bytes": peak_memory_bytes(setting.data.device),
+                        "members_trained": to_train, "members_needed": len(kinds) * size,
+                        "device": device_name(setting.data.device), "threads": torch.get_num_threads(),
+                        "workers": workers, "backend": backend, "version": __version__,
+                        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    return results, ceiling, ceiling_klom
-
-
-def format_population(results: list[PopulationResult], ceiling: ChallengeScore, ceiling_klom: dict[str, float],
-                      size: int, protocol: str) -> str:
-    """The population results as a table, the ceiling first, with a note per flagged method."""
-    header = ["rank", "method", "members ok", "F [95 % bootstrap]", "final score", "KLOM forget p50 / p95",
-              "KLOM retain p50", "retain acc", "test acc", "undetermined"]
-    def klom_cells(k: dict[str, float]) -> list[str]:
-        value = lambda name: f"{k.get(name, float('nan')):.3f}"  # noqa: E731
-        return [f"{value('klom_forget_p50')} / {value('klom_forget_p95')}", value("klom_retain_p50")]
-
-    interval = lambda v, iv: f"{v:.4f} [{iv[0]:.4f}, {iv[1]:.4f}]"  # noqa: E731
-    rows = [["-", "retrain_independent (ceiling)", f"{size}/{size}",
-             interval(ceiling.forget_quality, ceiling.forget_quality_interval),
-             interval(ceiling.final_score, ceiling.final_score_interval), *klom_cells(ceiling_klom), "-", "-",
-             str(ceiling.undetermined)]]
-    notes = []
-    for r in sorted(results, key=lambda r: (r.rank or len(results) + 1, -r.challenge_score)):
-        rows.append([str(r.rank or "-"), r.method, f"{r.ok}/{r.size}",
-                     interval(r.forget_quality, r.forget_quality_interval),
-                     interval(r.challenge_score, r.challenge_score_interval), *klom_cells(r.klom),
-                     f"{100 * r.retain_acc:.2f}%", f"{100 * r.test_acc:.2f}%", str(r.undetermined)])
-        notes += population_notes(r.method, r.size, r.deterministic, r.failures)
-    lines = grid(header, rows)
-    title = (f"forgetting quality F of the NeurIPS 2023 unlearning challenge, N = {size}, protocol {protocol}; the "
-             f"ceiling is an independently retrained population scored the same way (the best F attainable at this N)")
-    return "\n".join([title, ""] + lines + ([""] + notes if notes else []))
+    return results, ceiling, ceiling_klom, folder
 

@@ -175,15 +175,19 @@ class Setting:
         self.cache.save(payload, model, measured)
         return TrainedModel(model, measured, cached=False)
 
+    def missing_members(self, kind: str, size: int) -> list[int]:
+        """Members 0..size-1 of `kind` that are not in the model cache (or are to be measured again)."""
+        # Existence only: `trained` loads (and verifies) each member once; a damaged file is retrained alone there.
+        return [i for i in range(size)
+                if kind in self.remeasure or not self.cache.path(self.payload(member_kind(kind, i))).exists()]
+
     def train_members(self, kind: str, size: int, progress: Optional[Progress] = None) -> int:
         """Trains members 0..size-1 of `kind` that are not cached yet as one stacked model (unlearnbench.models.batched)
         and caches each, its seconds being the batch's divided by the members trained; returns how many it trained.
         Architectures that do not stack are left to `trained`, one by one."""
         if not batchable(self.new_model(member_kind(kind, 0) + ".init")):
             return 0
-        # Existence only: `trained` loads (and verifies) each member once; a damaged file is retrained alone there.
-        missing = [i for i in range(size)
-                   if kind in self.remeasure or not self.cache.path(self.payload(member_kind(kind, i))).exists()]
+        missing = self.missing_members(kind, size)
         if not missing:
             return 0
         if progress is not None:
