@@ -115,7 +115,7 @@ def leaderboard_csv(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTICK
                              *[""] * (3 * len(values)), "", "", ranking.setting.tuned, "", *[""] * len(extra)])
     for r in records:
         writer.writerow([r["setting"], "", r["role"], r["rank"], r["method"], "", "", "", "", "",
-                         *[""] * (3 * len(values)), "", "", "", "", *[r[name] for name in extra]])
+                         *[""] * (3 * len(values)), "", "", "", r["defaults"], *[r[name] for name in extra]])
     return buffer.getvalue()
 
 

@@ -33,7 +33,7 @@ SCORE_NOTE = ("F: the challenge's bucketed mean of per-example epsilons; final s
               "(TA_U / TA_R); brackets: 95 % bootstrap over forget examples; rank groups by final score (paired "
               "t-tests over forget examples, Holm-corrected); KLOM: KL(retrained || unlearned) of per-example margin "
               "distributions, median / 95th percentile.")
-COLUMNS = (("rank", "rank"), ("method", "method"), ("members ok", "ok"), ("F [95 % bootstrap]", "f"),
+COLUMNS = (("rank", "rank"), ("method", "method"), ("defaults", "defaults"), ("members ok", "ok"), ("F [95 % bootstrap]", "f"),
            ("final score [95 %]", "final"), ("KLOM forget p50 / p95", "klom_forget"),
            ("KLOM retain p50", "klom_retain"), ("KLOM val p50", "klom_val"), ("retain acc", "retain_acc"),
            ("test acc", "test_acc"), ("undetermined", "undetermined"))
@@ -95,13 +95,14 @@ def population_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The table's rows as text cells keyed like COLUMNS: the ceiling first, then the methods by rank."""
     size, ceiling = summary["size"], summary["ceiling"]
     klom = ceiling.get("klom", {})
-    first = {"rank": "-", "method": CEILING, "ok": f"{size}/{size}",
+    first = {"rank": "-", "method": CEILING, "defaults": "-", "ok": f"{size}/{size}",
              "f": _interval(ceiling["forget_quality"], ceiling["forget_quality_interval"]),
              "final": _interval(ceiling["final_score"], ceiling["final_score_interval"]),
              "klom_forget": _klom(klom, "forget", both=True), "klom_retain": _klom(klom, "retain"),
              "klom_val": _klom(klom, "val"), "retain_acc": "-", "test_acc": "-",
              "undetermined": str(ceiling["undetermined"])}
-    return [first] + [{"rank": str(m["rank"] or "-"), "method": m["method"], "ok": f"{m['ok']}/{m['size']}",
+    return [first] + [{"rank": str(m["rank"] or "-"), "method": m["method"], "defaults": m.get("defaults") or "-",
+                       "ok": f"{m['ok']}/{m['size']}",
                        "f": _interval(m["forget_quality"], m["forget_quality_interval"]),
                        "final": _interval(m["challenge_score"], m["challenge_score_interval"]),
                        "klom_forget": _klom(m["klom"], "forget", both=True), "klom_retain": _klom(m["klom"], "retain"),
@@ -135,19 +136,20 @@ POPULATION_FIELDS = ("population_size", "protocol", "members_ok", "forget_qualit
 
 def population_records(out: Path) -> list[dict[str, Any]]:
     """One record per (stored population, method), the ceiling first, with the numbers of POPULATION_FIELDS plus
-    `setting`, `role`, `rank` and `method`: the population part of the CSV leaderboard."""
+    `setting`, `role`, `rank`, `method` and `defaults`: the population part of the CSV leaderboard."""
     records = []
     for folder in population_folders(out):
         summary = read_summary(folder)
         ceiling = summary["ceiling"]
-        entries = [("ceiling", "", CEILING, summary["size"], ceiling["forget_quality"],
+        entries = [("ceiling", "", CEILING, "", summary["size"], ceiling["forget_quality"],
                     ceiling["forget_quality_interval"], ceiling["final_score"], ceiling["final_score_interval"],
                     ceiling.get("klom", {}), float("nan"), float("nan"), ceiling["undetermined"])]
-        entries += [("population", m["rank"] or "", m["method"], m["ok"], m["forget_quality"],
+        entries += [("population", m["rank"] or "", m["method"], m.get("defaults", ""), m["ok"], m["forget_quality"],
                      m["forget_quality_interval"], m["challenge_score"], m["challenge_score_interval"], m["klom"],
                      m["retain_acc"], m["test_acc"], m["undetermined"]) for m in _ranked(summary)]
-        for role, rank, method, ok, f, f_iv, score, score_iv, klom, retain, test, undetermined in entries:
+        for role, rank, method, defaults, ok, f, f_iv, score, score_iv, klom, retain, test, undetermined in entries:
             records.append({"setting": population_title(summary), "role": role, "rank": rank, "method": method,
+                            "defaults": defaults,
                             "population_size": summary["size"], "protocol": summary["protocol"], "members_ok": ok,
                             "forget_quality": f, "forget_quality_lo": f_iv[0], "forget_quality_hi": f_iv[1],
                             "challenge_score": score, "challenge_score_lo": score_iv[0],

@@ -121,6 +121,7 @@ def test_the_leaderboard_of_a_population_only_folder_shows_the_population_in_eve
     by_method = {r["method"]: r for r in records}
     assert by_method["retrain_independent (ceiling)"]["role"] == "ceiling"
     assert float(by_method["finetune"]["forget_quality"]) == pytest.approx(results["finetune"].forget_quality)
+    assert by_method["finetune"]["defaults"] == "paper"  # tiny data has no shipped values
 
 
 def test_a_store_without_populations_has_no_population_columns(tmp_path):

@@ -8,7 +8,8 @@ from torch import nn
 from helpers import TINY_RECIPE, tiny_setting
 from unlearnbench.execution.runner import RunRequest
 from unlearnbench.speed import bench as speed
-from unlearnbench.speed.bench import FlopCounter, format_speed, matmul_peak, peak_precision, speed_report
+from unlearnbench.speed.bench import (FlopCounter, format_speed, load_speed_record, matmul_peak, peak_precision,
+                                      speed_record, speed_report)
 
 
 def _count(fn) -> float:
@@ -77,7 +78,7 @@ def test_report_times_every_method_against_its_plain_loop(tmp_path, device):
     assert all(by_name[n].plain_seconds > 0 and by_name[n].gflop > 0 for n in names[1:])
     assert set(by_name["unsir"].phases) == {"noise", "impair", "repair"}
     assert by_name["retrain"].phases["train"] > 0  # measured here, not reused from a cache
-    text = format_speed(report, device)
+    text = format_speed(speed_record(report))
     assert "measured fp32 matmul peak" in text and "unsir" in text and "samples/s" in text
     assert by_name["train epoch"].samples == len(setting.data.x_train)
 
@@ -87,7 +88,7 @@ def test_report_in_bf16_measures_the_bf16_peak_and_says_so(tmp_path):
     request = RunRequest(dataset="tiny", device="cpu", cache_dir=tmp_path, methods=("unsir",),
                          params={"unsir": {"noise_batch": "16", "noise_copies": "2", "noise_steps": "5"}},
                          recipe={**TINY_RECIPE, "precision": "bf16"})
-    text = format_speed(speed_report(request), "cpu")
+    text = format_speed(speed_record(speed_report(request)))
     assert "measured bf16 matmul peak" in text and "ran under bf16 autocast" in text
 
 
@@ -96,7 +97,7 @@ def test_profiled_report_lists_each_methods_top_operators_after_its_row(tmp_path
                          methods=("finetune",), params={"finetune": {"epochs": "1"}})
     report = speed_report(request, profiled=True)
     assert list(report.profiles) == ["finetune"] and "aten::" in report.profiles["finetune"]
-    text = format_speed(report, device)
+    text = format_speed(speed_record(report))
     assert "finetune: top 10 operators by self time" in text
 
 
@@ -105,3 +106,30 @@ def test_the_peak_of_fp32_convolutions_on_cuda_is_the_tf32_one(tmp_path, device,
     # cuDNN runs fp32 convolutions on TF32 tensor cores: against the plain fp32 peak a GPU epoch showed 144 %.
     setting = tiny_setting(tmp_path, model=model, device=device)
     assert peak_precision(setting) == ("tf32" if device == "cuda" and model == "cnn" else "fp32")
+
+
+def test_a_saved_speed_report_prints_again_with_its_command_and_machine(cli, tmp_path):
+    saved = tmp_path / "speed.json"
+    code, measured, _ = cli("bench", "--dataset", "tiny", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
+                            "--recipe", "epochs=4", "--recipe", "batch_size=32", "--methods", "gradient_ascent", "--quiet",
+                            "--save", str(saved))
+    assert code == 0 and saved.exists()
+    code, shown, _ = cli("bench", "--show", str(saved))
+    assert code == 0 and shown.strip() in measured  # the same table, without measuring again
+    code, markdown, _ = cli("bench", "--show", str(saved), "--format", "md")
+    record = load_speed_record(saved)
+    assert record["command"].startswith("unlearnbench bench --dataset tiny") and record["environment"]["torch"]
+    assert f"`{record['command']}`" in markdown and "| gradient_ascent |" in markdown
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "cannot read the speed report"),
+    ("not json", "is not JSON: save a speed report with `unlearnbench bench --save FILE`"),
+    ('{"rows": []}', "is not a speed report saved by `unlearnbench bench --save`"),
+])
+def test_showing_a_file_that_is_no_saved_speed_report_is_a_one_line_error(cli, tmp_path, content, message):
+    path = tmp_path / "speed.json"
+    if content is not None:
+        path.write_text(content)
+    code, _, err = cli("bench", "--show", str(path))
+    assert code == 2 and message in err and err.count("\n") == 1

@@ -98,3 +98,19 @@ def test_the_loop_takes_a_loss_and_a_hook_between_backward_and_step(tiny):
     train_steps(model, tiny.x_train, tiny.y_train, make_optimizer(model.parameters(), "sgd", 0.1), batch_size=100,
                 generator=_generator(tiny), loss_fn=loss, before_step=zero_first_layer)
     assert seen == [100, 100, 40] and torch.equal(next(model.parameters()).detach(), first)
+
+
+@pytest.mark.parametrize("total_steps", [1, 2, 3, 4, 5, 8])
+def test_the_one_cycle_schedule_runs_at_any_number_of_steps(total_steps):
+    # Regression: exactly 4 steps (e.g. `--recipe epochs=2` on 2 batches per epoch) raised ZeroDivisionError.
+    from unlearnbench.models.recipes import Recipe
+    from unlearnbench.models.training import recipe_schedule
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    schedule = recipe_schedule(opt, Recipe(epochs=1, batch_size=1, lr=0.1), total_steps)
+    rates = []
+    for _ in range(total_steps):
+        opt.step()
+        schedule.step()
+        rates.append(opt.param_groups[0]["lr"])
+    assert max(rates) <= 0.1 + 1e-12 and all(rate > 0 for rate in rates[:-1])

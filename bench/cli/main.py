@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Optional, Sequence
 
 from unlearnbench.core.defaults import (DEFAULT_METHODS, DEFAULT_OUT, DEFAULT_TUNE_SEED, LEADERBOARD_FORMAT_NAMES,
-                                        TABLE_FORMATS)
+                                        SPEED_FORMATS, TABLE_FORMATS)
 from unlearnbench.core.errors import UserError
 from unlearnbench.core.shipped import CHOICES as DEFAULT_CHOICES
 
@@ -226,12 +226,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """Prints per-method seconds, ratios to their plain loops, and achieved GFLOP/s against the measured peak."""
     from unlearnbench.api import bench
-    from unlearnbench.speed.bench import format_speed
-    from unlearnbench.timing.environment import device_name
+    from unlearnbench.speed.bench import format_speed, load_speed_record, save_speed_record, speed_record
 
+    if args.show:
+        print("\n\n".join(format_speed(load_speed_record(Path(path)), args.format) for path in args.show))
+        return 0
     report = bench(_setting_request(args, params=_method_params(args.set)), args.repeat,
                    None if args.quiet else _progress, args.profile, args.population or 0)
-    print(format_speed(report, device_name(report.setting.data.device)))
+    record = speed_record(report, "unlearnbench " + shlex.join(args.argv))
+    print(format_speed(record, args.format))
+    if args.save:
+        save_speed_record(record, Path(args.save))
+        print(f"\nsaved to {args.save}: `unlearnbench bench --show {shlex.quote(args.save)}` prints it again")
     return 0
 
 
@@ -381,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also time N retrained members trained one by one and as one stacked model")
     bench_p.add_argument("--profile", action="store_true",
                          help="after timing, list each method's top 10 operators (torch.profiler)")
+    bench_p.add_argument("--save", metavar="FILE", help="also write the measurement (and the machine) as JSON")
+    bench_p.add_argument("--show", action="append", metavar="FILE",
+                         help="print measurements saved with --save instead of measuring (repeatable)")
+    bench_p.add_argument("--format", choices=SPEED_FORMATS, default="text", help="text (default) or md (Markdown)")
     rep_p = _command(sub, "report", "render the self-contained HTML report from the store", cmd_report, "--out")
     rep_p.add_argument("--html", help="where to write it (default: OUT/report.html)")
     _gap_option(rep_p)
@@ -404,6 +414,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if hasattr(signal, "SIGPIPE") and argv is None:  # `unlearnbench results | head` ends quietly
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         args: Any = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for records that keep their command
         return args.func(args)
     except UserError as exc:
         print(f"unlearnbench: error: {exc}", file=sys.stderr)

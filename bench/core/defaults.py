@@ -7,4 +7,5 @@ DEFAULT_METHODS = ("original", "retrain", "retrain_independent", "finetune", "gr
 # their renderers, and the parser offers them without importing either.
 TABLE_FORMATS = ("csv", "json", "table")
 LEADERBOARD_FORMAT_NAMES = ("csv", "html", "md")
+SPEED_FORMATS = ("md", "text")  # `bench --format`
 DEFAULT_TUNE_SEED = 1000  # not among the seeds a report shows (0, 1, 2, ...): tuning never sees a reported draw

@@ -72,6 +72,7 @@ class PopulationResult:
     test_acc: float = float("nan")
     deterministic: bool = False  # every member identical: the method ignores its randomness under "challenge"
     rank: int = 0  # by final score: 1 + methods significantly better (paired over forget examples, Holm); 0: unscored
+    defaults: str = ""  # which defaults the method ran with (core.shipped: shipped-tuned or paper)
 
 
 def check_population(size: int, protocol: str, option: str = "--") -> None:
@@ -263,7 +264,7 @@ def run_population(request: RunRequest, size: int, protocol: str, out: Path,
     outcomes = _all_members(request, setting, methods, size, protocol, rows, progress, backend, workers, address)
     results, scores = [], {}
     for method in methods:
-        result = PopulationResult(method.name, size, protocol, ok=0)
+        result = PopulationResult(method.name, size, protocol, ok=0, defaults=method.defaults_source)
         ordered = sorted(outcomes[method.name], key=lambda outcome: outcome[0])
         members = [stats for _, stats in ordered if isinstance(stats, MemberStats)]
         result.failures = [stats for _, stats in ordered if isinstance(stats, str)]

@@ -12,6 +12,8 @@ from unlearnbench.core.errors import DivergedError
 from unlearnbench.data.augment import Augment
 from unlearnbench.data.batches import batches
 from unlearnbench.models.optim import LeanAdam, LeanSGD
+
+ONECYCLE_WARMUP = 0.25  # share of the steps spent warming up to the peak lr
 from unlearnbench.models.recipes import Recipe
 
 TRAINER_VERSION = 2  # bump when the loop's numerics change: it is part of every cached model's key
@@ -61,8 +63,11 @@ def recipe_schedule(opt: torch.optim.Optimizer, recipe: Recipe, total_steps: int
                     ) -> torch.optim.lr_scheduler.LRScheduler:
     """The recipe's per-step learning-rate schedule (one-cycle, cosine or constant) over `total_steps`."""
     if recipe.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total_steps, pct_start=0.25,
-                                                   cycle_momentum=False)
+        # torch divides by the warm-up's length, pct_start * total_steps - 1, which is 0 at exactly 4 steps: there
+        # the warm-up takes 2 steps instead of a ZeroDivisionError (every other length keeps pct_start 0.25).
+        pct_start = ONECYCLE_WARMUP if total_steps * ONECYCLE_WARMUP != 1 else 2 / total_steps
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total_steps,
+                                                   pct_start=pct_start, cycle_momentum=False)
     if recipe.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)

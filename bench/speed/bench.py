@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import torch
@@ -24,6 +27,7 @@ from unlearnbench.models.plain import dataloader_epoch, dataloader_predict, plai
 from unlearnbench.models.training import fit, recipe_optimizer, train_steps
 from unlearnbench.reports.table import grid
 from unlearnbench.timing.contention import LoadWatch
+from unlearnbench.timing.environment import collect_environment, device_name
 from unlearnbench.timing.timer import PhaseTimer, synchronize
 
 # Largest square product used to measure a device's peak: a GPU needs 8192^2 operands to reach its rate (a 2048^2
@@ -33,6 +37,8 @@ PEAK_START = 256  # first size tried; doubled while one product stays short
 PEAK_SECONDS = 1.0  # how long to keep measuring it
 PEAK_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}  # peak precision -> dtype
 PROFILE_TOP = 10  # operators listed per profiled method
+RECORD_FORMAT = 1  # version of the saved speed record's fields
+SPEED_HEADER = ["what", "seconds", "plain loop s", "ratio", "samples/s", "GFLOP", "GFLOP/s", "% of peak", "phases (s)"]
 
 
 def _matmul_seconds(a: torch.Tensor, b: torch.Tensor, device: torch.device) -> float:
@@ -312,36 +318,84 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
         return SpeedReport(peak, precision, rows, setting, torch.get_num_threads(), watch.finish(), profiles)
 
 
-def format_speed(report: SpeedReport, device_name: str) -> str:
-    """The report as a fixed-width table."""
-    peak, rows, setting = report.peak, report.rows, report.setting
-    header = ["what", "seconds", "plain loop s", "ratio", "samples/s", "GFLOP", "GFLOP/s", "% of peak", "phases (s)"]
-    lines = []
-    for r in rows:
-        rate = r.gflop / r.seconds if r.seconds > 0 else 0.0
-        lines.append([r.name, f"{r.seconds:.3f}", f"{r.plain_seconds:.3f}" if r.plain_seconds else "-",
-                      f"{r.ratio:.2f}x" if r.ratio else "-", f"{r.samples / r.seconds:,.0f}" if r.samples else "-",
-                      f"{r.gflop:.1f}", f"{rate:.0f}" if r.gflop else "-",
-                      f"{100 * rate / peak:.0f}%" if r.gflop else "-",
-                      " ".join(f"{k}={v:.3f}" for k, v in r.phases.items()) or "-"])
-    title = (f"{setting.dataset}/{setting.model} forget {setting.forget.label} on "
-             f"{setting.data.device} ({device_name}, {report.threads} threads); measured "
-             f"{report.peak_precision} matmul peak {peak:.0f} GFLOP/s")
-    body = grid(header, lines)
+def speed_record(report: SpeedReport, command: str = "") -> dict[str, Any]:
+    """The report as a JSON-ready record (what `bench --save` writes and `bench --show` prints), with the machine it
+    was measured on and, where given, the command that measured it."""
+    setting, device = report.setting, report.setting.data.device
+    return {"format": RECORD_FORMAT, "command": command,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "setting": f"{setting.dataset}/{setting.model} forget {setting.forget.label}", "device": str(device),
+            "device_name": device_name(device), "threads": report.threads, "peak": report.peak,
+            "peak_precision": report.peak_precision, "precision": setting.recipe.precision, "load": report.load,
+            "rows": [asdict(r) for r in report.rows], "profiles": report.profiles,
+            "environment": collect_environment(device)}
+
+
+def save_speed_record(record: dict[str, Any], path: Path) -> None:
+    """Writes `record` as JSON to `path` (its folder created); a one-line UserError where it cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1, default=float) + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot save the speed report to {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def load_speed_record(path: Path) -> dict[str, Any]:
+    """A record saved by `bench --save`; a one-line UserError for a missing or foreign file."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UserError(f"cannot read the speed report {str(path)!r}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError:
+        raise UserError(f"{str(path)!r} is not JSON: save a speed report with `unlearnbench bench --save FILE`") \
+            from None
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        raise UserError(f"{str(path)!r} is not a speed report saved by `unlearnbench bench --save` "
+                        f"(format {RECORD_FORMAT})")
+    return record
+
+
+def _cells(row: dict[str, Any], peak: float) -> list[str]:
+    seconds, plain, gflop = row["seconds"], row["plain_seconds"], row["gflop"]
+    rate = gflop / seconds if seconds > 0 else 0.0
+    return [row["name"], f"{seconds:.3f}", f"{plain:.3f}" if plain else "-",
+            f"{plain / seconds:.2f}x" if plain and seconds else "-",
+            f"{row['samples'] / seconds:,.0f}" if row["samples"] and seconds else "-", f"{gflop:.1f}",
+            f"{rate:.0f}" if gflop else "-", f"{100 * rate / peak:.0f}%" if gflop else "-",
+            " ".join(f"{k}={v:.3f}" for k, v in row["phases"].items()) or "-"]
+
+
+def _speed_notes(record: dict[str, Any]) -> list[str]:
     notes = ["ratio = plain-loop seconds / harness seconds (plain DataLoader loop of the same recipe, same run; for "
              "the population row, the same members trained one by one with the harness's loop); "
              "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed",
              "samples/s counts samples through the model's forward; at 100 % of peak it would be "
              "samples/s x 100 / (% of peak)"]
-    if report.load["busy"]:
-        notes.append(f"busy machine: other processes used {report.load['other_cpu_cores']:.2f} cores on average "
+    if record["load"]["busy"]:
+        notes.append(f"busy machine: other processes used {record['load']['other_cpu_cores']:.2f} cores on average "
                      "while this ran; seconds are inflated (ratios less so: both sides ran under the same load)")
-    if report.peak_precision == "tf32":
+    if record["peak_precision"] == "tf32":
         notes.append("fp32 convolutions run on TF32 tensor cores (cuDNN's default, torch.backends.cudnn.allow_tf32), "
                      "so the peak is that of TF32 products")
-    if setting.recipe.precision != "fp32":
-        notes.append(f"methods, plain loops and the epoch ran under {setting.recipe.precision} autocast; "
+    if record["precision"] != "fp32":
+        notes.append(f"methods, plain loops and the epoch ran under {record['precision']} autocast; "
                      "the eval pass runs in fp32 (as metrics do), so its % is against the same peak only nominally")
+    return notes
+
+
+def format_speed(record: dict[str, Any], format: str = "text") -> str:
+    """A speed record (`speed_record`, or one `load_speed_record` read) as a fixed-width table (`text`) or Markdown
+    (`md`)."""
+    peak = record["peak"]
+    title = (f"{record['setting']} on {record['device']} ({record['device_name']}, {record['threads']} threads); "
+             f"measured {record['peak_precision']} matmul peak {peak:.0f} GFLOP/s")
+    lines = [_cells(row, peak) for row in record["rows"]]
+    if format == "md":
+        provenance = f"`{record['command']}`, " if record["command"] else ""
+        table = ["| " + " | ".join(SPEED_HEADER) + " |", "|---|" + "---:|" * (len(SPEED_HEADER) - 2) + "---|"]
+        table += ["| " + " | ".join(cells) + " |" for cells in lines]
+        return "\n".join([f"{title[0].upper()}{title[1:]}; {provenance}{record['date']}.", ""] + table + [""]
+                         + [f"{note[0].upper()}{note[1:]}." for note in _speed_notes(record)])
     profiles = [f"\n{name}: top {PROFILE_TOP} operators by self time (one untimed run, torch.profiler)\n{table}"
-                for name, table in report.profiles.items()]
-    return "\n".join([title, ""] + body + [""] + notes + profiles)
+                for name, table in record["profiles"].items()]
+    return "\n".join([title, ""] + grid(SPEED_HEADER, lines) + [""] + _speed_notes(record) + profiles)
