@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from torch import nn
 
-from unlearnbench.core.defaults import DEFAULT_METHODS, DEFAULT_OUT
+from unlearnbench.core.defaults import DEFAULT_METHODS, DEFAULT_OUT, DEFAULT_YARDSTICK
 from unlearnbench.core.errors import UserError
 from unlearnbench.core.function_method import definitions
 from unlearnbench.core.method import METHODS, Method
@@ -83,14 +83,14 @@ class Results:
         finally:
             store.close()
 
-    def table(self, gap: str = "concerns", format: str = "table") -> str:
+    def table(self, gap: str = DEFAULT_YARDSTICK, format: str = "table") -> str:
         """These rows as the fixed-width table `unlearnbench run` prints, or as JSON or CSV (`format`)."""
         from unlearnbench.reports.table import FORMATS
 
         render = _renderer(FORMATS, "table", format)
         return render(self.rows, gap, context=self.all_rows()) if format == "table" else render(self.rows)
 
-    def report(self, path: Optional[Union[str, Path]] = None, gap: str = "concerns") -> Path:
+    def report(self, path: Optional[Union[str, Path]] = None, gap: str = DEFAULT_YARDSTICK) -> Path:
         """Writes the HTML report of every row in `out` (default OUT/report.html); returns its path."""
         from unlearnbench.reports.html import write_report
 
@@ -100,7 +100,7 @@ class Results:
         except OSError as exc:
             raise UserError(f"cannot write the report to {str(target)!r}: {exc.strerror or exc}") from None
 
-    def figures(self, to: Union[str, Path], gap: str = "concerns") -> list[Path]:
+    def figures(self, to: Union[str, Path], gap: str = DEFAULT_YARDSTICK) -> list[Path]:
         """Writes paper figures (PDF, SVG, PNG) and LaTeX tables of every row in `out` to folder `to`."""
         from unlearnbench.reports.paper import write_figures
 
@@ -119,7 +119,7 @@ class Results:
                 return load_model(self.out / "models" / saved["file"])
         raise UserError(f"no saved model of {method!r} at seed {seed} in this run: run with save_models=True")
 
-    def leaderboard(self, gap: str = "concerns", format: str = "md") -> str:
+    def leaderboard(self, gap: str = DEFAULT_YARDSTICK, format: str = "md") -> str:
         """The leaderboard of every row in `out`, as Markdown, CSV or HTML (`format`)."""
         from unlearnbench.reports.leaderboard import LEADERBOARD_FORMATS
 

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 
 from helpers import TINY_RECIPE, tiny_setting
+from unlearnbench.core.errors import DivergedError
+from unlearnbench.core.method import METHODS, Method
 from unlearnbench.execution.runner import RunRequest
 from unlearnbench.speed import bench as speed
 from unlearnbench.speed.bench import (FlopCounter, format_speed, load_speed_record, matmul_peak, peak_precision,
@@ -133,3 +135,29 @@ def test_showing_a_file_that_is_no_saved_speed_report_is_a_one_line_error(cli, t
         path.write_text(content)
     code, _, err = cli("bench", "--show", str(path))
     assert code == 2 and message in err and err.count("\n") == 1
+
+
+class _Diverges(Method):
+    """Always diverges, as a method with too high a rate on a setting does."""
+
+    scenarios = frozenset({"class"})
+
+    def unlearn(self, model: nn.Module, ctx) -> nn.Module:
+        raise DivergedError("diverged: on purpose")
+
+
+@pytest.fixture
+def diverging_method():
+    METHODS.add("diverges", _Diverges)
+    yield "diverges"
+    METHODS.remove("diverges")
+
+
+def test_a_method_that_diverges_is_a_row_saying_so_and_the_others_are_still_timed(tmp_path, diverging_method):
+    # Regression: `bench` ended in a traceback when gradient_ascent's tuned rate diverged on MNIST forget {0, 2}.
+    request = RunRequest(dataset="tiny", device="cpu", cache_dir=tmp_path, recipe=TINY_RECIPE,
+                         methods=(diverging_method, "gradient_ascent"))
+    record = speed_record(speed_report(request))
+    rows = {r["name"]: r for r in record["rows"]}
+    assert rows["diverges"]["error"] == "diverged: on purpose" and rows["gradient_ascent"]["seconds"] > 0
+    assert "diverges" in format_speed(record) and "diverged: on purpose" in format_speed(record)

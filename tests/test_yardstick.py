@@ -212,13 +212,7 @@ def test_the_salun_definition_is_named_in_the_leaderboard():
 
 def test_an_unknown_gap_definition_is_a_one_line_error(cli, tmp_path):
     code, _, err = cli("leaderboard", "--out", str(tmp_path), "--gap", "avg")
-    assert code == 2 and err.count("\n") == 1 and "invalid choice: 'avg'" in err and "concerns" in err
-
-
-def test_the_gap_definitions_the_parser_offers_are_the_registered_ones():
-    from unlearnbench.cli.main import GAP_NAMES
-
-    assert set(GAP_NAMES) == set(YARDSTICKS)
+    assert code == 2 and err.count("\n") == 1 and "unknown gap definition 'avg'; choose one of concerns, salun" in err
 
 
 def test_leaderboard_and_report_render_the_salun_gap_from_a_store(cli, tmp_path, tiny_class_rows):

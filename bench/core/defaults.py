@@ -8,4 +8,5 @@ DEFAULT_METHODS = ("original", "retrain", "retrain_independent", "finetune", "gr
 TABLE_FORMATS = ("csv", "json", "table")
 LEADERBOARD_FORMAT_NAMES = ("csv", "html", "md")
 SPEED_FORMATS = ("md", "text")  # `bench --format`
+DEFAULT_YARDSTICK = "concerns"  # the gap definition reports rank by (unlearnbench.metrics.yardstick)
 DEFAULT_TUNE_SEED = 1000  # not among the seeds a report shows (0, 1, 2, ...): tuning never sees a reported draw

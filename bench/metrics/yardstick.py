@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
+from unlearnbench.core.defaults import DEFAULT_YARDSTICK
 from unlearnbench.core.scenarios import SCENARIOS
 from unlearnbench.metrics.base import MetricValue, declare, mean_distance
 
@@ -71,7 +72,7 @@ def _gap_value(name: str, label: str, help: str) -> MetricValue:
 
 
 CONCERNS = Yardstick(
-    name="concerns", version=2, composite="retrain_gap", title="retrain gap by concern",
+    name=DEFAULT_YARDSTICK, version=2, composite="retrain_gap", title="retrain gap by concern",
     parts={
         "gap_forget": _per_scenario(whole=("acc_forget_train", "acc_forget_test"),
                                     partial=("acc_forget_train", "acc_forget_test"), random=("acc_forget_train",)),
@@ -93,7 +94,6 @@ SALUN = Yardstick(
     })
 
 YARDSTICKS: dict[str, Yardstick] = {y.name: y for y in (CONCERNS, SALUN)}
-DEFAULT_YARDSTICK = CONCERNS.name
 
 declare(
     _gap_value("retrain_gap", "retrain gap", "mean of the forgetting, utility and privacy gaps to the retrained model "

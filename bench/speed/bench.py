@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 from torch import nn
 
-from unlearnbench.core.errors import UserError
+from unlearnbench.core.errors import DivergedError, UserError
 from unlearnbench.execution.cache import ModelCache
 from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.execution.runner import (RunRequest, build_methods, prepare_setting, setting_threads,
@@ -144,6 +144,7 @@ class SpeedRow:
     plain_seconds: Optional[float] = None
     gflop: float = 0.0
     samples: int = 0  # samples through the model (forward passes), for samples/s
+    error: str = ""  # why the method could not be timed (it diverged); its numbers are then nan
 
     @classmethod
     def measured(cls, name: str, seconds: float, counter: FlopCounter, **extra: Any) -> "SpeedRow":
@@ -301,7 +302,11 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
                 setting.cache = ModelCache(tempfile.mkdtemp(dir=scratch))  # empty: retrain is measured, not reused
                 if progress:
                     progress(f"timing {method.name}")
-                rows.append(_method_row(setting, method, repeat))
+                try:
+                    rows.append(_method_row(setting, method, repeat))
+                except DivergedError as exc:  # one method's failure is a row, not the end of the report
+                    rows.append(SpeedRow(method.name, float("nan"), error=str(exc)))
+                    continue
                 if profiled:  # after the timed runs: the profiler's own overhead never enters a row
                     profiles[method.name] = profile_method(setting, method)
             if progress:
@@ -356,6 +361,8 @@ def load_speed_record(path: Path) -> dict[str, Any]:
 
 
 def _cells(row: dict[str, Any], peak: float) -> list[str]:
+    if row.get("error"):
+        return [row["name"], *["-"] * (len(SPEED_HEADER) - 2), row["error"]]
     seconds, plain, gflop = row["seconds"], row["plain_seconds"], row["gflop"]
     rate = gflop / seconds if seconds > 0 else 0.0
     return [row["name"], f"{seconds:.3f}", f"{plain:.3f}" if plain else "-",
@@ -387,7 +394,8 @@ def format_speed(record: dict[str, Any], format: str = "text") -> str:
     """A speed record (`speed_record`, or one `load_speed_record` read) as a fixed-width table (`text`) or Markdown
     (`md`)."""
     peak = record["peak"]
-    title = (f"{record['setting']} on {record['device']} ({record['device_name']}, {record['threads']} threads); "
+    threads = f"{record['threads']} thread{'s' if record['threads'] != 1 else ''}"
+    title = (f"{record['setting']} on {record['device']} ({record['device_name']}, {threads}); "
              f"measured {record['peak_precision']} matmul peak {peak:.0f} GFLOP/s")
     lines = [_cells(row, peak) for row in record["rows"]]
     if format == "md":

@@ -33,6 +33,12 @@ def setting(request):
     torch.set_num_threads(before)
 
 
+def _method(name, setting):
+    """The method at its authors' defaults: shipped-tuned values change when they are regenerated, which must not
+    read as a speed regression (and gradient ascent's values tuned on forget {0} diverge on MNIST {0, 2})."""
+    return METHODS.get(name).from_params(model="mlp", dataset=setting.dataset, defaults="paper")
+
+
 def _group(benchmark, setting, name, load):
     benchmark.group = f"{name}-{setting.dataset}-forget{setting.forget.label}-{load}"
 
@@ -40,7 +46,7 @@ def _group(benchmark, setting, name, load):
 @pytest.mark.parametrize("name", TIMED)
 def test_harness(benchmark, setting, name, tmp_path, load):
     _group(benchmark, setting, name, load)
-    method = METHODS.get(name).from_params(model="mlp", dataset=setting.dataset)  # the defaults `run` uses
+    method = _method(name, setting)
     original_cache = setting.cache
     rounds = iter(range(100))
 
@@ -60,7 +66,7 @@ def test_harness(benchmark, setting, name, tmp_path, load):
 @pytest.mark.parametrize("name", TIMED)
 def test_plain_loop(benchmark, setting, name, load):
     _group(benchmark, setting, name, load)
-    method = METHODS.get(name).from_params(model="mlp", dataset=setting.dataset)  # the defaults `run` uses
+    method = _method(name, setting)
     plain = METHODS.get(name).plain_loop
     benchmark.pedantic(lambda: plain(setting.trained("original").model, method.cfg, setting),
                        rounds=ROUNDS.get(name, 5), warmup_rounds=1)
