@@ -72,3 +72,18 @@ def test_concurrent_workers_train_a_key_once(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = sorted(p.communicate()[0].strip() for p in procs)
     assert outputs == ["loaded", "trained"]
+
+
+def test_after_a_reset_all_but_the_original_train_again_against_an_empty_cache(tmp_path):
+    # Regression: timings reset only "retrain", so retrain_independent was timed from memory (826x "faster").
+    from unlearnbench.testing import tiny_setting
+
+    kinds = ("original", "retrain", "retrain_independent")
+    for kind in kinds:
+        tiny_setting(tmp_path / "filled").trained(kind)
+    setting = tiny_setting(tmp_path / "filled")
+    assert all(setting.trained(kind).cached for kind in kinds)  # loaded from the cache, now held in memory
+    setting.cache = ModelCache(tmp_path / "empty")
+    setting.reset_all_but_original()
+    assert setting.trained("original").cached  # kept in memory
+    assert not setting.trained("retrain").cached and not setting.trained("retrain_independent").cached

@@ -89,6 +89,12 @@ class Setting:
         """Drops the in-memory copy of a trained model, so the next `trained(kind)` loads or trains it again."""
         self._memo.pop(kind, None)
 
+    def reset_all_but_original(self) -> None:
+        """Drops every in-memory trained model except the original, so a method that trains one of them (retrain,
+        retrain_independent) trains it again against an empty cache, as a timing needs."""
+        for kind in [k for k in self._memo if k != "original"]:
+            self.reset(kind)
+
     def with_seed(self, seed: int) -> "Setting":
         """The same setting with another seed (and its own trained models), e.g. for shadow models."""
         return dataclasses.replace(self, seed=seed, _memo={})

@@ -51,7 +51,7 @@ def test_harness(benchmark, setting, name, tmp_path, load):
     rounds = iter(range(100))
 
     def once():
-        setting.reset("retrain")
+        setting.reset_all_but_original()
         setting.cache = type(original_cache)(tmp_path / str(next(rounds)))  # an empty cache: retrain always trains
         method.unlearn(setting.trained("original").model, context(setting, method.access, name))
 
@@ -60,7 +60,7 @@ def test_harness(benchmark, setting, name, tmp_path, load):
         benchmark.pedantic(once, rounds=ROUNDS.get(name, 5), warmup_rounds=1)
     finally:
         setting.cache = original_cache
-        setting.reset("retrain")
+        setting.reset_all_but_original()
 
 
 @pytest.mark.parametrize("name", TIMED)
