@@ -190,10 +190,11 @@ def population_markdown(out: Path) -> list[str]:
         summary = read_summary(folder)
         lines += ["", f"### Population: {population_title(summary)}", "",
                   "| " + " | ".join(header for header, _ in COLUMNS) + " |",
-                  "|" + "|".join("---:" if key not in ("method",) else "---" for _, key in COLUMNS) + "|"]
+                  "|" + "|".join("---" if key in ("method", "defaults") else "---:" for _, key in COLUMNS) + "|"]
         lines += ["| " + " | ".join(row[key] for _, key in COLUMNS) + " |" for row in population_rows(summary)]
         lines += ["", f"{SCORE_NOTE} {CEILING_NOTE[0].upper()}{CEILING_NOTE[1:]}."]
-        lines += [f"{note.rstrip('.')}." for note in summary_notes(summary)]
+        for note in summary_notes(summary):
+            lines += ["", f"{note.rstrip('.')}."]
     return lines
 
 

@@ -48,7 +48,7 @@ WHY = {
     "api": "the public Python API (unlearnbench.run)",
     "testing": "the public method contract (unlearnbench.testing.check_method)",
     "cli": "the command line",
-    "devtools": "checks for developers: import directions, docs that match their commands",
+    "devtools": "developer tools: import directions, docs checks and the tables they generate, shipped defaults",
 }
 
 
