@@ -33,7 +33,8 @@ SCORE_NOTE = ("F: the challenge's bucketed mean of per-example epsilons; final s
               "(TA_U / TA_R); brackets: 95 % bootstrap over forget examples; rank groups by final score (paired "
               "t-tests over forget examples, Holm-corrected); KLOM: KL(retrained || unlearned) of per-example margin "
               "distributions, median / 95th percentile.")
-COLUMNS = (("rank", "rank"), ("method", "method"), ("defaults", "defaults"), ("members ok", "ok"), ("F [95 % bootstrap]", "f"),
+COLUMNS = (("rank", "rank"), ("method", "method"), ("defaults", "defaults"), ("members ok", "ok"),
+           ("F [95 % bootstrap]", "f"),
            ("final score [95 %]", "final"), ("KLOM forget p50 / p95", "klom_forget"),
            ("KLOM retain p50", "klom_retain"), ("KLOM val p50", "klom_val"), ("retain acc", "retain_acc"),
            ("test acc", "test_acc"), ("undetermined", "undetermined"))

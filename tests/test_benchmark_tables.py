@@ -45,4 +45,4 @@ def test_a_file_that_is_no_benchmark_result_is_a_one_line_error(tmp_path, capsys
     path.write_text('{"rows": []}')
     assert main([str(path)]) == 2
     err = capsys.readouterr().err
-    assert "is not a pytest-benchmark file" in err and err.count("\n") == 1
+    assert err.startswith("benchmarks: error: ") and "is not a pytest-benchmark file" in err and err.count("\n") == 1

@@ -113,8 +113,8 @@ def test_the_peak_of_fp32_convolutions_on_cuda_is_the_tf32_one(tmp_path, device,
 def test_a_saved_speed_report_prints_again_with_its_command_and_machine(cli, tmp_path):
     saved = tmp_path / "speed.json"
     code, measured, _ = cli("bench", "--dataset", "tiny", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
-                            "--recipe", "epochs=4", "--recipe", "batch_size=32", "--methods", "gradient_ascent", "--quiet",
-                            "--save", str(saved))
+                            "--recipe", "epochs=4", "--recipe", "batch_size=32", "--methods", "gradient_ascent",
+                            "--quiet", "--save", str(saved))
     assert code == 0 and saved.exists()
     code, shown, _ = cli("bench", "--show", str(saved))
     assert code == 0 and shown.strip() in measured  # the same table, without measuring again

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from unlearnbench.core.errors import UserError
+from unlearnbench.devtools import exit_code
 from unlearnbench.reports.table import grid
 
 # A benchmark is the reference side of its group when one of its name's parts says so; everything else is the
@@ -101,13 +102,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("file", help="a JSON file written by pytest --benchmark-json")
     parser.add_argument("--markdown", action="store_true", help="a Markdown table (for docs/)")
     args = parser.parse_args(argv)
-    try:
-        saved, groups = read_groups(Path(args.file))
-    except UserError as exc:
-        print(f"unlearnbench: error: {exc}", file=sys.stderr)
-        return 2
-    print(format_groups(saved, groups, args.markdown))
-    return 0
+    return exit_code("benchmarks", lambda: print(format_groups(*read_groups(Path(args.file)), args.markdown)))
 
 
 if __name__ == "__main__":

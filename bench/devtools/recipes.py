@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from unlearnbench.core.errors import UserError
+from unlearnbench.devtools import exit_code
 from unlearnbench.models.recipes import Recipe, default_recipe, recipe_identity
 
 # The built-in (dataset, model) pairs a user runs: the embedded default, MNIST, and CIFAR-10 for a GPU.
@@ -66,12 +66,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--store", action="append", default=[], metavar="DIR",
                         help="a run's output folder to read the originals' test accuracy from (repeatable)")
     args = parser.parse_args(argv)
-    try:
-        print(recipe_table([Path(s) for s in args.store]))
-    except UserError as exc:
-        print(f"unlearnbench: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code("recipes", lambda: print(recipe_table([Path(s) for s in args.store])))
 
 
 if __name__ == "__main__":

@@ -97,16 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(shipped_table())
         return 0
-    try:
+    def ship_all() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             for setting in args.settings.split(","):
                 path = ship(setting.strip(), args.trials, args.data_root, args.work or Path(scratch),
                             lambda message, transient=False: print(f"  {message}", file=sys.stderr, flush=True))
                 print(f"wrote {path} ({path.stat().st_size} bytes)")
-    except UserError as exc:
-        print(f"ship_defaults: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return exit_code("ship_defaults", ship_all)
 
 
 if __name__ == "__main__":
