@@ -378,6 +378,9 @@ def _speed_notes(record: dict[str, Any]) -> list[str]:
              "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed",
              "samples/s counts samples through the model's forward; at 100 % of peak it would be "
              "samples/s x 100 / (% of peak)"]
+    rates = [row["gflop"] / row["seconds"] for row in record["rows"] if row["gflop"] and row["seconds"]]
+    if any(rate > record["peak"] for rate in rates):
+        notes.append("a share above 100 % means this run's peak measurement (square products, once) came out low")
     if record["load"]["busy"]:
         notes.append(f"busy machine: other processes used {record['load']['other_cpu_cores']:.2f} cores on average "
                      "while this ran; seconds are inflated (ratios less so: both sides ran under the same load)")
@@ -402,8 +405,8 @@ def format_speed(record: dict[str, Any], format: str = "text") -> str:
         provenance = f"`{record['command']}`, " if record["command"] else ""
         table = ["| " + " | ".join(SPEED_HEADER) + " |", "|---|" + "---:|" * (len(SPEED_HEADER) - 2) + "---|"]
         table += ["| " + " | ".join(cells) + " |" for cells in lines]
-        return "\n".join([f"{title[0].upper()}{title[1:]}; {provenance}{record['date']}.", ""] + table + [""]
-                         + [f"{note[0].upper()}{note[1:]}." for note in _speed_notes(record)])
+        notes = [line for note in _speed_notes(record) for line in ("", f"{note[0].upper()}{note[1:]}.")]
+        return "\n".join([f"Measured: {title}; {provenance}{record['date']}.", ""] + table + notes)
     profiles = [f"\n{name}: top {PROFILE_TOP} operators by self time (one untimed run, torch.profiler)\n{table}"
                 for name, table in record["profiles"].items()]
     return "\n".join([title, ""] + grid(SPEED_HEADER, lines) + [""] + _speed_notes(record) + profiles)
