@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -34,19 +34,22 @@ SCORE_NOTE = ("F: the challenge's bucketed mean of per-example epsilons; final s
               "t-tests over forget examples, Holm-corrected); KLOM: KL(retrained || unlearned) of per-example margin "
               "distributions, median / 95th percentile.")
 COLUMNS = (("rank", "rank"), ("method", "method"), ("defaults", "defaults"), ("members ok", "ok"),
-           ("F [95 % bootstrap]", "f"),
-           ("final score [95 %]", "final"), ("KLOM forget p50 / p95", "klom_forget"),
+           ("F [95 % bootstrap]", "f"), ("final score [95 %]", "final"), ("KLOM forget p50 / p95", "klom_forget"),
            ("KLOM retain p50", "klom_retain"), ("KLOM val p50", "klom_val"), ("retain acc", "retain_acc"),
            ("test acc", "test_acc"), ("undetermined", "undetermined"))
+KLOM_FIELDS = ("klom_forget_p50", "klom_forget_p95", "klom_retain_p50", "klom_val_p50")
+POPULATION_FIELDS = ("population_size", "protocol", "members_ok", "forget_quality", "forget_quality_lo",
+                     "forget_quality_hi", "challenge_score", "challenge_score_lo", "challenge_score_hi", *KLOM_FIELDS,
+                     "population_retain_acc", "population_test_acc", "undetermined")
 
 
-def _interval(value: float, bounds: list[float]) -> str:
+def _interval(value: float, bounds: Sequence[float]) -> str:
     return f"{value:.4f} [{bounds[0]:.4f}, {bounds[1]:.4f}]" if math.isfinite(value) else "-"
 
 
 def _klom(values: dict[str, float], part: str, both: bool = False) -> str:
     p50, p95 = values.get(f"klom_{part}_p50"), values.get(f"klom_{part}_p95")
-    if p50 is None:
+    if p50 is None or not math.isfinite(p50):
         return "-"
     return f"{p50:.3f} / {p95:.3f}" if both else f"{p50:.3f}"
 
@@ -92,24 +95,16 @@ def _ranked(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(summary["methods"], key=lambda m: (m["rank"] or math.inf, -m["challenge_score"]))
 
 
-def population_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def population_rows(summary: dict[str, Any]) -> list[dict[str, str]]:
     """The table's rows as text cells keyed like COLUMNS: the ceiling first, then the methods by rank."""
-    size, ceiling = summary["size"], summary["ceiling"]
-    klom = ceiling.get("klom", {})
-    first = {"rank": "-", "method": CEILING, "defaults": "-", "ok": f"{size}/{size}",
-             "f": _interval(ceiling["forget_quality"], ceiling["forget_quality_interval"]),
-             "final": _interval(ceiling["final_score"], ceiling["final_score_interval"]),
-             "klom_forget": _klom(klom, "forget", both=True), "klom_retain": _klom(klom, "retain"),
-             "klom_val": _klom(klom, "val"), "retain_acc": "-", "test_acc": "-",
-             "undetermined": str(ceiling["undetermined"])}
-    return [first] + [{"rank": str(m["rank"] or "-"), "method": m["method"], "defaults": m.get("defaults") or "-",
-                       "ok": f"{m['ok']}/{m['size']}",
-                       "f": _interval(m["forget_quality"], m["forget_quality_interval"]),
-                       "final": _interval(m["challenge_score"], m["challenge_score_interval"]),
-                       "klom_forget": _klom(m["klom"], "forget", both=True), "klom_retain": _klom(m["klom"], "retain"),
-                       "klom_val": _klom(m["klom"], "val"), "retain_acc": _percent(m["retain_acc"]),
-                       "test_acc": _percent(m["test_acc"]), "undetermined": str(m["undetermined"])}
-                      for m in _ranked(summary)]
+    return [{"rank": str(r["rank"] or "-"), "method": r["method"], "defaults": r["defaults"] or "-",
+             "ok": f"{r['members_ok']}/{r['population_size']}",
+             "f": _interval(r["forget_quality"], (r["forget_quality_lo"], r["forget_quality_hi"])),
+             "final": _interval(r["challenge_score"], (r["challenge_score_lo"], r["challenge_score_hi"])),
+             "klom_forget": _klom(r, "forget", both=True), "klom_retain": _klom(r, "retain"),
+             "klom_val": _klom(r, "val"), "retain_acc": _percent(r["population_retain_acc"]),
+             "test_acc": _percent(r["population_test_acc"]), "undetermined": str(r["undetermined"])}
+            for r in summary_records(summary)]
 
 
 def summary_notes(summary: dict[str, Any]) -> list[str]:
@@ -129,37 +124,28 @@ def population_title(summary: dict[str, Any]) -> str:
             f"N = {summary['size']}, protocol {summary['protocol']}")
 
 
-POPULATION_FIELDS = ("population_size", "protocol", "members_ok", "forget_quality", "forget_quality_lo",
-                     "forget_quality_hi", "challenge_score", "challenge_score_lo", "challenge_score_hi",
-                     "klom_forget_p50", "klom_forget_p95", "klom_retain_p50", "klom_val_p50", "population_retain_acc",
-                     "population_test_acc", "undetermined")
+def summary_records(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record per row of a stored population, the ceiling first, then the methods by rank: the numbers of
+    POPULATION_FIELDS plus `setting`, `role`, `rank`, `method` and `defaults`."""
+    ceiling, size = summary["ceiling"], summary["size"]
+    entries = [("ceiling", "", CEILING, "", size, ceiling["forget_quality"], ceiling["forget_quality_interval"],
+                ceiling["final_score"], ceiling["final_score_interval"], ceiling.get("klom", {}), float("nan"),
+                float("nan"), ceiling["undetermined"])]
+    entries += [("population", m["rank"] or "", m["method"], m.get("defaults", ""), m["ok"], m["forget_quality"],
+                 m["forget_quality_interval"], m["challenge_score"], m["challenge_score_interval"], m["klom"],
+                 m["retain_acc"], m["test_acc"], m["undetermined"]) for m in _ranked(summary)]
+    return [{"setting": population_title(summary), "role": role, "rank": rank, "method": method, "defaults": defaults,
+             "population_size": size, "protocol": summary["protocol"], "members_ok": ok,
+             "forget_quality": f, "forget_quality_lo": f_iv[0], "forget_quality_hi": f_iv[1],
+             "challenge_score": score, "challenge_score_lo": score_iv[0], "challenge_score_hi": score_iv[1],
+             **{k: klom.get(k, float("nan")) for k in KLOM_FIELDS},
+             "population_retain_acc": retain, "population_test_acc": test, "undetermined": undetermined}
+            for role, rank, method, defaults, ok, f, f_iv, score, score_iv, klom, retain, test, undetermined in entries]
 
 
 def population_records(out: Path) -> list[dict[str, Any]]:
-    """One record per (stored population, method), the ceiling first, with the numbers of POPULATION_FIELDS plus
-    `setting`, `role`, `rank`, `method` and `defaults`: the population part of the CSV leaderboard."""
-    records = []
-    for folder in population_folders(out):
-        summary = read_summary(folder)
-        ceiling = summary["ceiling"]
-        entries = [("ceiling", "", CEILING, "", summary["size"], ceiling["forget_quality"],
-                    ceiling["forget_quality_interval"], ceiling["final_score"], ceiling["final_score_interval"],
-                    ceiling.get("klom", {}), float("nan"), float("nan"), ceiling["undetermined"])]
-        entries += [("population", m["rank"] or "", m["method"], m.get("defaults", ""), m["ok"], m["forget_quality"],
-                     m["forget_quality_interval"], m["challenge_score"], m["challenge_score_interval"], m["klom"],
-                     m["retain_acc"], m["test_acc"], m["undetermined"]) for m in _ranked(summary)]
-        for role, rank, method, defaults, ok, f, f_iv, score, score_iv, klom, retain, test, undetermined in entries:
-            records.append({"setting": population_title(summary), "role": role, "rank": rank, "method": method,
-                            "defaults": defaults,
-                            "population_size": summary["size"], "protocol": summary["protocol"], "members_ok": ok,
-                            "forget_quality": f, "forget_quality_lo": f_iv[0], "forget_quality_hi": f_iv[1],
-                            "challenge_score": score, "challenge_score_lo": score_iv[0],
-                            "challenge_score_hi": score_iv[1],
-                            **{k: klom.get(k, float("nan")) for k in ("klom_forget_p50", "klom_forget_p95",
-                                                                      "klom_retain_p50", "klom_val_p50")},
-                            "population_retain_acc": retain, "population_test_acc": test,
-                            "undetermined": undetermined})
-    return records
+    """The records of every population stored under OUT/population: the population part of the CSV leaderboard."""
+    return [record for folder in population_folders(out) for record in summary_records(read_summary(folder))]
 
 
 def cost_note(summary: dict[str, Any]) -> str:
