@@ -13,8 +13,8 @@ from unlearnbench.metrics import DEFAULT_YARDSTICK, VALUES
 from unlearnbench.reports.aggregate import INTERVAL_NOTE, aggregate, paper_defaults_note
 from unlearnbench.reports.comparison import side_text, tuned_vs_default
 from unlearnbench.reports.html import template_environment
-from unlearnbench.reports.population import (COLUMNS, POPULATION_FIELDS, population_folders, population_markdown,
-                                             population_records, setting_view)
+from unlearnbench.reports.population import (CEILING_NOTE, COLUMNS, POPULATION_FIELDS, population_folders,
+                                             population_markdown, population_records, setting_view)
 from unlearnbench.reports.provenance import REUSED_MARK, provenance_notes
 from unlearnbench.reports.ranking import (PARETO_NOTE, Ranking, headline_values, not_applicable_note, rank_setting,
                                           row_label, value_text, verdict_lines)
@@ -125,7 +125,7 @@ def leaderboard_html(rows: Sequence[dict[str, Any]], gap: str = DEFAULT_YARDSTIC
     settings = rankings(rows, gap)
     folders = population_folders(populations) if populations is not None else []
     return template_environment().get_template("leaderboard.html.j2").render(
-        populations=[setting_view(folder) for folder in folders], population_columns=COLUMNS,
+        populations=[setting_view(folder) for folder in folders], population_columns=COLUMNS, ceiling_note=CEILING_NOTE,
         rankings=settings, headline=headline_values, pareto_note=PARETO_NOTE, not_applicable=not_applicable_note,
         verdicts=verdict_lines, row_label=row_label, interval_note=INTERVAL_NOTE,
         notes={r.setting.title: provenance_notes(r.setting.rows) for r in settings})

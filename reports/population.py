@@ -12,7 +12,7 @@ import numpy as np
 from unlearnbench.metrics.challenge import EPSILON_CAP
 from unlearnbench.reports.figures import style, svg_of
 from unlearnbench.reports.html import template_environment
-from unlearnbench.reports.table import grid
+from unlearnbench.reports.table import grid, markdown_table
 
 
 def population_notes(method: str, size: int, deterministic: bool, failures: list[str]) -> list[str]:
@@ -175,10 +175,9 @@ def population_markdown(out: Path) -> list[str]:
     lines: list[str] = []
     for folder in population_folders(out):
         summary = read_summary(folder)
-        lines += ["", f"### Population: {population_title(summary)}", "",
-                  "| " + " | ".join(header for header, _ in COLUMNS) + " |",
-                  "|" + "|".join("---" if key in ("method", "defaults") else "---:" for _, key in COLUMNS) + "|"]
-        lines += ["| " + " | ".join(row[key] for _, key in COLUMNS) + " |" for row in population_rows(summary)]
+        lines += ["", f"### Population: {population_title(summary)}", ""]
+        lines += markdown_table([header for header, _ in COLUMNS],
+                                [[row[key] for _, key in COLUMNS] for row in population_rows(summary)], left=(1, 2))
         lines += ["", f"{SCORE_NOTE} {CEILING_NOTE[0].upper()}{CEILING_NOTE[1:]}."]
         for note in summary_notes(summary):
             lines += ["", f"{note.rstrip('.')}."]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from unlearnbench.core.defaults import TABLE_FORMATS
 from unlearnbench.data.forget import ForgetSpec
@@ -40,6 +40,13 @@ def grid(header: Sequence[str], lines: list[list[str]]) -> list[str]:
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     out = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
     return out + ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+
+
+def markdown_table(header: Sequence[str], lines: Sequence[Sequence[str]], left: Collection[int] = (0,)) -> list[str]:
+    """Markdown table rows: the header, the alignment rule (columns at the indices in `left` left-aligned, the rest
+    right-aligned), then `lines`."""
+    rule = "|" + "|".join("---" if i in left else "---:" for i in range(len(header))) + "|"
+    return ["| " + " | ".join(header) + " |", rule] + ["| " + " | ".join(line) + " |" for line in lines]
 
 
 def _setting(row: dict[str, Any]) -> str:

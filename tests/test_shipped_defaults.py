@@ -120,3 +120,13 @@ def test_the_command_line_shows_a_warning_as_one_line(monkeypatch):
     message = shipped.ShippedDefaultsWarning("unsir: shipped defaults in methods/defaults/x.toml not used")
     assert warnings.formatwarning(message, shipped.ShippedDefaultsWarning, "method.py", 1) == \
         "unlearnbench: warning: unsir: shipped defaults in methods/defaults/x.toml not used\n"
+
+
+def test_regenerating_an_unknown_setting_is_a_one_line_error(capsys):
+    # Regression: the tool's error path named a helper it never imported (NameError instead of the message).
+    from unlearnbench.devtools.ship_defaults import main as ship
+
+    assert ship(["--settings", "digits/mlp/sideways"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ship_defaults: error: digits/mlp/sideways: the scenario must be one of")
+    assert err.count("\n") == 1

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 from unlearnbench.core.errors import UserError
 from unlearnbench.devtools import exit_code
-from unlearnbench.reports.table import grid
+from unlearnbench.reports.table import grid, markdown_table
 
 # A benchmark is the reference side of its group when one of its name's parts says so; everything else is the
 # harness (tests/benchmarks: test_plain_*, and the optimiser group's `torch` implementation against `lean`).
@@ -90,8 +90,7 @@ def format_groups(saved: dict[str, Any], groups: Sequence[Group], markdown: bool
             "is faster; `busy` groups ran beside one spinning process")
     if not markdown:
         return "\n".join([f"measured on {_machine(saved)}", ""] + grid(HEADER, rows) + ["", note])
-    table = ["| " + " | ".join(HEADER) + " |", "|---|---:|---:|---:|---:|"]
-    table += ["| " + " | ".join(f"`{r[0]}`" if i == 0 else r[i] for i in range(len(r))) + " |" for r in rows]
+    table = markdown_table(HEADER, [[f"`{r[0]}`", *r[1:]] for r in rows])
     return "\n".join([f"Measured on {_machine(saved)}.", ""] + table + ["", f"{note[0].upper()}{note[1:]}."])
 
 

@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 from unlearnbench.devtools import exit_code
 from unlearnbench.models.recipes import Recipe, default_recipe, recipe_identity
+from unlearnbench.reports.table import markdown_table
 
 # The built-in (dataset, model) pairs a user runs: the embedded default, MNIST, and CIFAR-10 for a GPU.
 PAIRS = (("digits", "mlp"), ("digits", "cnn"), ("mnist", "mlp"), ("mnist", "cnn"), ("cifar10", "resnet18"),
@@ -48,15 +49,16 @@ def original_accuracies(stores: Sequence[Path]) -> dict[tuple[str, str], tuple[f
 def recipe_table(stores: Sequence[Path]) -> str:
     """The Markdown table of every built-in pair's default recipe and its original's stored test accuracy."""
     accuracies = original_accuracies(stores)
-    lines = ["| " + " | ".join(HEADER) + " |", "|---|---:|---:|---:|---|---|---:|"]
+    rows = []
     for pair in PAIRS:
         recipe = default_recipe(*pair)
         stored = accuracies.get(pair)
         accuracy = f"{100 * stored[0]:.2f} % (`{stored[1]}`)" if stored else "-"
-        lines.append(f"| {pair[0]} / {pair[1]} | {recipe.epochs} | {recipe.lr:g} | {recipe.batch_size} | "
-                     f"{_optimiser(recipe)} | {recipe.schedule} | {accuracy} |")
-    return "\n".join(lines + ["", "Accuracies are read from the stores named in their cells ('-': none of them "
-                              "holds that original); the recipes from `unlearnbench.models.recipes`."])
+        rows.append([f"{pair[0]} / {pair[1]}", str(recipe.epochs), f"{recipe.lr:g}", str(recipe.batch_size),
+                     _optimiser(recipe), recipe.schedule, accuracy])
+    return "\n".join(markdown_table(HEADER, rows, left=(0, 4, 5)) + [
+        "", "Accuracies are read from the stores named in their cells ('-': none of them holds that original); the "
+            "recipes from `unlearnbench.models.recipes`."])
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

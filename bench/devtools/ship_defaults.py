@@ -17,6 +17,7 @@ from unlearnbench import api
 from unlearnbench.core.defaults import DEFAULT_TUNE_SEED
 from unlearnbench.core.errors import UserError
 from unlearnbench.core.shipped import FOLDER, shipped_tables
+from unlearnbench.devtools import exit_code
 from unlearnbench.execution.params_file import TunedParams, read_params_file, toml_value
 
 FORGET = {"class": "0", "random": "random:0.1"}  # the forget set each scenario is tuned on
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(shipped_table())
         return 0
+
     def ship_all() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             for setting in args.settings.split(","):

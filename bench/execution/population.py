@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -33,8 +33,7 @@ from unlearnbench.metrics.klom import klom, klom_summary, margins
 from unlearnbench.models.inference import accuracy, predict
 from unlearnbench.reports.statistics import rank_groups
 from unlearnbench.timing.environment import device_name
-from unlearnbench.timing.timer import peak_memory_bytes, reset_peak_memory
-from unlearnbench.timing.timer import PhaseTimer
+from unlearnbench.timing.timer import PhaseTimer, peak_memory_bytes, reset_peak_memory
 
 PROTOCOLS = ("challenge", "seeds")
 MIN_SIZE = 3  # the score's buckets reach ceil(log(N - 1)): N = 2 has none

@@ -12,10 +12,9 @@ from unlearnbench.core.errors import DivergedError
 from unlearnbench.data.augment import Augment
 from unlearnbench.data.batches import batches
 from unlearnbench.models.optim import LeanAdam, LeanSGD
-
-ONECYCLE_WARMUP = 0.25  # share of the steps spent warming up to the peak lr
 from unlearnbench.models.recipes import Recipe
 
+ONECYCLE_WARMUP = 0.25  # share of the steps spent warming up to the peak lr
 TRAINER_VERSION = 2  # bump when the loop's numerics change: it is part of every cached model's key
 
 

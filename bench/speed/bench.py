@@ -25,7 +25,7 @@ from unlearnbench.models.batched import batchable, fit_batched
 from unlearnbench.models.inference import predict
 from unlearnbench.models.plain import dataloader_epoch, dataloader_predict, plain_optimizer
 from unlearnbench.models.training import fit, recipe_optimizer, train_steps
-from unlearnbench.reports.table import grid
+from unlearnbench.reports.table import grid, markdown_table
 from unlearnbench.timing.contention import LoadWatch
 from unlearnbench.timing.environment import collect_environment, device_name
 from unlearnbench.timing.timer import PhaseTimer, synchronize
@@ -150,11 +150,6 @@ class SpeedRow:
     def measured(cls, name: str, seconds: float, counter: FlopCounter, **extra: Any) -> "SpeedRow":
         """A row from a timed run and the counter that watched it."""
         return cls(name, seconds, gflop=counter.flops / 1e9, samples=counter.samples, **extra)
-
-    @property
-    def ratio(self) -> Optional[float]:
-        """Reference seconds / harness seconds (above 1: the harness is faster)."""
-        return self.plain_seconds / self.seconds if self.plain_seconds and self.seconds else None
 
 
 def _counted(fn: Callable[[], Any]) -> FlopCounter:
@@ -403,8 +398,7 @@ def format_speed(record: dict[str, Any], format: str = "text") -> str:
     lines = [_cells(row, peak) for row in record["rows"]]
     if format == "md":
         provenance = f"`{record['command']}`, " if record["command"] else ""
-        table = ["| " + " | ".join(SPEED_HEADER) + " |", "|---|" + "---:|" * (len(SPEED_HEADER) - 2) + "---|"]
-        table += ["| " + " | ".join(cells) + " |" for cells in lines]
+        table = markdown_table(SPEED_HEADER, lines, left=(0, len(SPEED_HEADER) - 1))
         notes = [line for note in _speed_notes(record) for line in ("", f"{note[0].upper()}{note[1:]}.")]
         return "\n".join([f"Measured: {title}; {provenance}{record['date']}.", ""] + table + notes)
     profiles = [f"\n{name}: top {PROFILE_TOP} operators by self time (one untimed run, torch.profiler)\n{table}"
