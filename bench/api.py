@@ -335,20 +335,21 @@ class TuneOutcome:
 def tune(request: Any, out: Union[str, Path] = DEFAULT_OUT, trials: Optional[int] = None,
          budget_s: Optional[float] = None, spaces: Optional[dict[str, dict[str, Any]]] = None,
          backend: str = "local", progress: Optional[Callable[..., None]] = None,
-         ray_address: Optional[str] = None) -> TuneOutcome:
-    """Tunes each method of `request` (built by `unlearnbench.api.request`, its seed the tuning seed) with the same
-    budget on the validation split; writes OUT/tuned-....toml and its figure."""
+         ray_address: Optional[str] = None, seeds: int = 1) -> TuneOutcome:
+    """Tunes each method of `request` (built by `unlearnbench.api.request`, its seed the first tuning seed) with the
+    same budget on the validation split, each trial averaged over `seeds` settings; writes OUT/tuned-....toml and
+    its figure."""
     from unlearnbench.execution.params_file import (check_params_target, default_path, read_params_file,
                                                     write_params_file)
     from unlearnbench.reports.tuning import write_tuning_figure
     from unlearnbench.tuning.tune import DEFAULT_TRIALS, Budget
     from unlearnbench.tuning.tune import tune as tune_methods
 
-    budget = Budget(trials=None, seconds=budget_s) if budget_s is not None else \
-        Budget(trials=trials if trials is not None else DEFAULT_TRIALS)
+    budget = Budget(trials=None, seconds=budget_s, seeds=seeds) if budget_s is not None else \
+        Budget(trials=trials if trials is not None else DEFAULT_TRIALS, seeds=seeds)
     out = Path(out)
     path = default_path(out, request)
-    check_params_target(path, request)  # before any work: a file of another setting is never overwritten
+    check_params_target(path, request, budget.seeds)  # before any work: a file of another setting is never overwritten
     studies = tune_methods(request, spaces or {}, budget, out, backend, progress, ray_address,
                            on_result=lambda result: write_params_file(path, request, budget, [result]))
     figure = write_tuning_figure(read_params_file(path), out / f"{path.stem}.png")

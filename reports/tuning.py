@@ -91,9 +91,10 @@ def write_tuning_figure(tuned: "TunedParams", path: Path) -> Path:
     return path
 
 
-def budget_label(trials: Optional[int], seconds: Optional[float]) -> str:
-    """A budget as shown: '20 trials' or '60 s'."""
-    return f"{trials} trials" if trials is not None else f"{seconds:g} s"
+def budget_label(trials: Optional[int], seconds: Optional[float], seeds: int = 1) -> str:
+    """A budget as shown: '20 trials' or '60 s', with ' x 3 seeds' when each trial is scored on several."""
+    label = f"{trials} trials" if trials is not None else f"{seconds:g} s"
+    return label + (f" x {seeds} seeds" if seeds > 1 else "")
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,9 @@ class TuningEntry:
 
     @property
     def budget(self) -> str:
-        """e.g. '20 trials' or '60 s'."""
-        return budget_label(self.provenance.get("budget_trials"), self.provenance.get("budget_seconds", math.nan))
+        """e.g. '20 trials' or '60 s x 3 seeds'."""
+        return budget_label(self.provenance.get("budget_trials"), self.provenance.get("budget_seconds", math.nan),
+                            len(self.provenance.get("tune_seeds") or [0]))
 
 
 def tuning_entries(setting: SettingResult) -> list[TuningEntry]:

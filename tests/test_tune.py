@@ -15,7 +15,8 @@ from unlearnbench.execution.evaluate import val_objective, val_reference
 from unlearnbench.execution.params_file import read_params_file
 from unlearnbench.execution.runner import RunRequest, prepare_setting
 from unlearnbench.methods.salun import SalUn
-from unlearnbench.tuning.tune import STUDIES, Budget, plan_methods, run_study, sampler_seed, tunable_methods, tune
+from unlearnbench.tuning.tune import (STUDIES, Budget, plan_methods, run_study, sampler_seed, tunable_methods, tune,
+                                      tuning_settings)
 
 
 pytestmark = pytest.mark.usefixtures("shrink_method")  # test_shrink (conftest) is tuned in most tests here
@@ -100,8 +101,7 @@ def test_an_interrupted_study_resumes_with_no_trial_lost_or_repeated(tmp_path):
     study = optuna.load_study(study_name=plan.identity(request), storage=f"sqlite:///{folder / 'test_shrink.db'}")
     study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(request.seed, 2))  # as the killed process drew it
     study.ask({"scale": optuna.distributions.FloatDistribution(0.1, 10.0)})  # the trial a killed process left RUNNING
-    setting = prepare_setting(request)
-    resumed = run_study(plan, setting, val_reference(setting), request, Budget(trials=6), folder)
+    resumed = run_study(plan, tuning_settings(request, 1), request, Budget(trials=6), folder)
     assert resumed.trials == 6 and resumed.history == uninterrupted
     states = [t.state.name for t in optuna.load_study(study_name=plan.identity(request),
                                                       storage=f"sqlite:///{folder / 'test_shrink.db'}").trials]
@@ -115,7 +115,30 @@ def test_a_larger_budget_extends_the_same_study(tmp_path):
         0].history[:2]
 
 
-@pytest.mark.parametrize("budget", [dict(trials=0), dict(trials=None, seconds=0.0), dict(trials=None)])
+def test_a_trial_on_several_seeds_scores_the_mean_of_its_seeds(tmp_path):
+    result, = tune(_request(tmp_path), {}, Budget(trials=2, seeds=2), tmp_path)
+    study = optuna.load_study(study_name=None, storage=f"sqlite:///{tmp_path / STUDIES / 'test_shrink.db'}")
+    for trial in study.trials:
+        first, second = trial.user_attrs["per_seed"]
+        assert first != second and trial.value == pytest.approx((first + second) / 2)
+
+
+def test_the_seeds_of_a_multi_seed_tuning_follow_the_tuning_seed(tmp_path):
+    settings = tuning_settings(_request(tmp_path), 3)
+    assert [s.setting.seed for s in settings] == [1000, 1001, 1002]
+
+
+def test_a_study_on_more_seeds_is_another_study(tmp_path):
+    plan, = plan_methods(_request(tmp_path), {})
+    assert plan.identity(_request(tmp_path), 2) != plan.identity(_request(tmp_path))
+
+
+def test_a_multi_seed_budget_is_labelled_with_its_seeds():
+    assert Budget(trials=20, seeds=3).label == "20 trials x 3 seeds" and Budget(trials=20).label == "20 trials"
+
+
+@pytest.mark.parametrize("budget", [dict(trials=0), dict(trials=None, seconds=0.0), dict(trials=None),
+                                    dict(trials=2, seeds=0)])
 def test_a_budget_must_be_positive_and_one_kind(budget):
     with pytest.raises(UserError):
         Budget(**budget)

@@ -190,6 +190,15 @@ def test_running_the_tuning_seed_warns(tuned):
     assert any("tuned on; report other seeds" in w for w in warnings)
 
 
+def test_running_any_of_several_tuning_seeds_warns(tuned, tmp_path):
+    multi = tmp_path / "multi.toml"
+    text = tuned.read_text().replace("tune_seed = 1000", "tune_seed = 1000\ntune_seeds = [1000, 1001, 1002]", 1)
+    multi.write_text(text)
+    _, warnings = apply_params(read_params_file(multi), _request(seed=1002), True)
+    assert any("tuned on; report other seeds" in w for w in warnings)
+    assert "tune seeds 1000, 1001, 1002" in read_params_file(multi).describe()
+
+
 def test_a_tuned_cell_is_another_cell_than_the_default_one(tuned):
     from unlearnbench.core.method import METHODS
     from unlearnbench.execution.runner import cell_key
@@ -201,6 +210,7 @@ def test_a_tuned_cell_is_another_cell_than_the_default_one(tuned):
 
 @pytest.mark.parametrize("args, message", [
     (["--trials", "0"], "--trials 0 must be at least 1"),
+    (["--methods", "test_shrink", "--tune-seeds", "0"], "--tune-seeds 0 must be at least 1"),
     (["--methods", "nosuch"], "Unknown method 'nosuch'"),
     (["--methods", "test_shrink", "--space", "test_shrink.scale=5:1"], "empty or inverted"),
     (["--methods", "test_shrink", "--trials", "1", "--budget-s", "5"], "not allowed with argument"),

@@ -201,13 +201,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from unlearnbench.api import tune
     from unlearnbench.core.space import parse_spaces
     from unlearnbench.reports.tuning import format_tuning
-    from unlearnbench.tuning.tune import tunable_methods
+    from unlearnbench.tuning.tune import tunable_methods, tuning_seeds
 
     request = _setting_request(args, params=_method_params(args.set), seed=args.tune_seed)
     if args.methods in (None, "all"):
         request = dataclasses.replace(request, methods=tunable_methods(request.forget.scenario))
     outcome = tune(request, args.out, args.trials, args.budget_s, parse_spaces(args.space), args.backend,
-                   None if args.quiet else _progress, args.ray_address)
+                   None if args.quiet else _progress, args.ray_address, args.tune_seeds)
     print(format_tuning(outcome.studies, outcome.budget))
     flags = " ".join(f"--{k} {shlex.quote(str(v))}" for k, v in (("dataset", request.dataset), ("model", request.model),
                                                                   ("forget", request.forget.label)))
@@ -217,7 +217,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
                       if value)
     print(f"\nwrote {outcome.path} and {outcome.figure}\nnext:\n  unlearnbench run --params "
           f"{shlex.quote(str(outcome.path))} {flags}{recipe} --seed 0 --out {shlex.quote(args.out)}  "
-          f"# seeds other than the tuning seed {request.seed}")
+          f"# seeds other than the tuning seed{'s' if args.tune_seeds > 1 else ''} "
+          f"{', '.join(map(str, tuning_seeds(request, args.tune_seeds)))}")
     return 0
 
 
@@ -381,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune_p.add_argument("--tune-seed", type=int, default=DEFAULT_TUNE_SEED, metavar="K",
                         help=f"seed of the tuning setting; keep it out of the reported seeds (default "
                              f"{DEFAULT_TUNE_SEED})")
+    tune_p.add_argument("--tune-seeds", type=int, default=1, metavar="N",
+                        help="score every trial on N tuning settings (seeds K, K+1, ...) and average, so the values "
+                             "chosen hold beyond one original model and forget draw (default 1)")
     tune_p.add_argument("--space", action="append", default=[], metavar="METHOD.FIELD=SPEC",
                         help="replace a search dimension: LOW:HIGH, LOW:HIGH:log, A|B|C or share:0.2 (epochs as a "
                              "share of the original's) (repeatable)")

@@ -51,11 +51,15 @@ def _table(name: str, values: Mapping[str, Any]) -> list[str]:
     return [f"[{name}]", *(f"{_toml_key(k)} = {toml_value(v)}" for k, v in values.items()), ""]
 
 
-def setting_of(request: RunRequest) -> dict[str, Any]:
-    """The setting a file is tuned for, as the file stores it."""
-    return {"dataset": request.dataset, "model": request.model, "forget": request.forget.label,
-            "recipe": {k: str(v) for k, v in request.recipe.items()}, "device": resolve_device(request.device).type,
-            "tune_seed": request.seed}
+def setting_of(request: RunRequest, seeds: int = 1) -> dict[str, Any]:
+    """The setting a file is tuned for, as the file stores it (`tune_seeds` only when trials were scored on
+    several seeds, so single-seed files read as before)."""
+    out = {"dataset": request.dataset, "model": request.model, "forget": request.forget.label,
+           "recipe": {k: str(v) for k, v in request.recipe.items()}, "device": resolve_device(request.device).type,
+           "tune_seed": request.seed}
+    if seeds > 1:
+        out["tune_seeds"] = [request.seed + i for i in range(seeds)]
+    return out
 
 
 def default_path(out: Path, request: RunRequest) -> Path:
@@ -67,7 +71,7 @@ def default_path(out: Path, request: RunRequest) -> Path:
     return out / f"tuned-{request.dataset}-{request.model}-{label}{suffix}.toml"
 
 
-def check_params_target(path: Path, request: RunRequest) -> Optional["TunedParams"]:
+def check_params_target(path: Path, request: RunRequest, seeds: int = 1) -> Optional["TunedParams"]:
     """The file already at `path` (None when there is none), which must hold `request`'s setting.
 
     Raises:
@@ -76,7 +80,7 @@ def check_params_target(path: Path, request: RunRequest) -> Optional["TunedParam
     if not path.exists():
         return None
     existing = read_params_file(path)
-    if existing.setting != setting_of(request):
+    if existing.setting != setting_of(request, seeds):
         raise UserError(f"{path} holds parameters tuned for another setting ({existing.describe()}); give another "
                         "--out")
     return existing
@@ -92,7 +96,7 @@ def write_params_file(path: Path, request: RunRequest, budget: Any, results: Seq
 
     from unlearnbench import __version__
 
-    existing = check_params_target(path, request)
+    existing = check_params_target(path, request, budget.seeds)
     methods: dict[str, dict[str, Any]] = dict(existing.methods) if existing else {}
     for result in results:
         methods[result.method] = {
@@ -104,7 +108,7 @@ def write_params_file(path: Path, request: RunRequest, budget: Any, results: Seq
         "budget_seconds": budget.seconds}
     lines = ["# Tuned parameters written by `unlearnbench tune`: run them with `unlearnbench run --params FILE` or a "
              "suite's", "# params = \"FILE\". Tuned on the validation split at tune_seed; report other seeds.", "",
-             *_table("setting", setting_of(request)),
+             *_table("setting", setting_of(request, budget.seeds)),
              *_table("tuning", {"format": FORMAT, "objective": TUNING_OBJECTIVE,
                                 "objective_version": DEFINITIONS_VERSION, "defaults": request.defaults, **budget_field,
                                 "sampler": "TPESampler, seeded per counted trial", "optuna": optuna.__version__,
@@ -133,13 +137,16 @@ class TunedParams:
         """e.g. 'mnist/mlp forget 0, tune seed 1000'."""
         s = self.setting
         recipe = ", recipe " + " ".join(f"{k}={v}" for k, v in s["recipe"].items()) if s.get("recipe") else ""
-        return f"{s.get('dataset')}/{s.get('model')} forget {s.get('forget')}{recipe}, tune seed {s.get('tune_seed')}"
+        seeds = s.get("tune_seeds") or [s.get("tune_seed")]
+        return (f"{s.get('dataset')}/{s.get('model')} forget {s.get('forget')}{recipe}, tune seed"
+                f"{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}")
 
     def provenance(self, method: str) -> dict[str, Any]:
         """What a row run with this file's parameters for `method` stores in its `tuned` field."""
         entry = self.methods[method]
         budget = {k: self.tuning[k] for k in ("budget_trials", "budget_seconds") if k in self.tuning}
         return {"file": str(self.path), "sha": self.sha, "tune_seed": self.setting.get("tune_seed"),
+                **({"tune_seeds": self.setting["tune_seeds"]} if "tune_seeds" in self.setting else {}),
                 "objective_name": self.tuning.get("objective"), "optuna": self.tuning.get("optuna"), **budget,
                 **{k: entry.get(k) for k in PROVENANCE_KEYS}}
 
@@ -215,8 +222,8 @@ def apply_params(tuned: TunedParams, request: RunRequest, explicit_methods: bool
                 raise UserError(f"{where}: methods.{name}: {exc}") from None
         entries.append((name, given))
     warnings = [w for w in (setting_mismatch(tuned, request),) if w]
-    if request.seed == tuned.setting.get("tune_seed"):
-        warnings.append(f"seed {request.seed} is the seed {where} was tuned on; report other seeds")
+    if request.seed in (tuned.setting.get("tune_seeds") or [tuned.setting.get("tune_seed")]):
+        warnings.append(f"seed {request.seed} is a seed {where} was tuned on; report other seeds")
     params = {k: v for k, v in request.params.items() if k not in dict(specs)}  # only strays: build_methods names them
     provenance = {name: tuned.provenance(name) for name in suited}
     return dataclasses.replace(request, methods=tuple(entries), params=params, tuned=provenance), warnings

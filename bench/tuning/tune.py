@@ -38,10 +38,12 @@ STUDIES = "tuning"  # OUT/tuning/<method>.db: one SQLite file per method, so par
 
 @dataclass(frozen=True)
 class Budget:
-    """What every method gets: a number of trials, or seconds of trials (a trial started in time finishes)."""
+    """What every method gets: a number of trials, or seconds of trials (a trial started in time finishes), each
+    trial scored on `seeds` tuning settings (the tuning seed and the ones after it) and averaged."""
 
     trials: Optional[int] = DEFAULT_TRIALS
     seconds: Optional[float] = None
+    seeds: int = 1
 
     def __post_init__(self) -> None:
         if (self.trials is None) == (self.seconds is None):
@@ -50,6 +52,8 @@ class Budget:
             raise UserError(f"--trials {self.trials} must be at least 1")
         if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
             raise UserError(f"--budget-s {self.seconds:g} must be a number of seconds above 0")
+        if self.seeds < 1:
+            raise UserError(f"--tune-seeds {self.seeds} must be at least 1")
 
     def spent(self, counted: int, seconds: float) -> bool:
         """True once `counted` trials taking `seconds` in all use the budget up."""
@@ -57,8 +61,21 @@ class Budget:
 
     @property
     def label(self) -> str:
-        """e.g. '20 trials' or '60 s'."""
-        return budget_label(self.trials, self.seconds)
+        """e.g. '20 trials' or '60 s' (with ' x 3 seeds' when each trial is scored on several)."""
+        return budget_label(self.trials, self.seconds, self.seeds)
+
+
+def tuning_seeds(request: RunRequest, count: int) -> list[int]:
+    """The seeds of the settings every trial is scored on: the tuning seed and the `count - 1` after it."""
+    return [request.seed + i for i in range(count)]
+
+
+@dataclass(frozen=True)
+class TuningSetting:
+    """One tuning seed's prepared setting and its retrained model scored on the validation side."""
+
+    setting: Setting
+    reference: ValReference
 
 
 @dataclass(frozen=True)
@@ -69,12 +86,14 @@ class MethodPlan:
     fixed: dict[str, Any]
     space: dict[str, Union[Range, Choice]]
 
-    def identity(self, request: RunRequest) -> str:
-        """The study's name: method and version, setting, tuning seed, the defaults the first trial starts from,
-        space and fixed values (not the budget, so a larger budget extends a study)."""
+    def identity(self, request: RunRequest, seeds: int = 1) -> str:
+        """The study's name: method and version, setting, tuning seeds, the defaults the first trial starts from,
+        space and fixed values (not the number of trials, so a larger budget extends a study)."""
         payload = {**setting_identity(request), "method": self.method, "version": METHODS.get(self.method).version,
                    "defaults": request.defaults, "fixed": self.fixed,
                    "space": {k: describe(v) for k, v in self.space.items()}}
+        if seeds > 1:  # a single seed keeps the name studies had before several seeds existed
+            payload["seeds"] = seeds
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
         return f"{self.method}-{digest}"
 
@@ -165,7 +184,7 @@ def counted_trials(study: Any) -> list[Any]:
                    interrupted), key=lambda t: t.number)
 
 
-def _open_study(plan: MethodPlan, request: RunRequest, folder: Path, defaults: dict[str, Any]) -> Any:
+def _open_study(plan: MethodPlan, request: RunRequest, folder: Path, defaults: dict[str, Any], seeds: int) -> Any:
     """Creates or loads the method's study; re-queues a trial interrupted by a dead process; queues the defaults
     that lie in the space as the first trial of a new study."""
     import optuna
@@ -173,7 +192,7 @@ def _open_study(plan: MethodPlan, request: RunRequest, folder: Path, defaults: d
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{folder / f'{plan.method}.db'}"
-    study = optuna.create_study(storage=storage, study_name=plan.identity(request), direction="minimize",
+    study = optuna.create_study(storage=storage, study_name=plan.identity(request, seeds), direction="minimize",
                                 load_if_exists=True)
     trials = study.get_trials(deepcopy=False)
     if not trials:
@@ -190,7 +209,7 @@ def _open_study(plan: MethodPlan, request: RunRequest, folder: Path, defaults: d
     return study
 
 
-def run_study(plan: MethodPlan, setting: Setting, reference: ValReference, request: RunRequest, budget: Budget,
+def run_study(plan: MethodPlan, settings: list[TuningSetting], request: RunRequest, budget: Budget,
               folder: Path, progress: Optional[Progress] = None) -> StudyResult:
     """Runs (or resumes) one method's study until its budget is spent; returns its best trial and cost."""
     import optuna
@@ -201,14 +220,14 @@ def run_study(plan: MethodPlan, setting: Setting, reference: ValReference, reque
                                            request.forget.scenario, request.defaults).cfg)
     distributions = _distributions(plan.space)
     with _exclusive(folder / f"{plan.method}.lock"):
-        study = _open_study(plan, request, folder, defaults)
+        study = _open_study(plan, request, folder, defaults, budget.seeds)
         while True:
             done = counted_trials(study)
             if budget.spent(len(done), sum(t.user_attrs.get("seconds", 0.0) for t in done)):
                 break
             study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(request.seed, len(done)))
             trial = study.ask(distributions)
-            state, value = _evaluate(trial, plan, cls, setting, request, reference)
+            state, value = _evaluate(trial, plan, cls, settings, request)
             if state == TrialState.COMPLETE:
                 study.tell(trial, value)
             else:
@@ -226,9 +245,10 @@ def sampler_seed(tune_seed: int, counted: int) -> int:
     return (tune_seed * SAMPLER_SEED_STRIDE + counted) % 2**32
 
 
-def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], setting: Setting, request: RunRequest,
-              reference: ValReference) -> tuple[Any, float]:
-    """Runs one trial; returns its state (complete, pruned when it diverged, failed) and objective value."""
+def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], settings: list[TuningSetting],
+              request: RunRequest) -> tuple[Any, float]:
+    """Runs one trial on every tuning setting; returns its state (complete, pruned when it diverged on any, failed)
+    and the objective averaged over the settings."""
     from optuna.trial import TrialState
 
     t0 = time.perf_counter()
@@ -236,8 +256,11 @@ def _evaluate(trial: Any, plan: MethodPlan, cls: type[Method], setting: Setting,
     try:
         method = cls.from_params({**plan.fixed, **trial.params}, request.model, request.dataset,
                                  request.forget.scenario, request.defaults)
-        model, _, _ = apply_method(setting, method)
-        value, parts = val_objective(model, setting, reference)
+        scores = [val_objective(apply_method(s.setting, method)[0], s.setting, s.reference) for s in settings]
+        value = sum(v for v, _ in scores) / len(scores)
+        parts = {k: sum(p[k] for _, p in scores) / len(scores) for k in scores[0][1]}
+        if len(scores) > 1:
+            trial.set_user_attr("per_seed", [v for v, _ in scores])
         trial.set_user_attr("parts", parts)
         if math.isfinite(value):
             state = TrialState.COMPLETE
@@ -274,18 +297,21 @@ def summarise(plan: MethodPlan, study: Any) -> StudyResult:
 
 def tune_one(request: RunRequest, plan: MethodPlan, budget: Budget, folder: Path,
              progress: Optional[Progress] = None) -> StudyResult:
-    """Prepares the setting and runs one method's study (a Ray task runs exactly this)."""
+    """Prepares the tuning settings and runs one method's study (a Ray task runs exactly this)."""
     with setting_threads(request):
-        setting = prepare_setting(request)
-        return run_study(plan, setting, val_reference(setting), request, budget, folder, progress)
+        return run_study(plan, tuning_settings(request, budget.seeds), request, budget, folder, progress)
 
 
-def _ready(request: RunRequest, progress: Optional[Progress]) -> Setting:
-    """The prepared setting with its original and retrained models trained (or loaded) once."""
-    setting = prepare_setting(request, progress)
-    setting.trained("original", progress)
-    setting.trained("retrain", progress)
-    return setting
+def tuning_settings(request: RunRequest, seeds: int, progress: Optional[Progress] = None) -> list[TuningSetting]:
+    """The prepared setting of each tuning seed, its original and retrained models trained (or loaded) once and the
+    retrained model scored on val once, for every method."""
+    out = []
+    for seed in tuning_seeds(request, seeds):
+        setting = prepare_setting(dataclasses.replace(request, seed=seed), progress)
+        setting.trained("original", progress)
+        setting.trained("retrain", progress)
+        out.append(TuningSetting(setting, val_reference(setting)))
+    return out
 
 
 ResultSink = Callable[[StudyResult], None]
@@ -295,10 +321,9 @@ def tune_local(request: RunRequest, plans: list[MethodPlan], budget: Budget, fol
                progress: Optional[Progress] = None, address: Optional[str] = None) -> None:
     """Runs the methods' studies here, one after another, on one prepared setting."""
     with setting_threads(request):
-        setting = _ready(request, progress)
-        reference = val_reference(setting)  # the retrained model scored on val once, for every method
+        settings = tuning_settings(request, budget.seeds, progress)
         for plan in plans:
-            on_result(run_study(plan, setting, reference, request, budget, folder, progress))
+            on_result(run_study(plan, settings, request, budget, folder, progress))
 
 
 def tune_ray(request: RunRequest, plans: list[MethodPlan], budget: Budget, folder: Path, on_result: ResultSink,
@@ -307,7 +332,7 @@ def tune_ray(request: RunRequest, plans: list[MethodPlan], budget: Budget, folde
     from unlearnbench.execution.backends import map_tasks
 
     with setting_threads(request):  # train (or load) both models once, before the tasks need them
-        _ready(request, progress)
+        tuning_settings(request, budget.seeds, progress)
     cpus = os.cpu_count() or 1
     threaded = dataclasses.replace(request, threads=max(1, cpus // len(plans)))
 
