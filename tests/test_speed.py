@@ -161,3 +161,16 @@ def test_a_method_that_diverges_is_a_row_saying_so_and_the_others_are_still_time
     rows = {r["name"]: r for r in record["rows"]}
     assert rows["diverges"]["error"] == "diverged: on purpose" and rows["gradient_ascent"]["seconds"] > 0
     assert "diverges" in format_speed(record) and "diverged: on purpose" in format_speed(record)
+
+
+def test_the_population_row_is_measured_against_the_peak_of_the_threads_it_trained_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(speed, "population_threads", lambda: 2)
+    peaks = []
+    monkeypatch.setattr(speed, "matmul_peak", lambda device, dtype: peaks.append(torch.get_num_threads()) or
+                        100.0 * torch.get_num_threads())
+    request = RunRequest(dataset="tiny", device="cpu", cache_dir=tmp_path, recipe=TINY_RECIPE, methods=("original",),
+                         threads=1)
+    record = speed_record(speed_report(request, population=2))
+    row = next(r for r in record["rows"] if r["name"] == "population 2 (one batch)")
+    assert (row["threads"], row["peak"], record["peak"]) == (2, 200.0, 100.0) and peaks == [1, 2]
+    assert "its share is against the peak measured on 2 threads, 200 GFLOP/s" in format_speed(record)

@@ -83,14 +83,21 @@ class Stacked:
                     p.copy_(trained.t() if name in self._transposed else trained)
 
 
+def population_threads() -> int:
+    """Threads a stacked population trains on: every core not busy elsewhere right now."""
+    # The per-model thread choice (unlearnbench.timing.threads) is for one small model's steps; a stacked batch's
+    # products are large enough for every free core (digits/mlp, 32 members: 5.9 s on 2 threads, 8.5 s on 1).
+    return threads_now(os.cpu_count() or torch.get_num_threads())
+
+
 def fit_batched(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, generators: list[torch.Generator],
-                augment: Optional[Augment] = None, what: str = "population") -> list[nn.Module]:
-    """Trains `models` (one batchable architecture) on (x, y) with `recipe` as one stacked model; member i draws its
-    batch order and augmentation from generators[i]. Returns the trained models (the same objects)."""
+                augment: Optional[Augment] = None, what: str = "population",
+                threads: Optional[int] = None) -> list[nn.Module]:
+    """Trains `models` (one batchable architecture) on (x, y) with `recipe` as one stacked model on `threads`
+    threads (default: `population_threads()`); member i draws its batch order and augmentation from generators[i].
+    Returns the trained models (the same objects)."""
     before = torch.get_num_threads()
-    # The per-model thread choice (unlearnbench.timing.threads) is for one small model's steps; a stacked batch's products
-    # are large enough for every core not busy elsewhere (digits/mlp, 32 members: 5.9 s on 2 threads, 8.5 s on 1).
-    torch.set_num_threads(threads_now(os.cpu_count() or before))
+    torch.set_num_threads(threads or population_threads())
     try:
         return _fit_stacked(models, x, y, recipe, generators, augment, what)
     finally:

@@ -21,7 +21,7 @@ from unlearnbench.execution.context import UnlearnContext
 from unlearnbench.execution.runner import (RunRequest, build_methods, prepare_setting, setting_threads,
                                  warm_up)
 from unlearnbench.execution.setting import Setting, member_kind
-from unlearnbench.models.batched import batchable, fit_batched
+from unlearnbench.models.batched import batchable, fit_batched, population_threads
 from unlearnbench.models.inference import predict
 from unlearnbench.models.plain import dataloader_epoch, dataloader_predict, plain_optimizer
 from unlearnbench.models.training import fit, recipe_optimizer, train_steps
@@ -145,6 +145,8 @@ class SpeedRow:
     gflop: float = 0.0
     samples: int = 0  # samples through the model (forward passes), for samples/s
     error: str = ""  # why the method could not be timed (it diverged); its numbers are then nan
+    threads: Optional[int] = None  # set where the row ran on other threads than the report's (the population)
+    peak: Optional[float] = None  # the matmul peak measured at `threads`: the row's share is against it
 
     @classmethod
     def measured(cls, name: str, seconds: float, counter: FlopCounter, **extra: Any) -> "SpeedRow":
@@ -217,8 +219,10 @@ def _epoch_row(setting: Setting, repeat: int) -> SpeedRow:
     return SpeedRow.measured("train epoch", epoch_s, work, plain_seconds=plain_s)
 
 
-def _population_row(setting: Setting, size: int) -> SpeedRow:
-    """`size` retrained members trained as one stacked model against the same members trained one by one."""
+def _population_row(setting: Setting, size: int, precision: str) -> SpeedRow:
+    """`size` retrained members trained as one stacked model against the same members trained one by one (each
+    way on the threads it trains on: the setting's, and every free core for the stack); the row's share of peak
+    is against the peak measured at the stack's thread count."""
     data, split, recipe = setting.data, setting.split, setting.recipe
     x, y = data.x_train[split.retain_train], data.y_train[split.retain_train]
     members = lambda: [setting.new_model(f"{member_kind('retrain', i)}.init") for i in range(size)]  # noqa: E731
@@ -233,12 +237,25 @@ def _population_row(setting: Setting, size: int) -> SpeedRow:
         fit(model, x, y, recipe, generator, augment=data.augment)
     synchronize(data.device)
     one_by_one = time.perf_counter() - t0
+    threads = population_threads()
+    peak = _peak_at(threads, data.device, precision)
     models, generators = members(), orders()
     t0 = time.perf_counter()
-    fit_batched(models, x, y, recipe, generators, data.augment)
+    fit_batched(models, x, y, recipe, generators, data.augment, threads=threads)
     synchronize(data.device)
     return SpeedRow(f"population {size} (one batch)", time.perf_counter() - t0, plain_seconds=one_by_one,
-                    gflop=size * work.flops / 1e9, samples=size * work.samples)
+                    gflop=size * work.flops / 1e9, samples=size * work.samples, threads=threads, peak=peak)
+
+
+def _peak_at(threads: int, device: torch.device, precision: str) -> float:
+    """The matmul peak measured on `threads` CPU threads (a GPU's does not depend on them)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with _tf32_products(precision == "tf32"):
+            return matmul_peak(device, PEAK_DTYPES[precision])
+    finally:
+        torch.set_num_threads(before)
 
 
 def _eval_row(setting: Setting, repeat: int) -> SpeedRow:
@@ -313,7 +330,7 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
                                     f"architecture); its members train one by one, so there is nothing to compare")
                 if progress:
                     progress(f"timing {population} retrained members one by one and as one batch")
-                rows.append(_population_row(setting, population))
+                rows.append(_population_row(setting, population, precision))
         rows.append(_eval_row(setting, repeat))
         return SpeedReport(peak, precision, rows, setting, torch.get_num_threads(), watch.finish(), profiles)
 
@@ -358,7 +375,7 @@ def load_speed_record(path: Path) -> dict[str, Any]:
 def _cells(row: dict[str, Any], peak: float) -> list[str]:
     if row.get("error"):
         return [row["name"], *["-"] * (len(SPEED_HEADER) - 2), row["error"]]
-    seconds, plain, gflop = row["seconds"], row["plain_seconds"], row["gflop"]
+    seconds, plain, gflop, peak = row["seconds"], row["plain_seconds"], row["gflop"], row.get("peak") or peak
     rate = gflop / seconds if seconds > 0 else 0.0
     return [row["name"], f"{seconds:.3f}", f"{plain:.3f}" if plain else "-",
             f"{plain / seconds:.2f}x" if plain and seconds else "-",
@@ -373,8 +390,13 @@ def _speed_notes(record: dict[str, Any]) -> list[str]:
              "GFLOP counts Linear/Conv products: forward + weight grad + input grad where computed",
              "samples/s counts samples through the model's forward; at 100 % of peak it would be "
              "samples/s x 100 / (% of peak)"]
-    rates = [row["gflop"] / row["seconds"] for row in record["rows"] if row["gflop"] and row["seconds"]]
-    if any(rate > record["peak"] for rate in rates):
+    for row in record["rows"]:
+        if row.get("threads") and row["threads"] != record["threads"]:
+            notes.append(f"{row['name']} trained on {row['threads']} threads (its members one by one on "
+                         f"{record['threads']}); its share is against the peak measured on {row['threads']} threads, "
+                         f"{row['peak']:.0f} GFLOP/s")
+    if any(row["gflop"] / row["seconds"] > (row.get("peak") or record["peak"]) for row in record["rows"]
+           if row["gflop"] and row["seconds"]):
         notes.append("a share above 100 % means this run's peak measurement (square products, once) came out low")
     if record["load"]["busy"]:
         notes.append(f"busy machine: other processes used {record['load']['other_cpu_cores']:.2f} cores on average "
