@@ -1,9 +1,13 @@
 """A population trained as one batched model equals its members trained one by one, to float rounding."""
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 import torch
 
 from helpers import tiny_setting
+from unlearnbench.core.errors import DivergedError
 from unlearnbench.models.architectures import build_model
 from unlearnbench.models.batched import batchable, fit_batched
 from unlearnbench.models.training import fit
@@ -50,3 +54,20 @@ def test_a_cnn_member_trained_in_the_batch_equals_the_same_member_trained_alone(
     alone = [fit(m, x, y, setting.recipe, g) for m, g in zip(_members(setting, 2), _generators(setting, 2))]
     assert max((a - b).abs().max().item() for m, n in zip(batched, alone)
                for a, b in zip(m.parameters(), n.parameters())) < TOLERANCE
+
+
+def test_members_shared_among_threads_train_as_in_one_stack(tmp_path):
+    setting = tiny_setting(tmp_path)
+    x, y = setting.data.x_train, setting.data.y_train
+    one = fit_batched(_members(setting, 3), x, y, setting.recipe, _generators(setting, 3), threads=1)
+    shared = fit_batched(_members(setting, 3), x, y, setting.recipe, _generators(setting, 3), threads=2)
+    assert max((a - b).abs().max().item() for m, n in zip(one, shared)
+               for a, b in zip(m.parameters(), n.parameters())) < TOLERANCE
+
+
+def test_diverged_members_are_named_by_their_place_in_the_population_whichever_thread_trained_them(tmp_path):
+    setting = tiny_setting(tmp_path)
+    recipe = dataclasses.replace(setting.recipe, lr=1e30)
+    with pytest.raises(DivergedError, match=r"members \[0, 1\]\); epoch 1 \(members \[2\]\)"):
+        fit_batched(_members(setting, 3), setting.data.x_train, setting.data.y_train, recipe,
+                    _generators(setting, 3), threads=2)

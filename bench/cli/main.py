@@ -201,7 +201,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from unlearnbench.api import tune
     from unlearnbench.core.space import parse_spaces
     from unlearnbench.reports.tuning import format_tuning
-    from unlearnbench.tuning.tune import tunable_methods, tuning_seeds
+    from unlearnbench.core.seeds import tuning_seeds
+    from unlearnbench.tuning.tune import tunable_methods
 
     request = _setting_request(args, params=_method_params(args.set), seed=args.tune_seed)
     if args.methods in (None, "all"):
@@ -218,7 +219,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(f"\nwrote {outcome.path} and {outcome.figure}\nnext:\n  unlearnbench run --params "
           f"{shlex.quote(str(outcome.path))} {flags}{recipe} --seed 0 --out {shlex.quote(args.out)}  "
           f"# seeds other than the tuning seed{'s' if args.tune_seeds > 1 else ''} "
-          f"{', '.join(map(str, tuning_seeds(request, args.tune_seeds)))}")
+          f"{', '.join(map(str, tuning_seeds(request.seed, args.tune_seeds)))}")
     return 0
 
 

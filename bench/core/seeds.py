@@ -23,3 +23,8 @@ def derive_seed(seed: int, stream: str) -> int:
         raise ValueError(f"unknown seed stream {stream!r}; known: {', '.join(STREAMS)} (members: name@i)")
     digest = hashlib.sha256(f"unlearnbench/{seed}/{stream}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
+
+
+def tuning_seeds(first: int, count: int) -> list[int]:
+    """The run seeds of the settings a tuning trial is scored on: the tuning seed and the `count - 1` after it."""
+    return [first + i for i in range(count)]

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from unlearnbench.core.errors import UnknownNameError, UserError
 from unlearnbench.core.method import METHODS, supports
+from unlearnbench.core.seeds import tuning_seeds
 from unlearnbench.core.toml import tomllib
 from unlearnbench.execution.runner import RunRequest, resolve_device
 from unlearnbench.metrics import DEFINITIONS_VERSION
@@ -58,7 +59,7 @@ def setting_of(request: RunRequest, seeds: int = 1) -> dict[str, Any]:
            "recipe": {k: str(v) for k, v in request.recipe.items()}, "device": resolve_device(request.device).type,
            "tune_seed": request.seed}
     if seeds > 1:
-        out["tune_seeds"] = [request.seed + i for i in range(seeds)]
+        out["tune_seeds"] = tuning_seeds(request.seed, seeds)
     return out
 
 

@@ -1,8 +1,8 @@
 """Equal-budget tuning: one Optuna study per method over its declared space, scored on the validation split.
 
 The objective is val_retrain_gap (metrics/summary.py): the retrain gap with the validation split in the test split's
-place, so test data never enters tuning. Every method gets the same budget, trials or seconds. Each study lives in
-an SQLite file under OUT/tuning; an interrupted study resumes where it stopped: its counted trials are kept, the
+place, so test data never enters tuning; with several tuning seeds each trial scores the mean over their settings.
+Every method gets the same budget, trials or seconds. Each study lives in an SQLite file under OUT/tuning; an interrupted study resumes where it stopped: its counted trials are kept, the
 trial that was running when the process died is run again with the same parameters, and the sampler is seeded
 from the number of counted trials, so a resumed study draws exactly what an uninterrupted one would have.
 """
@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Optional, Union
 from unlearnbench.core.config import config_dict
 from unlearnbench.core.errors import DivergedError, UserError
 from unlearnbench.core.method import METHODS, Method, supports
+from unlearnbench.core.seeds import tuning_seeds
 from unlearnbench.core.space import Choice, Dimension, Range, check_space, describe, resolve
 from unlearnbench.execution.evaluate import ValReference, val_objective, val_reference
 from unlearnbench.execution.runner import (RunRequest, apply_method, build_methods, failure_reason, prepare_setting,
@@ -63,11 +64,6 @@ class Budget:
     def label(self) -> str:
         """e.g. '20 trials' or '60 s' (with ' x 3 seeds' when each trial is scored on several)."""
         return budget_label(self.trials, self.seconds, self.seeds)
-
-
-def tuning_seeds(request: RunRequest, count: int) -> list[int]:
-    """The seeds of the settings every trial is scored on: the tuning seed and the `count - 1` after it."""
-    return [request.seed + i for i in range(count)]
 
 
 @dataclass(frozen=True)
@@ -306,7 +302,7 @@ def tuning_settings(request: RunRequest, seeds: int, progress: Optional[Progress
     """The prepared setting of each tuning seed, its original and retrained models trained (or loaded) once and the
     retrained model scored on val once, for every method."""
     out = []
-    for seed in tuning_seeds(request, seeds):
+    for seed in tuning_seeds(request.seed, seeds):
         setting = prepare_setting(dataclasses.replace(request, seed=seed), progress)
         setting.trained("original", progress)
         setting.trained("retrain", progress)
