@@ -9,6 +9,7 @@ import torch
 from helpers import tiny_setting
 from unlearnbench.core.errors import DivergedError
 from unlearnbench.models.architectures import build_model
+from unlearnbench.models import batched
 from unlearnbench.models.batched import batchable, fit_batched
 from unlearnbench.models.training import fit
 
@@ -56,18 +57,26 @@ def test_a_cnn_member_trained_in_the_batch_equals_the_same_member_trained_alone(
                for a, b in zip(m.parameters(), n.parameters())) < TOLERANCE
 
 
-def test_members_shared_among_threads_train_as_in_one_stack(tmp_path):
+def test_members_split_into_stacks_on_several_threads_train_as_in_one_stack(tmp_path, monkeypatch):
     setting = tiny_setting(tmp_path)
     x, y = setting.data.x_train, setting.data.y_train
     one = fit_batched(_members(setting, 3), x, y, setting.recipe, _generators(setting, 3), threads=1)
-    shared = fit_batched(_members(setting, 3), x, y, setting.recipe, _generators(setting, 3), threads=2)
-    assert max((a - b).abs().max().item() for m, n in zip(one, shared)
+    monkeypatch.setattr(batched, "STACK_MEMBERS", 2)  # stacks of members 0-1 and 2, one thread each
+    split = fit_batched(_members(setting, 3), x, y, setting.recipe, _generators(setting, 3), threads=2)
+    assert max((a - b).abs().max().item() for m, n in zip(one, split)
                for a, b in zip(m.parameters(), n.parameters())) < TOLERANCE
 
 
-def test_diverged_members_are_named_by_their_place_in_the_population_whichever_thread_trained_them(tmp_path):
+def test_diverged_members_are_named_by_their_place_in_the_population_whichever_stack_trained_them(tmp_path,
+                                                                                                  monkeypatch):
     setting = tiny_setting(tmp_path)
+    monkeypatch.setattr(batched, "STACK_MEMBERS", 2)
     recipe = dataclasses.replace(setting.recipe, lr=1e30)
     with pytest.raises(DivergedError, match=r"members \[0, 1\]\); epoch 1 \(members \[2\]\)"):
         fit_batched(_members(setting, 3), setting.data.x_train, setting.data.y_train, recipe,
                     _generators(setting, 3), threads=2)
+
+
+def test_a_population_is_split_into_near_equal_stacks_of_at_most_the_stack_size():
+    assert batched._groups(32, 8) == [(0, 8), (8, 16), (16, 24), (24, 32)]
+    assert batched._groups(10, 8) == [(0, 5), (5, 10)] and batched._groups(3, 8) == [(0, 3)]
