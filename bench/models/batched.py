@@ -6,7 +6,8 @@ streams exactly as `unlearnbench.models.training.fit` draws them for a model tra
 members' batch-mean losses, so each member's gradient is its own. Optimisers, weight decay and schedules act element
 by element, so one fused step over stacked tensors is each member's step. What differs from training alone is only
 floating-point rounding (batched products instead of one product per member): tests/test_batched.py states the
-tolerance.
+tolerance. On the CPU the members are split into stacks of STACK_MEMBERS, each trained on a thread of its own, as
+many at once as there are free cores (the weights come out the same as from one stack).
 """
 from __future__ import annotations
 
@@ -26,47 +27,52 @@ from unlearnbench.timing.threads import threads_now
 
 Augment = Callable[[Tensor, torch.Generator], Tensor]
 _LAYERS = (nn.Flatten, nn.Linear, nn.ReLU, nn.Conv2d, nn.MaxPool2d)
+# Members per stack on the CPU: digits/mlp, 32 members on 2 threads, 4.3-4.7 s in stacks of 8 against 4.3-4.8 s
+# of 16, 5.0-5.3 s of 4 and 7.2-8.5 s as one stack (MNIST/mlp, one epoch: 14.1-14.8 s, 13.5-16.6, 15.4-16.9,
+# 16.8-17.2); a stack of 8 mlp members' weights, gradients and momenta fits a core's caches better.
+STACK_MEMBERS = 8
 
 
 def batchable(model: nn.Module) -> bool:
     """Whether members of this architecture can train as one stacked model: a Sequential of Flatten, Linear, ReLU,
-    Conv2d and MaxPool2d (the mlp and cnn families); anything else (BatchNorm, residual blocks) trains one by one."""
-    return isinstance(model, nn.Sequential) and all(isinstance(m, _LAYERS) for m in model)
+    Conv2d and MaxPool2d ending in a Linear head (the mlp and cnn families); anything else (BatchNorm, residual
+    blocks) trains one by one."""
+    return (isinstance(model, nn.Sequential) and all(isinstance(m, _LAYERS) for m in model)
+            and isinstance(model[-1], nn.Linear))
 
 
 class Stacked:
     """N models of one Sequential architecture as stacked leaf tensors and a batched forward.
 
-    Dense activations are [N, B, F] and Linear layers one batched product (`baddbmm`); convolutional activations
-    are [B, N * C, H, W] and Conv2d layers one grouped convolution (groups = N), pooling acting on every channel.
+    Dense activations are feature-major, [N, F, B], and Linear layers one batched product W[N, out, in] @ h
+    (`baddbmm`); convolutional activations are [B, N * C, H, W] and Conv2d layers one grouped convolution
+    (groups = N), pooling acting on every channel. Feature-major products keep every operand and gradient in a
+    layout the batched products and ReLU's backward read directly, and give class-major logits that cross-entropy
+    reduces fast: batch-major layers took 6.2 ms per step against 4.5 ms (digits/mlp, 16 members, one thread; a
+    10-wide output alone: head 187 vs 48 us, its weight gradient 212 vs 46 us, cross-entropy 161 vs 16 us).
     """
 
     def __init__(self, models: list[nn.Module]) -> None:
         self.layers = list(models[0])
         self.count = len(models)
-        self.params: dict[str, Tensor] = {}
-        linear = {f"{i}.weight" for i, layer in enumerate(self.layers) if isinstance(layer, nn.Linear)}
-        for name, _ in models[0].named_parameters():
-            stacked = torch.stack([dict(m.named_parameters())[name].detach() for m in models])
-            # Linear weights are kept as [N, in, out]: batched products then read them without a transposed copy.
-            if name in linear:
-                stacked = stacked.transpose(1, 2)
-            self.params[name] = stacked.contiguous().requires_grad_(True)
-        self._transposed = linear
+        self.params: dict[str, Tensor] = {
+            name: torch.stack([dict(m.named_parameters())[name].detach() for m in models]).requires_grad_(True)
+            for name, _ in models[0].named_parameters()}
 
     def __call__(self, x: Tensor) -> Tensor:
-        """Logits [N, B, classes] of every member on its own batch x [N, B, ...]."""
+        """Class-major logits [N, classes, B] of every member on its own batch x [N, B, ...]."""
         n, batch = x.shape[:2]
-        h, dense = x, False
-        if x.dim() == 5:  # images: members' channels side by side for grouped convolutions
+        layers = list(enumerate(self.layers))
+        if isinstance(self.layers[0], nn.Flatten):  # an mlp: straight to feature-major, no image reshuffle
+            h, layers = x.flatten(2).transpose(1, 2), layers[1:]
+        else:  # images: members' channels side by side for grouped convolutions
             h = x.transpose(0, 1).reshape(batch, -1, *x.shape[3:])
-        for index, layer in enumerate(self.layers):
+        for index, layer in layers:
             if isinstance(layer, nn.Flatten):
-                h = h.reshape(batch, n, -1).transpose(0, 1) if not dense else h.flatten(2)
-                dense = True
+                h = h.reshape(batch, n, -1).permute(1, 2, 0)
             elif isinstance(layer, nn.Linear):
                 w, b = self.params[f"{index}.weight"], self.params.get(f"{index}.bias")
-                h = torch.bmm(h, w) if b is None else torch.baddbmm(b.unsqueeze(1), h, w)
+                h = torch.bmm(w, h) if b is None else torch.baddbmm(b.unsqueeze(2), w, h)
             elif isinstance(layer, nn.Conv2d):
                 w, b = self.params[f"{index}.weight"], self.params.get(f"{index}.bias")
                 h = F.conv2d(h, w.flatten(0, 1), None if b is None else b.flatten(), layer.stride, layer.padding,
@@ -80,14 +86,13 @@ class Stacked:
         with torch.no_grad():
             for i, model in enumerate(models):
                 for name, p in model.named_parameters():
-                    trained = self.params[name][i]
-                    p.copy_(trained.t() if name in self._transposed else trained)
+                    p.copy_(self.params[name][i])
 
 
 def population_threads() -> int:
     """Threads a stacked population trains on: every core not busy elsewhere right now."""
-    # The per-model thread choice (unlearnbench.timing.threads) is for one small model's steps; a stacked batch's
-    # products are large enough for every free core (digits/mlp, 32 members: 5.9 s on 2 threads, 8.5 s on 1).
+    # The per-model thread choice (unlearnbench.timing.threads) is for one small model's steps; stacks of members
+    # keep every free core busy (digits/mlp, 32 members: 4.4-4.7 s on 2 threads, 8.7-10.6 s on 1).
     return threads_now(os.cpu_count() or torch.get_num_threads())
 
 
@@ -98,19 +103,18 @@ def fit_batched(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, g
     threads (default: `population_threads()`); member i draws its batch order and augmentation from generators[i].
     Returns the trained models (the same objects)."""
     threads = threads or population_threads()
-    groups = _groups(len(models), threads if x.device.type == "cpu" else 1)
+    on_cpu = x.device.type == "cpu"
+    groups = _groups(len(models), STACK_MEMBERS if on_cpu else len(models))
+    workers = min(threads, len(groups)) if on_cpu else 1
     before = torch.get_num_threads()
-    # On the CPU each core trains its own share of the members as one stack, on one thread: small batched products
-    # split among threads inside one operator scaled poorly (digits/mlp, 32 members: MEASURED).
-    torch.set_num_threads(1 if len(groups) > 1 else threads)
+    # On the CPU, stacks of a few members each, one thread per stack, as many stacks at once as there are threads:
+    # small batched products shared among threads inside one operator scaled poorly (STACK_MEMBERS' figures).
+    torch.set_num_threads(1 if workers > 1 else threads)
     try:
-        if len(groups) == 1:
-            failures = [_fit_stacked(models, x, y, recipe, generators, augment, 0)]
-        else:
-            with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-                jobs = [pool.submit(_fit_stacked, models[a:b], x, y, recipe, generators[a:b], augment, a)
-                        for a, b in groups]
-                failures = [job.result() for job in jobs]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            jobs = [pool.submit(_fit_stacked, models[a:b], x, y, recipe, generators[a:b], augment, a)
+                    for a, b in groups]
+            failures = [job.result() for job in jobs]
     finally:
         torch.set_num_threads(before)
     failed = "; ".join(f for f in failures if f)
@@ -119,10 +123,10 @@ def fit_batched(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, g
     return models
 
 
-def _groups(count: int, threads: int) -> list[tuple[int, int]]:
-    """`count` members as at most `threads` contiguous [start, stop) shares of near-equal size."""
-    shares = max(1, min(threads, count))
-    bounds = [round(i * count / shares) for i in range(shares + 1)]
+def _groups(count: int, size: int) -> list[tuple[int, int]]:
+    """`count` members as contiguous [start, stop) stacks of at most `size`, of near-equal sizes."""
+    stacks = max(1, math.ceil(count / size))
+    bounds = [round(i * count / stacks) for i in range(stacks + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
 
 
@@ -144,8 +148,7 @@ def _fit_stacked(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, 
             xb = x[idx]
             if augment is not None:
                 xb = torch.stack([augment(xb[i], g) for i, g in enumerate(generators)])
-            logits = stacked(xb)
-            losses = F.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), reduction="none").view(idx.shape)
+            losses = F.cross_entropy(stacked(xb), y[idx], reduction="none")  # [members, batch]
             losses = losses.mean(dim=1)  # each member's batch-mean loss; their sum keeps each member's gradient
             total.add_(losses.detach())
             opt.zero_grad(set_to_none=True)
