@@ -141,14 +141,15 @@ def _fit_stacked(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, 
     augment = augment if recipe.augment else None
     for epoch in range(recipe.epochs):
         # As train_steps: each member's whole epoch order is drawn first, then its augmentation per batch.
-        orders = [torch.randperm(len(x), generator=g, device=x.device).split(recipe.batch_size) for g in generators]
+        orders = torch.stack([torch.randperm(len(x), generator=g, device=x.device) for g in generators])
         total = torch.zeros(len(models), device=x.device)
         for step in range(steps_per_epoch):
-            idx = torch.stack([order[step] for order in orders])  # [members, batch]
-            xb = x[idx]
+            idx = orders[:, step * recipe.batch_size:(step + 1) * recipe.batch_size]  # [members, batch]
+            xb = x.index_select(0, idx.flatten()).view(*idx.shape, *x.shape[1:])
             if augment is not None:
                 xb = torch.stack([augment(xb[i], g) for i, g in enumerate(generators)])
-            losses = F.cross_entropy(stacked(xb), y[idx], reduction="none")  # [members, batch]
+            yb = y.index_select(0, idx.flatten()).view(idx.shape)
+            losses = F.cross_entropy(stacked(xb), yb, reduction="none")  # [members, batch]
             losses = losses.mean(dim=1)  # each member's batch-mean loss; their sum keeps each member's gradient
             total.add_(losses.detach())
             opt.zero_grad(set_to_none=True)
