@@ -130,3 +130,25 @@ def test_regenerating_an_unknown_setting_is_a_one_line_error(capsys):
     err = capsys.readouterr().err
     assert err.startswith("ship_defaults: error: digits/mlp/sideways: the scenario must be one of")
     assert err.count("\n") == 1
+
+
+def test_a_file_tuned_on_several_seeds_ships_them_and_is_listed_with_them(monkeypatch):
+    from pathlib import Path
+
+    from unlearnbench.devtools import ship_defaults
+    from unlearnbench.execution.params_file import TunedParams
+
+    tuned = TunedParams(Path("t.toml"), {"forget": "0", "tune_seed": 1000, "tune_seeds": [1000, 1001, 1002],
+                                         "device": "cpu"},
+                        {"objective": "val_retrain_gap", "budget_trials": 20, "unlearnbench": "0.1.0",
+                         "optuna": "5.0.0", "updated": "2026-11-30T00:00:00+00:00"},
+                        {"unsir": {"version": UNSIR.version, "params": {"impair_lr": 0.005}}}, "0" * 16)
+    text = ship_defaults.render("tiny/mlp/class", tuned, "python -m ...", 1.0)
+    assert "tune_seeds = [1000, 1001, 1002]" in text
+    monkeypatch.setattr(shipped, "shipped_files", lambda: [_File("tiny-mlp-class.toml", text)])
+    shipped.reload()
+    try:
+        assert "| 20 trials x 3 seeds each |" in ship_defaults.shipped_table()
+    finally:
+        monkeypatch.undo()
+        shipped.reload()

@@ -1,5 +1,5 @@
 """Regenerates the shipped per-setting defaults: each method tuned by the harness's equal-budget tuning on the
-validation split, from its authors' defaults, each trial averaged over several tuning seeds, into
+validation split, from its authors' defaults, at the tuning seed (or averaged over several: --seeds), into
 methods/defaults/<dataset>-<model>-<scenario>.toml.
 
     python -m unlearnbench.devtools.ship_defaults --settings digits/mlp/class,digits/mlp/random [--trials 20]
@@ -24,9 +24,10 @@ from unlearnbench.reports.tuning import budget_label
 FORGET = {"class": "0", "random": "random:0.1"}  # the forget set each scenario is tuned on
 SETTINGS = ("digits/mlp/class", "digits/mlp/random", "digits/cnn/class", "digits/cnn/random",
             "mnist/mlp/class", "mnist/mlp/random", "mnist/cnn/class", "mnist/cnn/random")
-# Values tuned on one original model and forget draw overfit them (digits/mlp, seed 1000 alone: ssd's chosen alpha
-# leaves 0 % of the val forget class at that seed and 85 % at seed 0); three seeds per trial keep what generalises.
-SHIP_SEEDS = 3
+# One tuning seed per trial: scoring each trial on three (1000-1002) did not give values that hold better elsewhere
+# (digits/mlp, class 0, 20 trials: mean val objective over the 23 methods at the unreported seeds 2000-2004, 0.150
+# with three against 0.145 with one; better for 6 of 23 methods). docs/tuning.md has the comparison.
+SHIP_SEEDS = 1
 KEPT = ("version", "params", "objective", "trials", "pruned", "failed", "seconds", "space")  # per method
 
 
@@ -70,7 +71,8 @@ def ship(setting: str, trials: int, data_root: str | None, work: Path, progress:
     start = time.perf_counter()
     outcome = api.tune(request, work / setting.replace("/", "-"), trials=trials, progress=progress, seeds=seeds)
     tuned = read_params_file(outcome.path)
-    command = f"python -m unlearnbench.devtools.ship_defaults --settings {setting} --trials {trials} --seeds {seeds}" + (
+    command = f"python -m unlearnbench.devtools.ship_defaults --settings {setting} --trials {trials}" + (
+        f" --seeds {seeds}" if seeds > 1 else "") + (
         " --data-root DATA" if data_root and dataset != "digits" else "")  # digits ships with scikit-learn
     target = shipped_folder() / f"{setting.replace('/', '-')}.toml"
     target.parent.mkdir(parents=True, exist_ok=True)
