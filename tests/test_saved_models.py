@@ -133,3 +133,13 @@ def test_a_rerun_that_saves_over_a_cell_rescores_only_the_newest_row(tmp_path):
         assert all(newest[row["id"]] == row["metrics"] for row in second.rows if row["method"] == "rescaled_head")
     finally:
         unlearnbench.core.method.METHODS.remove("rescaled_head")
+
+
+def test_rescoring_without_a_cache_folder_uses_the_one_the_run_used(saved, monkeypatch, tmp_path):
+    # Regression: rescore took the default cache, so a run made with --cache-dir was rescored against models
+    # trained anew elsewhere, and its speedup divided by their retraining seconds.
+    _, out = saved
+    before = _stored(out)
+    monkeypatch.setenv("UNLEARNBENCH_CACHE", str(tmp_path / "elsewhere"))
+    assert rescore(out) == 3
+    assert _stored(out) == before and not (tmp_path / "elsewhere").exists()

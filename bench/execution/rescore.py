@@ -14,7 +14,10 @@ from unlearnbench.execution.store import open_store
 
 
 def _request(row: dict[str, Any], data_root: Optional[str], cache_dir: Optional[Path]) -> RunRequest:
-    """The setting a stored row was run on (its recipe as stored; no method)."""
+    """The setting a stored row was run on (its recipe as stored; no method), with the model cache it ran against
+    unless `cache_dir` names another (or the row predates recording it)."""
+    if cache_dir is None and row["env"].get("cache_dir") and Path(row["env"]["cache_dir"]).is_dir():
+        cache_dir = Path(row["env"]["cache_dir"])
     return RunRequest(dataset=row["dataset"], model=row["model"], methods=(), forget=ForgetSpec.from_stored(
         row["forget"]), seed=row["seed"], device=str(row["env"].get("device", "auto")).split(":")[0], data_root=data_root,
         cache_dir=cache_dir, recipe=dict(row.get("recipe") or {}))
@@ -23,7 +26,8 @@ def _request(row: dict[str, Any], data_root: Optional[str], cache_dir: Optional[
 def rescore(out: Path, data_root: Optional[str] = None, cache_dir: Optional[Path] = None,
             progress: Optional[Callable[..., None]] = None) -> int:
     """Recomputes the metrics of every ok row of OUT whose unlearned model is saved, keeping the values no metric
-    function produces (stage accuracies, a method's own logs); returns how many rows were rescored. A rerun of a cell
+    function produces (stage accuracies, a method's own logs), against the model cache each row ran with unless
+    `cache_dir` is given; returns how many rows were rescored. A rerun of a cell
     saves over the earlier run's file, so only the newest row of each file is rescored (the one reports show)."""
     store = open_store(out)
     try:

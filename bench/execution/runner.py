@@ -329,7 +329,8 @@ def execute(request: RunRequest, on_row: RowSink, progress: Optional[Progress] =
         warm_up(setting)  # first: the retrained model's training seconds are a measurement too
         setting.trained("original", progress)
         reference = build_reference(setting, progress, request.mia_shadows, request.deep_metrics)
-        env = collect_environment(setting.data.device)
+        # The cache holding this setting's original and retrained models: rescore measures against the same ones.
+        env = {**collect_environment(setting.data.device), "cache_dir": str(setting.cache.root.resolve())}
         run_id = run_id or uuid.uuid4().hex[:12]
         rows = []
         for i, method in enumerate(methods, 1):
