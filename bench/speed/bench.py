@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import tempfile
 import time
@@ -219,31 +220,36 @@ def _epoch_row(setting: Setting, repeat: int) -> SpeedRow:
     return SpeedRow.measured("train epoch", epoch_s, work, plain_seconds=plain_s)
 
 
-def _population_row(setting: Setting, size: int, precision: str) -> SpeedRow:
+def _population_row(setting: Setting, size: int, precision: str, repeat: int = 1) -> SpeedRow:
     """`size` retrained members trained as one stacked model against the same members trained one by one (each
-    way on the threads it trains on: the setting's, and every free core for the stack); the row's share of peak
-    is against the peak measured at the stack's thread count."""
+    way on the threads it trains on: the setting's, and every free core for the stacks), both in each of `repeat`
+    rounds, the best of each kept; the row's share of peak is against the peak measured at the stacks' threads."""
     data, split, recipe = setting.data, setting.split, setting.recipe
     x, y = data.x_train[split.retain_train], data.y_train[split.retain_train]
-    members = lambda: [setting.new_model(f"{member_kind('retrain', i)}.init") for i in range(size)]  # noqa: E731
-    orders = lambda: [setting.generator(f"{member_kind('retrain', i)}.order") for i in range(size)]  # noqa: E731
     first = member_kind("retrain", 0)
     work = _counted(lambda: fit(setting.new_model(f"{first}.init"), x, y, recipe, setting.generator(f"{first}.order"),
                                 augment=data.augment))
-    models, generators = members(), orders()
-    synchronize(data.device)
-    t0 = time.perf_counter()
-    for model, generator in zip(models, generators):
-        fit(model, x, y, recipe, generator, augment=data.augment)
-    synchronize(data.device)
-    one_by_one = time.perf_counter() - t0
     threads = population_threads()
     peak = _peak_at(threads, data.device, precision)
-    models, generators = members(), orders()
-    t0 = time.perf_counter()
-    fit_batched(models, x, y, recipe, generators, data.augment, threads=threads)
-    synchronize(data.device)
-    return SpeedRow(f"population {size} (one batch)", time.perf_counter() - t0, plain_seconds=one_by_one,
+    def fresh() -> tuple[list[nn.Module], list[torch.Generator]]:
+        kinds = [member_kind("retrain", i) for i in range(size)]
+        return [setting.new_model(f"{k}.init") for k in kinds], [setting.generator(f"{k}.order") for k in kinds]
+
+    one_by_one = stacked = math.inf
+    for _ in range(repeat):  # interleaved, so both sides see the same spells of machine noise
+        models, generators = fresh()
+        synchronize(data.device)
+        t0 = time.perf_counter()
+        for model, generator in zip(models, generators):
+            fit(model, x, y, recipe, generator, augment=data.augment)
+        synchronize(data.device)
+        one_by_one = min(one_by_one, time.perf_counter() - t0)
+        models, generators = fresh()
+        t0 = time.perf_counter()
+        fit_batched(models, x, y, recipe, generators, data.augment, threads=threads)
+        synchronize(data.device)
+        stacked = min(stacked, time.perf_counter() - t0)
+    return SpeedRow(f"population {size} (one batch)", stacked, plain_seconds=one_by_one,
                     gflop=size * work.flops / 1e9, samples=size * work.samples, threads=threads, peak=peak)
 
 
@@ -330,7 +336,7 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
                                     f"architecture); its members train one by one, so there is nothing to compare")
                 if progress:
                     progress(f"timing {population} retrained members one by one and as one batch")
-                rows.append(_population_row(setting, population, precision))
+                rows.append(_population_row(setting, population, precision, repeat))
         rows.append(_eval_row(setting, repeat))
         return SpeedReport(peak, precision, rows, setting, torch.get_num_threads(), watch.finish(), profiles)
 
