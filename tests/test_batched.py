@@ -80,3 +80,7 @@ def test_diverged_members_are_named_by_their_place_in_the_population_whichever_s
 def test_a_population_is_split_into_near_equal_stacks_of_at_most_the_stack_size():
     assert batched._groups(32, 8) == [(0, 8), (8, 16), (16, 24), (24, 32)]
     assert batched._groups(10, 8) == [(0, 5), (5, 10)] and batched._groups(3, 8) == [(0, 3)]
+
+
+def test_a_small_population_still_gives_every_thread_a_stack():
+    assert batched._groups(8, 8, threads=2) == [(0, 4), (4, 8)] and batched._groups(1, 8, threads=2) == [(0, 1)]

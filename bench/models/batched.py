@@ -104,8 +104,8 @@ def fit_batched(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, g
     Returns the trained models (the same objects)."""
     threads = threads or population_threads()
     on_cpu = x.device.type == "cpu"
-    groups = _groups(len(models), STACK_MEMBERS if on_cpu else len(models))
-    workers = min(threads, len(groups)) if on_cpu else 1
+    groups = _groups(len(models), STACK_MEMBERS, threads) if on_cpu else [(0, len(models))]
+    workers = min(threads, len(groups))
     before = torch.get_num_threads()
     # On the CPU, stacks of a few members each, one thread per stack, as many stacks at once as there are threads:
     # small batched products shared among threads inside one operator scaled poorly (STACK_MEMBERS' figures).
@@ -123,9 +123,10 @@ def fit_batched(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, g
     return models
 
 
-def _groups(count: int, size: int) -> list[tuple[int, int]]:
-    """`count` members as contiguous [start, stop) stacks of at most `size`, of near-equal sizes."""
-    stacks = max(1, math.ceil(count / size))
+def _groups(count: int, size: int, threads: int = 1) -> list[tuple[int, int]]:
+    """`count` members as contiguous [start, stop) stacks of near-equal sizes, at most `size` each and at least one
+    per thread while there are members for it."""
+    stacks = max(1, math.ceil(count / size), min(threads, count))
     bounds = [round(i * count / stacks) for i in range(stacks + 1)]
     return list(zip(bounds[:-1], bounds[1:]))
 
