@@ -110,10 +110,18 @@ def fit_batched(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, g
     # On the CPU, stacks of a few members each, one thread per stack, as many stacks at once as there are threads:
     # small batched products shared among threads inside one operator scaled poorly (STACK_MEMBERS' figures).
     torch.set_num_threads(1 if workers > 1 else threads)
+    # Autocast is per thread: the stacks' threads train in the caller's precision (a bf16 recipe stays bf16).
+    device = x.device.type
+    precision = dict(device_type=device, dtype=torch.get_autocast_dtype(device),
+                     enabled=torch.is_autocast_enabled(device), cache_enabled=False)
+
+    def train(a: int, b: int) -> Optional[str]:
+        with torch.autocast(**precision):
+            return _fit_stacked(models[a:b], x, y, recipe, generators[a:b], augment, a)
+
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            jobs = [pool.submit(_fit_stacked, models[a:b], x, y, recipe, generators[a:b], augment, a)
-                    for a, b in groups]
+            jobs = [pool.submit(train, a, b) for a, b in groups]
             failures = [job.result() for job in jobs]
     finally:
         torch.set_num_threads(before)
