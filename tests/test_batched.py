@@ -94,5 +94,6 @@ def test_stacks_on_other_threads_train_in_the_callers_autocast_precision(tmp_pat
     fp32 = fit_batched(_members(setting, 2), x, y, setting.recipe, _generators(setting, 2), threads=2)
     with torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False):
         bf16 = fit_batched(_members(setting, 2), x, y, setting.recipe, _generators(setting, 2), threads=2)
+    # bf16 moved the weights 3.5e-3; two fp32 runs agree within TOLERANCE.
     assert max((a - b).abs().max().item() for m, n in zip(fp32, bf16)
-               for a, b in zip(m.parameters(), n.parameters())) > 10 * TOLERANCE  # bf16 moved them 3.5e-3; fp32 runs agree within 1e-4
+               for a, b in zip(m.parameters(), n.parameters())) > 10 * TOLERANCE

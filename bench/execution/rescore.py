@@ -19,8 +19,8 @@ def _request(row: dict[str, Any], data_root: Optional[str], cache_dir: Optional[
     if cache_dir is None and row["env"].get("cache_dir") and Path(row["env"]["cache_dir"]).is_dir():
         cache_dir = Path(row["env"]["cache_dir"])
     return RunRequest(dataset=row["dataset"], model=row["model"], methods=(), forget=ForgetSpec.from_stored(
-        row["forget"]), seed=row["seed"], device=str(row["env"].get("device", "auto")).split(":")[0], data_root=data_root,
-        cache_dir=cache_dir, recipe=dict(row.get("recipe") or {}))
+        row["forget"]), seed=row["seed"], device=str(row["env"].get("device", "auto")).split(":")[0],
+        data_root=data_root, cache_dir=cache_dir, recipe=dict(row.get("recipe") or {}))
 
 
 def rescore(out: Path, data_root: Optional[str] = None, cache_dir: Optional[Path] = None,
