@@ -174,3 +174,11 @@ def test_the_population_row_is_measured_against_the_peak_of_the_threads_it_train
     row = next(r for r in record["rows"] if r["name"] == "population 2 (one batch)")
     assert (row["threads"], row["peak"], record["peak"]) == (2, 200.0, 100.0) and peaks == [1, 2]
     assert "its share is against the peak measured on 2 threads, 200 GFLOP/s" in format_speed(record)
+
+
+@pytest.mark.slow  # about 8 s: resnet18 members trained four times
+def test_a_batchnorm_population_is_timed_stacked_against_one_by_one(tmp_path):
+    request = RunRequest(dataset="tiny", model="resnet18", device="cpu", cache_dir=tmp_path,
+                         recipe={**TINY_RECIPE, "epochs": "1"}, methods=("original",))
+    row = next(r for r in speed_report(request, population=2).rows if r.name == "population 2 (one batch)")
+    assert row.seconds > 0 and row.plain_seconds > 0 and row.gflop > 0

@@ -1,5 +1,6 @@
-"""Training a population of small models as one batched model: stacked weights, batched matrix products (grouped
-convolutions for conv layers), one backward and one fused optimiser step over every member per step.
+"""Training a population of models as stacked models: stacked weights, batched matrix products (grouped convolutions
+for conv layers) for the mlp and cnn families, `torch.func.vmap` for other architectures (BatchNorm, residual
+blocks), one backward and one fused optimiser step over every member of a stack per step.
 
 Each member keeps its own initialisation and its own batch order (and augmentation draws), drawn from its own seed
 streams exactly as `unlearnbench.models.training.fit` draws them for a model trained alone; the loss is the sum of the
@@ -11,6 +12,7 @@ many at once as there are free cores (the weights come out the same as from one 
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -33,12 +35,48 @@ _LAYERS = (nn.Flatten, nn.Linear, nn.ReLU, nn.Conv2d, nn.MaxPool2d)
 STACK_MEMBERS = 8
 
 
-def batchable(model: nn.Module) -> bool:
-    """Whether members of this architecture can train as one stacked model: a Sequential of Flatten, Linear, ReLU,
-    Conv2d and MaxPool2d ending in a Linear head (the mlp and cnn families); anything else (BatchNorm, residual
-    blocks) trains one by one."""
+def _sequential(model: nn.Module) -> bool:
+    """A Sequential of Flatten, Linear, ReLU, Conv2d and MaxPool2d ending in a Linear head (the mlp and cnn
+    families): `Stacked`'s hand-laid batched products."""
     return (isinstance(model, nn.Sequential) and all(isinstance(m, _LAYERS) for m in model)
             and isinstance(model[-1], nn.Linear))
+
+
+def batchable(model: nn.Module) -> bool:
+    """Whether members of this architecture can train as stacked models: the mlp and cnn families by hand-laid
+    batched products, any other model without random layers (BatchNorm and residual blocks included: resnet18,
+    allcnn) by `torch.func.vmap` over its stacked weights and buffers; a model with dropout trains one by one (its
+    draws could not come from each member's own generator)."""
+    return _sequential(model) or not any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules())
+
+
+class VmapStacked:
+    """N models of any architecture as stacked weights and buffers, run by `torch.func.vmap` over a functional
+    call: each member's BatchNorm normalises by its own batch and updates its own running statistics."""
+
+    def __init__(self, models: list[nn.Module]) -> None:
+        from torch.func import stack_module_state
+
+        params, self.buffers = stack_module_state(models)
+        self.params = {name: p.detach().requires_grad_(True) for name, p in params.items()}
+        self.base = copy.deepcopy(models[0]).to("meta")  # the architecture only; the weights come in per call
+        self.base.train()
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """Class-major logits [N, classes, B] of every member on its own batch x [N, B, ...]."""
+        from torch.func import functional_call, vmap
+
+        def one(params: dict[str, Tensor], buffers: dict[str, Tensor], batch: Tensor) -> Tensor:
+            return functional_call(self.base, (params, buffers), (batch,))
+
+        return vmap(one)(self.params, self.buffers, x).transpose(1, 2)
+
+    def unstack_into(self, models: list[nn.Module]) -> None:
+        """Copies each member's trained weights and buffers into its model."""
+        with torch.no_grad():
+            for i, model in enumerate(models):
+                for name, t in [*model.named_parameters(), *model.named_buffers()]:
+                    t.copy_((self.params.get(name) if name in self.params else self.buffers[name])[i])
 
 
 class Stacked:
@@ -143,7 +181,7 @@ def _fit_stacked(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, 
                  augment: Optional[Augment], first: int) -> Optional[str]:
     """Trains `models` (members first, first + 1, ...) as one stack; None when done, else where they diverged
     ('epoch 3 (members [4, 7])'), the training stopped there."""
-    stacked = Stacked(models)
+    stacked = Stacked(models) if _sequential(models[0]) else VmapStacked(models)
     opt = recipe_optimizer(stacked.params.values(), recipe)
     steps_per_epoch = math.ceil(len(x) / recipe.batch_size)
     scheduler = recipe_schedule(opt, recipe, recipe.epochs * steps_per_epoch)

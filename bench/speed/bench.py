@@ -332,8 +332,9 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
             rows.append(_epoch_row(setting, repeat))
             if population:
                 if not batchable(setting.new_model()):
-                    raise UserError(f"--population: {setting.model} does not stack (BatchNorm or a non-Sequential "
-                                    f"architecture); its members train one by one, so there is nothing to compare")
+                    raise UserError(f"--population: {setting.model} does not stack (it has dropout, whose draws "
+                                    f"could not be each member's own); its members train one by one, so there is "
+                                    f"nothing to compare")
                 if progress:
                     progress(f"timing {population} retrained members one by one and as one batch")
                 rows.append(_population_row(setting, population, precision, repeat))

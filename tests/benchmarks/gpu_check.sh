@@ -5,7 +5,8 @@
 #   3. UNSIR and the training epoch on CIFAR-10-shaped data (synthetic_cifar10: real CIFAR-10 is not on those
 #      machines; seconds do not depend on pixel values) with resnet18 against their reference loops, fp32 and
 #      bf16 + channels-last, with each method's top operators (torch.profiler);
-#   4. every built-in method on synthetic_cifar10/resnet18 with the recipe's full training (retrain measured once).
+#   4. every built-in method on synthetic_cifar10/resnet18 with the recipe's full training (retrain measured once);
+#   5. 8 retrained resnet18 members (one epoch) trained as one stacked model against one by one (issue 28).
 # Each step has its own time limit and a failing step does not stop the next; logs go to $OUT/logs.tar.gz
 # (refreshed after every step, so a run cut short still returns what it did) and a summary to $OUT/summary.txt.
 #
@@ -87,5 +88,8 @@ for db in sys.argv[1:]:
               f"speedup {m.get('speedup_vs_retrain', float('nan')):8.2f}x  acc_test {m.get('acc_test', float('nan')):.3f}"
               f"  device {e.get('device')}")
 EOF
+# Seconds per member: the population row's seconds over 8 (stacked) and its plain-loop seconds over 8 (one by one).
+step population 300 "${UB[@]}" bench --device "$DEVICE" --dataset "$DATASET" --model "$MODEL" --methods unsir \
+  --recipe epochs=1 --population 8 --cache-dir "$CACHE" --quiet
 cat "$OUT/summary.txt"
 rm -rf "$CACHE" "$PKG"
