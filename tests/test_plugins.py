@@ -28,8 +28,7 @@ def test_entry_point_plugin_is_registered(tmp_path, monkeypatch):
     '''))
     _dist(tmp_path, "my_unlearn", "[unlearnbench.methods]\nnoop = my_unlearn\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(plugins, "_loaded", False)
-    plugins.load_plugins()
+    plugins.load_plugins(rescan=True)
     try:
         assert METHODS.get("third_party_noop").__module__ == "my_unlearn"
     finally:
@@ -40,8 +39,7 @@ def test_entry_point_plugin_is_registered(tmp_path, monkeypatch):
 def test_broken_plugin_is_skipped_with_a_message(tmp_path, monkeypatch, capsys):
     _dist(tmp_path, "broken", "[unlearnbench.methods]\nbad = no_such_module_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(plugins, "_loaded", False)
-    plugins.load_plugins()
+    plugins.load_plugins(rescan=True)
     assert "skipping plugin 'bad'" in capsys.readouterr().err
 
 
@@ -58,8 +56,7 @@ def test_a_model_plugin_registers_through_its_entry_point_group(tmp_path, monkey
     '''))
     _dist(tmp_path, "my_models", "[unlearnbench.models]\ntiny_linear = my_models\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(plugins, "_loaded", False)
-    plugins.load_plugins()
+    plugins.load_plugins(rescan=True)
     try:
         assert build_model("tiny_linear", (1, 8, 8), 4, seed=0)[1].out_features == 4
     finally:

@@ -12,10 +12,11 @@ ENTRY_POINT_GROUPS = ("unlearnbench.datasets", "unlearnbench.methods", "unlearnb
 _loaded = False
 
 
-def load_plugins() -> None:
-    """Imports every built-in plugin module and every installed entry point (once per process)."""
+def load_plugins(rescan: bool = False) -> None:
+    """Imports every built-in plugin module and every installed entry point, once per process, or again with
+    `rescan` (a plugin installed while the process runs, e.g. in a notebook)."""
     global _loaded
-    if _loaded:
+    if _loaded and not rescan:
         return
     _loaded = True
     for package_name in BUILTIN_PACKAGES:
