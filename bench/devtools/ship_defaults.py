@@ -18,7 +18,7 @@ from unlearnbench.core.defaults import DEFAULT_TUNE_SEED
 from unlearnbench.core.errors import UserError
 from unlearnbench.core.shipped import FOLDER, shipped_tables
 from unlearnbench.devtools import exit_code
-from unlearnbench.execution.params_file import TunedParams, read_params_file, toml_value
+from unlearnbench.execution.params_file import TunedParams, read_params_file, toml_value, tuned_seeds
 from unlearnbench.reports.tuning import budget_label
 
 FORGET = {"class": "0", "random": "random:0.1"}  # the forget set each scenario is tuned on
@@ -88,7 +88,7 @@ def shipped_table() -> str:
         s = data["shipped"]
         lines.append(f"| `{name}` | {s['dataset']}/{s['model']}, {s['scenario']} (forget {s['forget']}) | "
                      f"{len(data.get('methods', {}))} | "
-                     f"{budget_label(s.get('budget_trials'), None, len(s.get('tune_seeds') or [0]))} each | "
+                     f"{budget_label(s.get('budget_trials'), None, len(tuned_seeds(s)))} each | "
                      f"{s['wall_seconds']:.0f} s | "
                      f"{s['date'][:10]}, unlearnbench {s['unlearnbench']} | {size:,} B |")
     return "\n".join(lines) if len(lines) > 2 else "(nothing shipped)"

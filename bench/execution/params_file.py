@@ -52,6 +52,11 @@ def _table(name: str, values: Mapping[str, Any]) -> list[str]:
     return [f"[{name}]", *(f"{_toml_key(k)} = {toml_value(v)}" for k, v in values.items()), ""]
 
 
+def tuned_seeds(setting: Mapping[str, Any]) -> list[Any]:
+    """The tuning seeds of a file's stored setting: `tune_seeds` where trials were scored on several, else the one."""
+    return list(setting.get("tune_seeds") or [setting.get("tune_seed")])
+
+
 def setting_of(request: RunRequest, seeds: int = 1) -> dict[str, Any]:
     """The setting a file is tuned for, as the file stores it (`tune_seeds` only when trials were scored on
     several seeds, so single-seed files read as before)."""
@@ -138,7 +143,7 @@ class TunedParams:
         """e.g. 'mnist/mlp forget 0, tune seed 1000'."""
         s = self.setting
         recipe = ", recipe " + " ".join(f"{k}={v}" for k, v in s["recipe"].items()) if s.get("recipe") else ""
-        seeds = s.get("tune_seeds") or [s.get("tune_seed")]
+        seeds = tuned_seeds(s)
         return (f"{s.get('dataset')}/{s.get('model')} forget {s.get('forget')}{recipe}, tune seed"
                 f"{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}")
 
@@ -223,7 +228,7 @@ def apply_params(tuned: TunedParams, request: RunRequest, explicit_methods: bool
                 raise UserError(f"{where}: methods.{name}: {exc}") from None
         entries.append((name, given))
     warnings = [w for w in (setting_mismatch(tuned, request),) if w]
-    if request.seed in (tuned.setting.get("tune_seeds") or [tuned.setting.get("tune_seed")]):
+    if request.seed in tuned_seeds(tuned.setting):
         warnings.append(f"seed {request.seed} is a seed {where} was tuned on; report other seeds")
     params = {k: v for k, v in request.params.items() if k not in dict(specs)}  # only strays: build_methods names them
     provenance = {name: tuned.provenance(name) for name in suited}

@@ -192,10 +192,11 @@ def _fit_stacked(models: list[nn.Module], x: Tensor, y: Tensor, recipe: Recipe, 
         total = torch.zeros(len(models), device=x.device)
         for step in range(steps_per_epoch):
             idx = orders[:, step * recipe.batch_size:(step + 1) * recipe.batch_size]  # [members, batch]
-            xb = x.index_select(0, idx.flatten()).view(*idx.shape, *x.shape[1:])
+            rows = idx.flatten()
+            xb = x.index_select(0, rows).view(*idx.shape, *x.shape[1:])
             if augment is not None:
                 xb = torch.stack([augment(xb[i], g) for i, g in enumerate(generators)])
-            yb = y.index_select(0, idx.flatten()).view(idx.shape)
+            yb = y.index_select(0, rows).view(idx.shape)
             losses = F.cross_entropy(stacked(xb), yb, reduction="none")  # [members, batch]
             losses = losses.mean(dim=1)  # each member's batch-mean loss; their sum keeps each member's gradient
             total.add_(losses.detach())

@@ -220,17 +220,20 @@ def _epoch_row(setting: Setting, repeat: int) -> SpeedRow:
     return SpeedRow.measured("train epoch", epoch_s, work, plain_seconds=plain_s)
 
 
-def _population_row(setting: Setting, size: int, precision: str, repeat: int = 1) -> SpeedRow:
+def _population_row(setting: Setting, size: int, precision: str, repeat: int, peak: float) -> SpeedRow:
     """`size` retrained members trained as one stacked model against the same members trained one by one (each
     way on the threads it trains on: the setting's, and every free core for the stacks), both in each of `repeat`
-    rounds, the best of each kept; the row's share of peak is against the peak measured at the stacks' threads."""
+    rounds, the best of each kept; the row's share of peak is against the peak at the stacks' threads (`peak`,
+    the report's, where those are the report's own or the device is a GPU)."""
     data, split, recipe = setting.data, setting.split, setting.recipe
     x, y = data.x_train[split.retain_train], data.y_train[split.retain_train]
     first = member_kind("retrain", 0)
     work = _counted(lambda: fit(setting.new_model(f"{first}.init"), x, y, recipe, setting.generator(f"{first}.order"),
                                 augment=data.augment))
     threads = population_threads()
-    peak = _peak_at(threads, data.device, precision)
+    if data.device.type == "cpu" and threads != torch.get_num_threads():
+        peak = _peak_at(threads, data.device, precision)
+
     def fresh() -> tuple[list[nn.Module], list[torch.Generator]]:
         kinds = [member_kind("retrain", i) for i in range(size)]
         return [setting.new_model(f"{k}.init") for k in kinds], [setting.generator(f"{k}.order") for k in kinds]
@@ -311,8 +314,7 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
         setting.trained("original", progress)
         watch = LoadWatch()
         precision = peak_precision(setting)
-        with _tf32_products(precision == "tf32"):
-            peak = matmul_peak(setting.data.device, PEAK_DTYPES[precision])
+        peak = _peak_at(torch.get_num_threads(), setting.data.device, precision)
         rows, profiles = [], {}
         # The plain loops run in the same precision.
         with tempfile.TemporaryDirectory() as scratch, setting.autocast():
@@ -337,7 +339,7 @@ def speed_report(request: RunRequest, repeat: int = 1, progress: Optional[Callab
                                     f"nothing to compare")
                 if progress:
                     progress(f"timing {population} retrained members one by one and as one batch")
-                rows.append(_population_row(setting, population, precision, repeat))
+                rows.append(_population_row(setting, population, precision, repeat, peak))
         rows.append(_eval_row(setting, repeat))
         return SpeedReport(peak, precision, rows, setting, torch.get_num_threads(), watch.finish(), profiles)
 

@@ -2,9 +2,10 @@
 
 The objective is val_retrain_gap (metrics/summary.py): the retrain gap with the validation split in the test split's
 place, so test data never enters tuning; with several tuning seeds each trial scores the mean over their settings.
-Every method gets the same budget, trials or seconds. Each study lives in an SQLite file under OUT/tuning; an interrupted study resumes where it stopped: its counted trials are kept, the
-trial that was running when the process died is run again with the same parameters, and the sampler is seeded
-from the number of counted trials, so a resumed study draws exactly what an uninterrupted one would have.
+Every method gets the same budget, trials or seconds. Each study lives in an SQLite file under OUT/tuning; an
+interrupted study resumes where it stopped: its counted trials are kept, the trial that was running when the
+process died is run again with the same parameters, and the sampler is seeded from the number of counted trials,
+so a resumed study draws exactly what an uninterrupted one would have.
 """
 from __future__ import annotations
 
@@ -298,16 +299,20 @@ def tune_one(request: RunRequest, plan: MethodPlan, budget: Budget, folder: Path
         return run_study(plan, tuning_settings(request, budget.seeds), request, budget, folder, progress)
 
 
-def tuning_settings(request: RunRequest, seeds: int, progress: Optional[Progress] = None) -> list[TuningSetting]:
-    """The prepared setting of each tuning seed, its original and retrained models trained (or loaded) once and the
-    retrained model scored on val once, for every method."""
+def _trained_settings(request: RunRequest, seeds: int, progress: Optional[Progress] = None) -> list[Setting]:
+    """The prepared setting of each tuning seed, its original and retrained models trained (or loaded) once."""
     out = []
     for seed in tuning_seeds(request.seed, seeds):
         setting = prepare_setting(dataclasses.replace(request, seed=seed), progress)
         setting.trained("original", progress)
         setting.trained("retrain", progress)
-        out.append(TuningSetting(setting, val_reference(setting)))
+        out.append(setting)
     return out
+
+
+def tuning_settings(request: RunRequest, seeds: int, progress: Optional[Progress] = None) -> list[TuningSetting]:
+    """Each tuning seed's trained setting with its retrained model scored on val once, for every method."""
+    return [TuningSetting(s, val_reference(s)) for s in _trained_settings(request, seeds, progress)]
 
 
 ResultSink = Callable[[StudyResult], None]
@@ -328,7 +333,7 @@ def tune_ray(request: RunRequest, plans: list[MethodPlan], budget: Budget, folde
     from unlearnbench.execution.backends import map_tasks
 
     with setting_threads(request):  # train (or load) both models once, before the tasks need them
-        tuning_settings(request, budget.seeds, progress)
+        _trained_settings(request, budget.seeds, progress)
     cpus = os.cpu_count() or 1
     threaded = dataclasses.replace(request, threads=max(1, cpus // len(plans)))
 
