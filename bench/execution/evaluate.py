@@ -163,17 +163,25 @@ def val_reference(setting: Setting) -> ValReference:
     return ValReference(retrained, outputs, compute_metrics(inputs))
 
 
-def val_objective(model: nn.Module, setting: Setting, reference: ValReference) -> tuple[float, dict[str, float]]:
-    """The tuning objective val_retrain_gap of `model`, and each part's |difference| to the retrained model.
+def val_metrics(model: nn.Module, setting: Setting, reference: ValReference) -> dict[str, float]:
+    """Every metric of `model` on the validation side (the validation split in the test split's place).
 
     Raises:
         DivergedError: a parameter or logit is NaN or infinite.
     """
     outputs = val_outputs(model, setting)
     check_finite(model, outputs)
-    inputs = MetricInputs(model, outputs, reference.model, reference.outputs, setting.stream("evaluation"),
-                          scenario=setting.forget.scenario)
-    metrics = compute_metrics(inputs)
+    return compute_metrics(MetricInputs(model, outputs, reference.model, reference.outputs,
+                                        setting.stream("evaluation"), scenario=setting.forget.scenario))
+
+
+def val_objective(model: nn.Module, setting: Setting, reference: ValReference) -> tuple[float, dict[str, float]]:
+    """The tuning objective val_retrain_gap of `model`, and each part's |difference| to the retrained model.
+
+    Raises:
+        DivergedError: a parameter or logit is NaN or infinite.
+    """
+    metrics = val_metrics(model, setting, reference)
     names = objective_metrics(setting.forget.scenario)
     parts = {VAL_LABELS.get(k, VALUES.get(k).label): abs(metrics[k] - reference.metrics[k]) for k in names
              if k in metrics and k in reference.metrics}
