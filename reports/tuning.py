@@ -39,7 +39,16 @@ def format_tuning(results: Sequence["StudyResult"], budget: "Budget") -> str:
                      f"{r.seconds:8.1f}  {params_text(r.params) if math.isfinite(r.objective) else '-'}")
         if r.reasons and (r.pruned or r.failed):
             lines.append(f"{'':18s} why not scored: {r.reasons[0]}")
+        if r.at_edge and math.isfinite(r.objective):
+            lines.append(f"{'':18s} at the edge of its space: {edge_text(r.at_edge, r.params, r.space)}; better "
+                         f"values may lie outside: widen it with --space {r.method}.FIELD=LOW:HIGH[:log]")
     return "\n".join(lines)
+
+
+def edge_text(edges: Mapping[str, str], params: Mapping[str, Any], space: Mapping[str, str]) -> str:
+    """e.g. 'lr=0.0957 (top of 1e-05..0.1 log), epochs=8 (top of 1..8)'."""
+    return ", ".join(f"{k}={_number(params.get(k))} ({'top' if end == 'high' else 'bottom'} of {space.get(k, '?')})"
+                     for k, end in sorted(edges.items()))
 
 
 def running_best(history: Sequence[float]) -> list[float]:

@@ -10,7 +10,8 @@ import torch
 from helpers import TINY_RECIPE
 from unlearnbench.core.errors import ConfigError, UserError
 from unlearnbench.core.method import METHODS
-from unlearnbench.core.space import Choice, EpochShare, Range, check_space, parse_dimension, parse_spaces, resolve
+from unlearnbench.core.space import (Choice, EpochShare, Range, at_edge, check_space, parse_dimension, parse_spaces,
+                                     resolve)
 from unlearnbench.execution.evaluate import val_objective, val_reference
 from unlearnbench.execution.params_file import read_params_file
 from unlearnbench.execution.runner import RunRequest, prepare_setting
@@ -251,3 +252,15 @@ def test_a_study_killed_with_sigkill_resumes_as_if_never_stopped(tmp_path):
     subprocess.run(command(tmp_path / "cut"), check=True, capture_output=True)
     whole, cut = (read_params_file(next((tmp_path / d).glob("*.toml"))).methods["unsir"] for d in ("whole", "cut"))
     assert cut["trials"] == 6 and cut["history"] == whole["history"] and cut["params"] == whole["params"]
+
+
+@pytest.mark.parametrize("value, edge", [(0.0957, "high"), (1.1e-5, "low"), (1e-3, None)])
+def test_a_tuned_value_near_an_end_of_a_log_range_is_on_its_edge(value, edge):
+    found = at_edge({"lr": Range(1e-5, 1e-1, log=True)}, {"lr": value})
+    assert found == ({"lr": edge} if edge else {})
+
+
+def test_an_int_range_is_on_its_edge_only_at_its_ends_and_a_choice_never():
+    space = {"epochs": Range(1, 8), "mode": Choice(("a", "b"))}
+    assert at_edge(space, {"epochs": 8, "mode": "b"}) == {"epochs": "high"}
+    assert at_edge(space, {"epochs": 7, "mode": "a"}) == {}

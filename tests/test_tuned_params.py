@@ -237,3 +237,26 @@ def test_a_file_of_another_setting_is_never_overwritten(cli, tuned, tmp_path):
     assert not (tmp_path / "cache").exists()  # refused before any work
     assert code == 2 and "another setting" in err and tuned.read_text() == text
     assert not math.isnan(read_params_file(tuned).methods["test_shrink"]["objective"])
+
+
+@pytest.fixture
+def edge_tuned(cli_cached, tmp_path) -> tuple[Path, str]:
+    """test_shrink tuned by its one default trial (scale 0.5) in a space whose top is 0.5; the file and the summary."""
+    code, out, err = cli_cached("tune", *SETTING, "--methods", "test_shrink", "--space", "test_shrink.scale=0.1:0.5",
+                                "--trials", "1", "--out", str(tmp_path / "t"), "--quiet")
+    assert code == 0, err
+    return next((tmp_path / "t").glob("tuned-*.toml")), out
+
+
+def test_the_summary_and_the_file_say_when_the_best_value_sits_on_the_edge_of_its_space(edge_tuned):
+    path, out = edge_tuned
+    assert read_params_file(path).methods["test_shrink"]["at_edge"] == {"scale": "high"}
+    assert "at the edge of its space: scale=0.5 (top of 0.1..0.5); better values may lie outside" in out
+
+
+def test_the_report_marks_tuned_values_on_the_edge_of_their_space(cli_cached, edge_tuned, tmp_path):
+    code, _, err = cli_cached("run", "--params", str(edge_tuned[0]), *SETTING, "--out", str(tmp_path / "r"),
+                              "--quiet")
+    assert code == 0, err
+    html = render_report(open_store(tmp_path / "r", create=False).rows())
+    assert 'data-edge="test_shrink">(at the edge of its space: scale)' in html

@@ -125,6 +125,25 @@ def parse_spaces(items: Sequence[str]) -> dict[str, dict[str, Dimension]]:
     return spaces
 
 
+EDGE_SHARE = 0.02  # a tuned value this close to an end of its range (in log scale for log ranges) sits on the edge
+
+
+def at_edge(space: Mapping[str, Union[Range, Choice]], params: Mapping[str, Any]) -> dict[str, str]:
+    """field -> 'low' or 'high' for each tuned value at an end of its range: better values may lie outside it."""
+    out: dict[str, str] = {}
+    for name, dim in space.items():
+        value = params.get(name)
+        if not isinstance(dim, Range) or not isinstance(value, (int, float)) or dim.high <= dim.low:
+            continue
+        scale = math.log if dim.log else float
+        share = (scale(value) - scale(dim.low)) / (scale(dim.high) - scale(dim.low))
+        if share <= EDGE_SHARE:
+            out[name] = "low"
+        elif share >= 1 - EDGE_SHARE:
+            out[name] = "high"
+    return out
+
+
 def describe(dim: Union[Range, Choice]) -> str:
     """A dimension as shown in tables, e.g. '1e-05..0.1 log' or '{0.1, 0.5}'."""
     if isinstance(dim, Choice):

@@ -24,7 +24,7 @@ FORMAT = 1  # bump when the file's layout changes
 # Run beside the tuned methods when --methods is not given.
 REFERENCE_METHODS = ("original", "retrain", "retrain_independent")
 # What each tuned row carries from the file (its provenance), besides the file's path and hash.
-PROVENANCE_KEYS = ("params", "objective", "trials", "pruned", "failed", "seconds", "history")
+PROVENANCE_KEYS = ("params", "objective", "trials", "pruned", "failed", "seconds", "at_edge", "history")
 
 
 def toml_value(value: Any) -> str:
@@ -109,7 +109,7 @@ def write_params_file(path: Path, request: RunRequest, budget: Any, results: Seq
             "version": METHODS.get(result.method).version, "params": result.params, "objective": result.objective,
             "trials": result.trials,
             "pruned": result.pruned, "failed": result.failed, "seconds": round(result.seconds, 3),
-            "space": result.space, "parts": result.parts, "history": result.history}
+            "space": result.space, "at_edge": result.at_edge, "parts": result.parts, "history": result.history}
     budget_field = {"budget_trials": budget.trials} if budget.trials is not None else {
         "budget_seconds": budget.seconds}
     lines = ["# Tuned parameters written by `unlearnbench tune`: run them with `unlearnbench run --params FILE` or a "

@@ -25,7 +25,7 @@ from unlearnbench.core.config import config_dict
 from unlearnbench.core.errors import DivergedError, UserError
 from unlearnbench.core.method import METHODS, Method, supports
 from unlearnbench.core.seeds import tuning_seeds
-from unlearnbench.core.space import Choice, Dimension, Range, check_space, describe, resolve
+from unlearnbench.core.space import Choice, Dimension, Range, at_edge, check_space, describe, resolve
 from unlearnbench.execution.evaluate import ValReference, val_objective, val_reference
 from unlearnbench.execution.runner import (RunRequest, apply_method, build_methods, failure_reason, prepare_setting,
                                  setting_identity, setting_threads)
@@ -110,6 +110,7 @@ class StudyResult:
     history: list[float] = field(default_factory=list)  # objective per counted trial (nan: pruned or failed)
     space: dict[str, str] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)  # why trials were pruned or failed, first few
+    at_edge: dict[str, str] = field(default_factory=dict)  # field -> 'low' | 'high': best value at an end of its range
 
 
 def plan_methods(request: RunRequest, spaces: dict[str, dict[str, Dimension]]) -> list[MethodPlan]:
@@ -289,7 +290,8 @@ def summarise(plan: MethodPlan, study: Any) -> StudyResult:
         seconds=sum(t.user_attrs.get("seconds", 0.0) for t in done),
         history=[t.value if t.state == TrialState.COMPLETE else math.nan for t in done],
         space={k: describe(v) for k, v in plan.space.items()},
-        reasons=list(dict.fromkeys(t.user_attrs["reason"] for t in done if "reason" in t.user_attrs))[:3])
+        reasons=list(dict.fromkeys(t.user_attrs["reason"] for t in done if "reason" in t.user_attrs))[:3],
+        at_edge=at_edge(plan.space, best.params) if best else {})
 
 
 def tune_one(request: RunRequest, plan: MethodPlan, budget: Budget, folder: Path,
