@@ -181,8 +181,12 @@ def val_objective(model: nn.Module, setting: Setting, reference: ValReference) -
     Raises:
         DivergedError: a parameter or logit is NaN or infinite.
     """
-    metrics = val_metrics(model, setting, reference)
-    names = objective_metrics(setting.forget.scenario)
+    return objective_of(val_metrics(model, setting, reference), setting.forget.scenario, reference)
+
+
+def objective_of(metrics: dict[str, float], scenario: str, reference: ValReference) -> tuple[float, dict[str, float]]:
+    """val_retrain_gap of validation-side `metrics`, and each part's |difference| to the retrained model."""
+    names = objective_metrics(scenario)
     parts = {VAL_LABELS.get(k, VALUES.get(k).label): abs(metrics[k] - reference.metrics[k]) for k in names
              if k in metrics and k in reference.metrics}
     return mean_distance(metrics, reference.metrics, names), parts
