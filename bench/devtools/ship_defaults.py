@@ -26,8 +26,8 @@ SETTINGS = ("digits/mlp/class", "digits/mlp/random", "digits/cnn/class", "digits
             "mnist/mlp/class", "mnist/mlp/random", "mnist/cnn/class", "mnist/cnn/random")
 # 60 trials, each scored on three tuning seeds (1000-1002), measured against the alternatives on the validation side
 # of seeds no tuning saw (devtools.heldout, digits/mlp class 0, seeds 2000-2004, mean val objective over 23 methods):
-# 20 trials x 1 seed 0.1450, 20 x 3 0.1502, 60 x 1 0.1347, 60 x 3 0.1194 (lowest for 16 of 23 of the four). docs/tuning.md has
-# the table. A setting too costly for this budget on a CPU records the smaller one it was tuned with in its file.
+# 20 trials x 1 seed 0.1450, 20 x 3 0.1502, 60 x 1 0.1347, 60 x 3 0.1194 (lowest of the four for 16 of 23 methods).
+# docs/tuning.md has the table. A setting too costly for this budget on a CPU records the smaller one in its file.
 SHIP_TRIALS, SHIP_SEEDS = 60, 3
 KEPT = ("version", "params", "objective", "trials", "pruned", "failed", "seconds", "space", "at_edge")  # per method
 
