@@ -133,7 +133,7 @@ def at_edge(space: Mapping[str, Union[Range, Choice]], params: Mapping[str, Any]
     out: dict[str, str] = {}
     for name, dim in space.items():
         value = params.get(name)
-        if not isinstance(dim, Range) or not isinstance(value, (int, float)) or dim.high <= dim.low:
+        if not isinstance(dim, Range) or not isinstance(value, (int, float)):
             continue
         scale = math.log if dim.log else float
         share = (scale(value) - scale(dim.low)) / (scale(dim.high) - scale(dim.low))

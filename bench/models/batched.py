@@ -50,7 +50,22 @@ def batchable(model: nn.Module) -> bool:
     return _sequential(model) or not any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules())
 
 
-class VmapStacked:
+class _Stack:
+    """What both kinds of stack hold: each stacked weight and buffer, member-major."""
+
+    params: dict[str, Tensor]
+    buffers: dict[str, Tensor]
+
+    def unstack_into(self, models: list[nn.Module]) -> None:
+        """Copies each member's trained weights and buffers into its model."""
+        stacked = {**self.params, **self.buffers}
+        with torch.no_grad():
+            for i, model in enumerate(models):
+                for name, t in [*model.named_parameters(), *model.named_buffers()]:
+                    t.copy_(stacked[name][i])
+
+
+class VmapStacked(_Stack):
     """N models of any architecture as stacked weights and buffers, run by `torch.func.vmap` over a functional
     call: each member's BatchNorm normalises by its own batch and updates its own running statistics."""
 
@@ -71,15 +86,8 @@ class VmapStacked:
 
         return vmap(one)(self.params, self.buffers, x).transpose(1, 2)
 
-    def unstack_into(self, models: list[nn.Module]) -> None:
-        """Copies each member's trained weights and buffers into its model."""
-        with torch.no_grad():
-            for i, model in enumerate(models):
-                for name, t in [*model.named_parameters(), *model.named_buffers()]:
-                    t.copy_((self.params.get(name) if name in self.params else self.buffers[name])[i])
 
-
-class Stacked:
+class Stacked(_Stack):
     """N models of one Sequential architecture as stacked leaf tensors and a batched forward.
 
     Dense activations are feature-major, [N, F, B], and Linear layers one batched product W[N, out, in] @ h
@@ -96,6 +104,7 @@ class Stacked:
         self.params: dict[str, Tensor] = {
             name: torch.stack([dict(m.named_parameters())[name].detach() for m in models]).requires_grad_(True)
             for name, _ in models[0].named_parameters()}
+        self.buffers: dict[str, Tensor] = {}  # its layers (Linear, Conv2d, ReLU, pooling) hold none
 
     def __call__(self, x: Tensor) -> Tensor:
         """Class-major logits [N, classes, B] of every member on its own batch x [N, B, ...]."""
@@ -119,12 +128,6 @@ class Stacked:
                 h = layer(h)
         return h
 
-    def unstack_into(self, models: list[nn.Module]) -> None:
-        """Copies each member's trained weights into its model."""
-        with torch.no_grad():
-            for i, model in enumerate(models):
-                for name, p in model.named_parameters():
-                    p.copy_(self.params[name][i])
 
 
 def population_threads() -> int:
